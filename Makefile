@@ -1,0 +1,30 @@
+# portflow: `make start` runs the ping example, `make test` runs the tests. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: start test bench install clean services
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	@if [ -f examples/plugin/pyproject.toml ]; then $(BIN)/pip install --quiet -e examples/plugin; fi
+	$(BIN)/python -c "import yaml, sys; sys.exit(0 if yaml.__with_libyaml__ else 'PyYAML was built without libyaml')"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+start: install
+	$(BIN)/portflow start --from-specs examples/ping.yaml -e PORT=$(PORT)
+
+test: install
+	$(BIN)/pytest
+
+bench: install
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build src/*.egg-info

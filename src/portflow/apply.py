@@ -1,0 +1,133 @@
+"""Applying documents to a store: what ``apply``, ``start --from-specs`` and ``test`` share.
+
+``prepare`` fills in namespaces and ids and checks each document (one line per problem, naming the
+document and the field); ``apply`` upserts the valid ones by id, else by namespace and name, and with
+``prune`` removes the namespace's documents that the input lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UserError
+from .spec import check_meta, describe, new_id
+
+__all__ = ["ApplyResult", "prepare_specs", "prepare_values", "apply"]
+
+
+@dataclass
+class ApplyResult:
+    """What an apply did, document by document: (action, document) pairs in input order."""
+
+    rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for a, _ in self.rows if a == action)
+
+    def summary(self) -> str:
+        parts = [f"{self.count(a)} {a}" for a in ("created", "updated", "unchanged", "removed") if self.count(a)]
+        return ", ".join(parts) or "nothing to do"
+
+
+def _label(doc: dict[str, Any]) -> str:
+    return str(doc.get("name") or doc.get("id") or "?")
+
+
+def prepare_specs(docs: Iterable[dict[str, Any]], namespace: str, scheme: Any = None) -> tuple[list[dict], list[str]]:
+    """Fill namespaces, check meta fields (and, for templated-free specs of known kinds, the kind's fields).
+
+    Returns the valid documents and one problem line per invalid one. Two specs with one name in a
+    namespace: the second is the problem.
+    """
+    valid, problems = [], []
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate(docs):
+        doc = dict(raw)
+        if not doc.get("namespace"):
+            doc["namespace"] = namespace
+        meta = check_meta(doc)
+        subject = describe(doc) if (doc.get("name") or doc.get("id")) else f"spec #{i + 1}"
+        if meta:
+            problems.append(f"{subject}: " + "; ".join(meta))
+            continue
+        if doc.get("name"):
+            key = (doc["namespace"], doc["name"])
+            if key in seen:
+                problems.append(f"{subject}: name {doc['name']!r} is used twice in namespace {doc['namespace']!r}")
+                continue
+            seen.add(key)
+        if scheme is not None and not doc.get("env") and scheme.kind(doc["kind"]) is not None:
+            try:
+                scheme.decode(doc)
+            except UserError as exc:
+                problems.append(str(exc))
+                continue
+        valid.append(doc)
+    return valid, problems
+
+
+def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list[dict], list[str]]:
+    """Fill namespaces and check that each value has a name or id and ``data``."""
+    valid, problems = [], []
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate(docs):
+        doc = dict(raw)
+        if not doc.get("namespace"):
+            doc["namespace"] = namespace
+        subject = f"value {_label(doc)!r}" if (doc.get("name") or doc.get("id")) else f"value #{i + 1}"
+        bad = [f"{k}: expected a string" for k in ("id", "namespace", "name")
+               if doc.get(k) is not None and not isinstance(doc.get(k), str)]
+        if "data" not in doc:
+            bad.append("data: required")
+        if bad:
+            problems.append(f"{subject}: " + "; ".join(bad))
+            continue
+        if doc.get("name"):
+            key = (doc["namespace"], doc["name"])
+            if key in seen:
+                problems.append(f"{subject}: name {doc['name']!r} is used twice in namespace {doc['namespace']!r}")
+                continue
+            seen.add(key)
+        valid.append(doc)
+    return valid, problems
+
+
+async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, prune: bool = False) -> ApplyResult:
+    """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others."""
+    result = ApplyResult()
+    existing = await collection.find({"namespace": namespace}) if prune else []
+    inserts, updates = [], []
+    for doc in docs:
+        current = None
+        if doc.get("id"):
+            found = await collection.find({"id": doc["id"]})
+            current = found[0] if found else None
+        if current is None and doc.get("name"):
+            found = await collection.find({"namespace": doc["namespace"], "name": doc["name"]})
+            current = found[0] if found else None
+        if current is None:
+            doc.setdefault("id", new_id())
+            if not doc["id"]:
+                doc["id"] = new_id()
+            inserts.append(doc)
+            result.rows.append(("created", doc))
+            continue
+        doc["id"] = current["id"]
+        if current == doc:
+            result.rows.append(("unchanged", doc))
+        else:
+            updates.append(doc)
+            result.rows.append(("updated", doc))
+    if inserts:
+        await collection.insert(inserts)
+    if updates:
+        await collection.update(updates)
+    if prune:
+        keep = {doc["id"] for doc in docs}
+        gone = [d for d in existing if d["id"] not in keep]
+        if gone:
+            await collection.delete({"id": [d["id"] for d in gone]})
+            result.rows.extend(("removed", d) for d in gone)
+    return result

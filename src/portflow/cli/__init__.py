@@ -1,0 +1,1 @@
+"""The ``portflow`` command line: a thin edge over the library, one module per command."""

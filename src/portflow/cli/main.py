@@ -1,0 +1,54 @@
+"""``portflow``: the root command group. Subcommands are imported lazily, so ``--help`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from .. import __version__
+from .common import setup_logging
+
+# command name -> "module:function", imported only when that command runs (or help lists it).
+COMMANDS = {
+    "start": "portflow.cli.start:start",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="portflow")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
+              help="Log verbosity (setting logging.level; default info). debug also shows tracebacks.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Log line format (setting logging.format; default text).")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None, log_format: str | None) -> None:
+    """portflow: a flow-based workflow engine.
+
+    Node specs live in a database (setting database.url; SQLite at ~/.portflow/portflow.db by
+    default). `portflow start` runs a namespace; the other commands manage and test its specs.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["log_level"] = log_level
+    ctx.obj["log_format"] = log_format
+    setup_logging(log_level or "info", log_format or "text")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="portflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,96 @@
+"""``portflow start``: run a namespace until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import click
+
+from .common import environment_option, handle_errors, load_settings_for, namespace_option, open_store_for, \
+    parse_environment, run
+
+log = logging.getLogger("portflow.start")
+
+
+def print_apply(kind: str, result: Any) -> None:
+    """One line per created, updated or removed document, then a summary."""
+    for action, doc in result.rows:
+        if action != "unchanged":
+            label = doc.get("name") or doc.get("id")
+            click.echo(f"{action} {kind[:-1]} {doc.get('namespace')}/{label}")
+    click.echo(f"{kind}: {result.summary()}")
+
+
+async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, from_values: str | None,
+               prune_specs: bool) -> int:
+    """Apply the files to the store; returns how many documents were rejected. Nothing is written when a
+    file does not parse."""
+    from ..apply import apply, prepare_specs, prepare_values
+    from ..spec import read_file
+
+    spec_docs = read_file(from_specs) if from_specs else None
+    value_docs = read_file(from_values) if from_values else None
+    rejected = 0
+    if value_docs is not None:
+        valid, problems = prepare_values(value_docs, namespace)
+        for line in problems:
+            click.echo(f"error: {line}", err=True)
+        rejected += len(problems)
+        print_apply("values", await apply(store.values, valid, namespace=namespace))
+    if spec_docs is not None:
+        valid, problems = prepare_specs(spec_docs, namespace, scheme)
+        for line in problems:
+            click.echo(f"error: {line}", err=True)
+        rejected += len(problems)
+        print_apply("specs", await apply(store.specs, valid, namespace=namespace, prune=prune_specs))
+    return rejected
+
+
+async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
+                from_values: str | None) -> None:
+    from ..plugin import default_registries
+    from ..runtime import Runtime
+
+    runtime_settings = settings.runtime_settings()
+    registries = default_registries(runtime_settings)
+    store = await open_store_for(settings)
+    try:
+        await seed(store, registries.scheme, namespace, from_specs, from_values, prune_specs=True)
+        runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
+                          hooks=registries.hooks, environment=environment, settings=runtime_settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.start()
+        active = sum(1 for sb in runtime.table if sb.loaded)
+        log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
+        await stop.wait()
+        log.info("shutting down")
+        grace = float(runtime_settings.get("grace") or 10.0)
+        try:
+            await asyncio.wait_for(runtime.close(), timeout=grace)
+        except TimeoutError:
+            log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
+    finally:
+        await store.close()
+
+
+@click.command()
+@namespace_option
+@click.option("--from-specs", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Make the namespace's specs exactly this file's (YAML or JSON) before starting.")
+@click.option("--from-values", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Apply (upsert) the values in this file before starting.")
+@environment_option
+@click.pass_context
+@handle_errors
+def start(ctx: click.Context, namespace: str | None, from_specs: str | None, from_values: str | None,
+          environment: tuple[str, ...]) -> None:
+    """Run a namespace: load its specs, serve, and follow changes until SIGINT or SIGTERM."""
+    settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
+    env = parse_environment(environment, settings["environment"])
+    run(serve(settings, settings.namespace, env, from_specs, from_values))

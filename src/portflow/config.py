@@ -1,0 +1,175 @@
+"""Settings: defaults < ``.portflow.toml`` (or the file ``PORTFLOW_CONFIG`` names) < ``PORTFLOW_*``
+variables < flags.
+
+Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
+``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
+``logging.format``, ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
+it and turning the first ``_`` into a dot: ``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key
+is an error naming it and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "default_database_url", "CONFIG_FILE"]
+
+CONFIG_FILE = ".portflow.toml"
+ENV_PREFIX = "PORTFLOW_"
+
+
+def default_database_url() -> str:
+    """``sqlite:///~/.portflow/portflow.db``, expanded."""
+    return "sqlite:///" + str(Path.home() / ".portflow" / "portflow.db")
+
+
+_KEYS: dict[str, type | tuple[type, ...]] = {
+    "database.url": str,
+    "runtime.namespace": str,
+    "runtime.language": str,
+    "runtime.grace": (int, float),
+    "listener.server": str,
+    "plugins.enable": list,
+    "plugins.disable": list,
+    "logging.level": str,
+    "logging.format": str,
+    "environment": dict,
+}
+_CHOICES = {
+    "listener.server": ("granian", "uvicorn"),
+    "logging.level": ("debug", "info", "warning", "error"),
+    "logging.format": ("text", "json"),
+}
+
+
+@dataclass
+class Settings:
+    """Resolved settings. ``values`` maps dotted keys to values; ``plugins`` holds per-plugin tables."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    @property
+    def database_url(self) -> str:
+        return self.values["database.url"]
+
+    @property
+    def namespace(self) -> str:
+        return self.values["runtime.namespace"]
+
+    def runtime_settings(self) -> dict[str, Any]:
+        """The flat mapping a ``Runtime`` and its codecs read (``context.settings``)."""
+        return {
+            "language": self.values["runtime.language"],
+            "listener_server": self.values["listener.server"],
+            "grace": self.values["runtime.grace"],
+            "plugins_enable": self.values["plugins.enable"],
+            "plugins_disable": self.values["plugins.disable"],
+            "plugins_config": self.plugins,
+        }
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "database.url": default_database_url(),
+        "runtime.namespace": "default",
+        "runtime.language": "cel",
+        "runtime.grace": 10.0,
+        "listener.server": "granian",
+        "plugins.enable": [],
+        "plugins.disable": [],
+        "logging.level": "info",
+        "logging.format": "text",
+        "environment": {},
+    }
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if dotted == "environment" or dotted.startswith("plugins.") and dotted not in _KEYS:
+            out[dotted] = value
+        elif isinstance(value, Mapping):
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _check(key: str, value: Any, where: str, settings: Settings) -> None:
+    if key.startswith("plugins.") and key not in _KEYS:
+        name = key.split(".", 1)[1]
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {key}: expected a table of that plugin's settings")
+        settings.plugins[name] = dict(value)
+        return
+    expected = _KEYS.get(key)
+    if expected is None:
+        known = ", ".join(sorted(_KEYS))
+        raise ConfigError(f"{where}: unknown setting {key!r} (known: {known}, plugins.<name>)")
+    if expected is list and isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if expected in ((int, float),) and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: {key}: expected a number, got {value!r}") from None
+    if not isinstance(value, expected) or isinstance(value, bool):
+        want = expected.__name__ if isinstance(expected, type) else "number"
+        raise ConfigError(f"{where}: {key}: expected {want}, got {type(value).__name__}")
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise ConfigError(f"{where}: {key}: expected one of {', '.join(_CHOICES[key])}, got {value!r}")
+    settings.values[key] = value
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> Settings:
+    """Resolve settings from the defaults, the config file, ``PORTFLOW_*`` variables and ``overrides``
+    (dotted keys, from flags; ``None`` values are ignored)."""
+    environ = os.environ if environ is None else environ
+    settings = Settings(values=_defaults())
+    path_text = environ.get("PORTFLOW_CONFIG")
+    path = Path(path_text).expanduser() if path_text else Path(cwd or ".") / CONFIG_FILE
+    if path_text or path.exists():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found (named by PORTFLOW_CONFIG)") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        settings.source = str(path)
+        for key, value in _flatten(table).items():
+            _check(key, value, str(path), settings)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "PORTFLOW_CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        key = rest.replace("_", ".", 1)
+        if key.startswith("plugins.") and key not in _KEYS:
+            continue  # per-plugin tables come from the file only
+        _check(key, value, f"${name}", settings)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _check(key, value, "flag", settings)
+    return settings

@@ -1,0 +1,269 @@
+"""Nodes: the live objects a codec builds from a spec.
+
+A node exposes ports by name (``inport`` / ``outport``), may run load/unload hooks when the symbol table
+activates or deactivates it, and is closed when it is removed. Three bases carry uniflow's rules
+(reference §5 and §7):
+
+- ``OneToOne``: in -> action -> out, or error. An unconnected port answers with the packet written to it.
+- ``OneToMany``: in -> action -> out[0..n] (created lazily; ``out`` is ``out[0]``). Answers are joined;
+  a node that emits nothing answers with its input.
+- ``ManyToOne``: in[0..n] -> action -> out. Per process, the action runs when every created input has a
+  packet for the same row; a partial input is answered at once with itself.
+
+An action returns a ``Packet`` (or a plain payload, which is wrapped), ``None`` to emit nothing, or
+raises: an exception becomes an error packet routed to ``error`` (and upstream if that is unconnected).
+Actions may be coroutine functions; those calls are serialised per process so packets are handled in
+arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .packet import NONE, Packet, join
+from .port import ERROR, IN, OUT, InPort, OutPort, parse_port, port_name
+from .process import Process
+
+__all__ = ["Node", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action"]
+
+Action = Callable[[Process, Packet], Any]
+
+
+def as_packet(result: Any) -> Packet:
+    return result if isinstance(result, Packet) else Packet(result)
+
+
+class Node:
+    """The base of every live node: ports by name, optional hooks, close."""
+
+    def inport(self, name: str) -> InPort | None:
+        return None
+
+    def outport(self, name: str) -> OutPort | None:
+        return None
+
+    async def load(self) -> None:
+        """Called when the node is activated (all its targets are present). Start listening here."""
+
+    async def unload(self) -> None:
+        """Called when the node is deactivated. Stop listening here."""
+
+    async def close(self) -> None:
+        """Release what the node holds; it will not be used again."""
+
+
+class _Serial:
+    """Per process: a FIFO gate for asynchronous actions."""
+
+    __slots__ = ("busy", "waiters")
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.waiters: deque[asyncio.Future] = deque()
+
+    async def acquire(self) -> None:
+        if not self.busy:
+            self.busy = True
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        await fut  # ownership is handed over by release()
+
+    def release(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.busy = False
+
+
+class _ActionRunner:
+    """Calls an action, wrapping results and mapping exceptions to error packets."""
+
+    def __init__(self, node: Node, action: Action) -> None:
+        self.node = node
+        self.action = action
+        self.is_async = inspect.iscoroutinefunction(action)
+
+    async def __call__(self, proc: Process, pck: Packet) -> Any:
+        if not self.is_async:
+            try:
+                return self.action(proc, pck)
+            except Exception as exc:  # noqa: BLE001 - errors are data
+                return Packet(exc)
+        gate: _Serial = proc.local(self, _Serial)
+        await gate.acquire()
+        try:
+            return await self.action(proc, pck)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return Packet(exc)
+        finally:
+            gate.release()
+
+
+class OneToOne(Node):
+    """in -> action -> out | error. Pass ``action`` or override ``action`` in a subclass."""
+
+    def __init__(self, action: Action | None = None) -> None:
+        self.in_port = InPort(IN, self, self._receive)
+        self.out_port = OutPort(OUT, self)
+        self.error_port = OutPort(ERROR, self)
+        self._run = _ActionRunner(self, action or self.action)
+
+    def action(self, proc: Process, pck: Packet) -> Any:  # pragma: no cover - overridden
+        return pck
+
+    def inport(self, name: str) -> InPort | None:
+        return self.in_port if name == IN else None
+
+    def outport(self, name: str) -> OutPort | None:
+        if name == OUT or name == "out[0]":
+            return self.out_port
+        if name == ERROR:
+            return self.error_port
+        return None
+
+    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+        result = await self._run(proc, pck)
+        if result is None:
+            return pck
+        if not isinstance(result, Packet):
+            result = Packet(result)
+        if isinstance(result.payload, BaseException):
+            return await self.error_port.send(proc, result, result)
+        return await self.out_port.send(proc, result, result)
+
+    async def close(self) -> None:
+        self.out_port.unlink_all()
+        self.error_port.unlink_all()
+
+
+class OneToMany(Node):
+    """in -> action -> out[0..n] | error. The action returns one packet (or None) per out index."""
+
+    def __init__(self, action: Action | None = None) -> None:
+        self.in_port = InPort(IN, self, self._receive)
+        self.out_ports: list[OutPort] = []
+        self.error_port = OutPort(ERROR, self)
+        self._run = _ActionRunner(self, action or self.action)
+
+    def action(self, proc: Process, pck: Packet) -> Any:  # pragma: no cover - overridden
+        return [pck]
+
+    def inport(self, name: str) -> InPort | None:
+        return self.in_port if name == IN else None
+
+    def outport(self, name: str) -> OutPort | None:
+        if name == ERROR:
+            return self.error_port
+        try:
+            base, index = parse_port(name)
+        except ValueError:
+            return None
+        if base != OUT:
+            return None
+        return self.out(index or 0)
+
+    def out(self, index: int) -> OutPort:
+        """``out[index]``, creating ``out[0..index]`` as needed."""
+        while len(self.out_ports) <= index:
+            self.out_ports.append(OutPort(port_name(OUT, len(self.out_ports)), self))
+        return self.out_ports[index]
+
+    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+        result = await self._run(proc, pck)
+        if result is None:
+            return pck
+        if isinstance(result, Packet):
+            if isinstance(result.payload, BaseException):
+                return await self.error_port.send(proc, result, result)
+            result = [result]
+        ports = self.out_ports
+        sends = []
+        for i, out in enumerate(result):
+            if out is None or i >= len(ports):
+                continue
+            out = as_packet(out)
+            sends.append(ports[i].send(proc, out, out))
+        if not sends:
+            return pck
+        if len(sends) == 1:
+            return await sends[0]
+        return join(await asyncio.gather(*sends))
+
+    async def close(self) -> None:
+        for out in self.out_ports:
+            out.unlink_all()
+        self.error_port.unlink_all()
+
+
+class ManyToOne(Node):
+    """in[0..n] -> action -> out | error, one row at a time per process."""
+
+    def __init__(self, action: Callable[[Process, list[Packet]], Any] | None = None) -> None:
+        self.in_ports: list[InPort] = []
+        self.out_port = OutPort(OUT, self)
+        self.error_port = OutPort(ERROR, self)
+        self._action = action or self.action
+        self.input(0)
+
+    def action(self, proc: Process, inputs: list[Packet]) -> Any:  # pragma: no cover - overridden
+        return join(inputs)
+
+    def input(self, index: int) -> InPort:
+        while len(self.in_ports) <= index:
+            i = len(self.in_ports)
+            self.in_ports.append(InPort(port_name(IN, i), self, self._receiver(i)))
+        return self.in_ports[index]
+
+    def inport(self, name: str) -> InPort | None:
+        try:
+            base, index = parse_port(name)
+        except ValueError:
+            return None
+        return self.input(index or 0) if base == IN else None
+
+    def outport(self, name: str) -> OutPort | None:
+        if name == OUT or name == "out[0]":
+            return self.out_port
+        if name == ERROR:
+            return self.error_port
+        return None
+
+    def _receiver(self, index: int) -> Callable[[Process, Packet], Awaitable[Packet]]:
+        async def receive(proc: Process, pck: Packet) -> Packet:
+            return await self._receive(proc, index, pck)
+
+        return receive
+
+    async def _receive(self, proc: Process, index: int, pck: Packet) -> Packet:
+        rows: list[deque[Packet]] = proc.local(self, list)
+        while len(rows) < len(self.in_ports):
+            rows.append(deque())
+        rows[index].append(pck)
+        if any(not row for row in rows):
+            return pck
+        inputs = [row.popleft() for row in rows]
+        try:
+            result = self._action(proc, inputs)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:  # noqa: BLE001
+            result = Packet(exc)
+        if result is None:
+            return pck
+        result = as_packet(result)
+        if isinstance(result.payload, BaseException):
+            return await self.error_port.send(proc, result, result)
+        return await self.out_port.send(proc, result, result)
+
+    async def close(self) -> None:
+        self.out_port.unlink_all()
+        self.error_port.unlink_all()

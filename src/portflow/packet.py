@@ -1,0 +1,67 @@
+"""Packets: the immutable envelopes that carry payloads between ports.
+
+A payload is a plain Python value (None, bool, int, float, str, bytes, list, dict, datetime) or an
+exception, which is how errors travel as data. ``NONE`` is the packet that says "nothing to answer".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import FlowError
+
+__all__ = ["Packet", "NONE", "join", "error", "is_none"]
+
+
+class Packet:
+    """One payload in flight. Treat both the packet and its payload as immutable."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: Any = None) -> None:
+        self.payload = payload
+
+    @property
+    def is_error(self) -> bool:
+        return isinstance(self.payload, BaseException)
+
+    def __repr__(self) -> str:
+        return f"Packet({self.payload!r})"
+
+
+NONE = Packet(None)
+
+
+def is_none(pck: Packet | None) -> bool:
+    """True for a missing packet and for a packet whose payload is None."""
+    return pck is None or pck.payload is None
+
+
+def error(cause: BaseException | str) -> Packet:
+    """A packet carrying an error. A string becomes a ``FlowError`` with that message."""
+    return Packet(cause if isinstance(cause, BaseException) else FlowError(cause))
+
+
+def join(packets: Sequence[Packet]) -> Packet:
+    """Merge the answers of several readers into one, by uniflow's rule.
+
+    No packets: NONE. One: itself. Otherwise None payloads are dropped; if any payload is an error the
+    result is one error whose message joins all messages with newlines; else zero left gives NONE, one
+    gives that packet, and more give a list of payloads in link order.
+    """
+    if not packets:
+        return NONE
+    if len(packets) == 1:
+        return packets[0]
+    kept = [p for p in packets if p is not None and p.payload is not None]
+    errors = [p.payload for p in kept if isinstance(p.payload, BaseException)]
+    if errors:
+        if len(errors) == 1:
+            return Packet(errors[0])
+        return Packet(FlowError("\n".join(str(e) for e in errors)))
+    if not kept:
+        return NONE
+    if len(kept) == 1:
+        return kept[0]
+    return Packet([p.payload for p in kept])

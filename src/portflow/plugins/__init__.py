@@ -1,0 +1,1 @@
+"""The built-in plugins: ctrl, net, sql, testing, system. Each exposes ``register(scheme, languages, hooks)``."""

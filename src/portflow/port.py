@@ -1,0 +1,146 @@
+"""Ports: how packets move from one node to the next.
+
+An ``OutPort`` is linked to any number of ``InPort``s. Sending on it is an awaited call of each linked
+in-port's handler, which returns that reader's answer; with several links the answers are joined
+(``packet.join``) in link order. There is no task and no queue per hop: a single link is one ``await``.
+
+Per process and in-port, packets are handled in arrival order and every caller gets the answer to its
+own packet, by construction. A node whose action is itself asynchronous serialises its calls per process
+(see ``node.OneToOne``), so a slow packet never overtakes an earlier one.
+
+When the process records frames (``process.frames`` is a list, set by a test or a debugger), each hop
+appends a ``Frame``; otherwise recording costs one attribute check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import FlowError
+from .packet import NONE, Packet, join
+
+if TYPE_CHECKING:
+    from .process import Process
+
+__all__ = [
+    "InPort", "OutPort", "Frame", "Handler", "parse_port", "port_name",
+    "IN", "OUT", "ERROR", "IO", "INIT", "ACTIVE", "DEACTIVE", "DEINIT", "LIFECYCLE_PORTS",
+]
+
+Handler = Callable[["Process", Packet], Awaitable[Packet]]
+
+IN, OUT, ERROR, IO = "in", "out", "error", "io"
+INIT, ACTIVE, DEACTIVE, DEINIT = "init", "active", "deactive", "deinit"
+LIFECYCLE_PORTS = frozenset({INIT, ACTIVE, DEACTIVE, DEINIT})
+
+_PORT_RE = re.compile(r"^(\w+?)(?:\[(\d+)\])?$")
+
+
+def parse_port(name: str) -> tuple[str, int | None]:
+    """``'out[3]'`` -> ``('out', 3)``, ``'out'`` -> ``('out', None)``. Raises ValueError on other shapes."""
+    match = _PORT_RE.match(name)
+    if match is None:
+        raise ValueError(f"invalid port name {name!r}: expected NAME or NAME[INDEX]")
+    index = match.group(2)
+    return match.group(1), (int(index) if index is not None else None)
+
+
+def port_name(base: str, index: int) -> str:
+    return f"{base}[{index}]"
+
+
+@dataclass(slots=True)
+class Frame:
+    """One recorded hop: ``port`` of ``node`` saw ``input`` and answered ``output``."""
+
+    node: Any
+    port: str
+    input: Packet | None
+    output: Packet | None = None
+    start: float = field(default_factory=time.time)
+    end: float | None = None
+
+
+async def _unhandled(proc: Process, pck: Packet) -> Packet:
+    return Packet(FlowError("in-port has no handler"))
+
+
+class InPort:
+    """A node's entry point. ``handler(process, packet)`` returns the answer packet."""
+
+    __slots__ = ("name", "node", "handler")
+
+    def __init__(self, name: str, node: Any = None, handler: Handler | None = None) -> None:
+        self.name = name
+        self.node = node
+        self.handler: Handler = handler or _unhandled
+
+    def __repr__(self) -> str:
+        return f"<InPort {self.name} of {type(self.node).__name__}>"
+
+
+class OutPort:
+    """A node's exit. ``send`` delivers a packet to every linked in-port and returns the joined answer."""
+
+    __slots__ = ("name", "node", "links")
+
+    def __init__(self, name: str, node: Any = None) -> None:
+        self.name = name
+        self.node = node
+        self.links: tuple[InPort, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<OutPort {self.name} of {type(self.node).__name__} -> {len(self.links)} links>"
+
+    def link(self, target: InPort) -> None:
+        if target not in self.links:
+            self.links = (*self.links, target)
+
+    def unlink(self, target: InPort) -> None:
+        self.links = tuple(t for t in self.links if t is not target)
+
+    def unlink_all(self) -> None:
+        self.links = ()
+
+    async def send(self, proc: Process, pck: Packet, fallback: Packet = NONE) -> Packet:
+        """Send ``pck`` in ``proc`` and return the answer; ``fallback`` when nothing is linked."""
+        links = self.links
+        if not links:
+            return fallback
+        if proc.frames is not None:
+            return await self._send_recorded(proc, pck)
+        if len(links) == 1:
+            return await links[0].handler(proc, pck)
+        answers = await asyncio.gather(*(_call(t, proc, pck) for t in links))
+        return join(answers)
+
+    async def _send_recorded(self, proc: Process, pck: Packet) -> Packet:
+        frames = proc.frames
+        assert frames is not None
+        frames.append(Frame(self.node, self.name, None, pck))
+
+        async def call(target: InPort) -> Packet:
+            frame = Frame(target.node, target.name, pck)
+            frames.append(frame)
+            frame.output = await _call(target, proc, pck)
+            frame.end = time.time()
+            return frame.output
+
+        if len(self.links) == 1:
+            return await call(self.links[0])
+        return join(await asyncio.gather(*(call(t) for t in self.links)))
+
+
+async def _call(target: InPort, proc: Process, pck: Packet) -> Packet:
+    """Call one handler; a handler that raises (a bug) answers with the error instead of tearing down siblings."""
+    try:
+        return await target.handler(proc, pck)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - errors are data past this point
+        return Packet(exc)

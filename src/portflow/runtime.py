@@ -1,0 +1,299 @@
+"""Runtime: load, watch and reconcile one namespace.
+
+``start()`` opens change streams on the store's specs and values (so nothing written from now on is
+missed), loads every spec of the namespace, then reconciles each change into the symbol table in the
+background: a spec event rebuilds that spec (and, through the table, relinks and reloads its
+dependents); a value event rebuilds the specs bound to that value. A spec whose stored document did not
+change is not rebuilt. Traffic keeps flowing through the symbols that a change does not touch.
+
+Building one spec: check its meta fields, bind its ``env`` to values (or the ``-e`` environment),
+render ``{{ }}`` templates in its own fields, decode it through its kind's spec class, compile it with
+the kind's codec. A failure at any step is logged with the spec's name and field, and the spec stays in
+the table without a node, inactive, until a change fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import BindError, PortflowError, UserError
+from .plugin import default_registries
+from .scheme import Context, Scheme
+from .spec import DEFAULT_NAMESPACE, META_KEYS, EnvEntry, Spec, check_meta, describe
+from .symbol import Hooks, Symbol, SymbolTable
+from .template import render_fields
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("portflow.runtime")
+
+
+def _stub_spec(doc: dict[str, Any], namespace: str) -> Spec:
+    """A meta-only spec for a document that does not decode, so the table can still show it."""
+    def text(key: str, default: str = "") -> str:
+        value = doc.get(key)
+        return value if isinstance(value, str) else default
+
+    return Spec(kind=text("kind", "?") or "?", id=text("id"), namespace=text("namespace", namespace) or namespace,
+                name=text("name"))
+
+
+class Runtime:
+    """Runs one namespace from a store. Use ``async with Runtime(store) as rt:`` or ``start``/``close``."""
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        scheme: Scheme | None = None,
+        languages: Any = None,
+        hooks: Hooks | None = None,
+        environment: dict[str, str] | None = None,
+        settings: dict[str, Any] | None = None,
+        watch: bool = True,
+    ) -> None:
+        self.store = store
+        self.namespace = namespace
+        self.settings = dict(settings or {})
+        if scheme is None:
+            registries = default_registries(self.settings)
+            scheme = registries.scheme
+            languages = languages if languages is not None else registries.languages
+            hooks = hooks if hooks is not None else registries.hooks
+        if languages is None:
+            from .lang import builtin_languages
+
+            languages = builtin_languages()
+        self.scheme = scheme
+        self.languages = languages
+        self.hooks = hooks or Hooks()
+        self.environment = dict(environment or {})
+        self.table = SymbolTable(self.hooks)
+        self.context = Context(scheme=scheme, languages=languages, hooks=self.hooks, settings=self.settings)
+        self.context.shared["runtime"] = self
+        self._watch = watch
+        self._reconciler: asyncio.Task | None = None
+        self._streams: list[Any] = []
+        self._lock = asyncio.Lock()
+        #: Problems of the last load, one line each (also logged).
+        self.problems: list[str] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> list[str]:
+        """Watch, load everything, then reconcile changes in the background. Returns the load problems."""
+        if self._watch:
+            self._streams = [
+                self.store.specs.watch({"namespace": self.namespace}),
+                self.store.values.watch({"namespace": self.namespace}),
+            ]
+        problems = await self.load()
+        if self._watch:
+            self._reconciler = asyncio.get_running_loop().create_task(self._reconcile(), name="portflow-reconcile")
+        return problems
+
+    async def close(self) -> None:
+        """Stop reconciling, then unload and close every symbol (sources first)."""
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+            self._reconciler = None
+        for stream in self._streams:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+        self._streams = []
+        async with self._lock:
+            await self.table.close()
+
+    # -- loading ----------------------------------------------------------------------------------
+    async def load(self, ids: Iterable[str] | None = None) -> list[str]:
+        """(Re)build the namespace's specs, or only those with ``ids``; free symbols whose spec is gone."""
+        async with self._lock:
+            return await self._load(None if ids is None else list(ids))
+
+    async def _load(self, ids: list[str] | None) -> list[str]:
+        flt: dict[str, Any] = {"namespace": self.namespace}
+        if ids is not None:
+            if not ids:
+                return []
+            flt["id"] = ids
+        docs = await self.store.specs.find(flt)
+        values = await self._values_for(docs)
+        problems: list[str] = []
+        changed: list[Symbol] = []
+        for doc in docs:
+            sb = self._build(doc, values, problems)
+            current = self.table.get(sb.id)
+            if current is not None and current.doc == sb.doc and current.error == sb.error and sb.doc:
+                continue  # unchanged: keep the live node
+            changed.append(sb)
+        found = {doc.get("id") for doc in docs}
+        stale = [sb.id for sb in self.table
+                 if sb.namespace == self.namespace and sb.id not in found and (ids is None or sb.id in ids)]
+        if stale:
+            await self.table.free(*stale)
+        if changed:
+            await self.table.insert_many(changed)
+        for sb in changed:
+            if sb.error and sb.error.startswith("load failed"):
+                problems.append(f"{sb.describe()}: {sb.error}")
+        self.problems = problems
+        self._report_inactive(changed)
+        return problems
+
+    def _report_inactive(self, changed: list[Symbol]) -> None:
+        for sb in changed:
+            if sb.node is None or sb.loaded or sb.id not in {s.id for s in self.table}:
+                continue
+            missing = [f"{out} -> {ref.name or ref.id}" for out, ref, t in self.table.targets(sb) if t is None]
+            if missing:
+                log.warning("%s: inactive: missing target %s", sb.describe(), ", ".join(missing))
+
+    async def _values_for(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids, names = set(), set()
+        for doc in docs:
+            env = doc.get("env")
+            if not isinstance(env, dict):
+                continue
+            for entry in env.values():
+                for e in entry if isinstance(entry, list) else [entry]:
+                    if isinstance(e, dict):
+                        if e.get("id"):
+                            ids.add(e["id"])
+                        elif e.get("name"):
+                            names.add(e["name"])
+        if not ids and not names:
+            return []
+        ors = []
+        if ids:
+            ors.append({"id": sorted(ids)})
+        if names:
+            ors.append({"name": sorted(names)})
+        return await self.store.values.find({"namespace": self.namespace, "$or": ors})
+
+    def _build(self, doc: dict[str, Any], values: list[dict[str, Any]], problems: list[str]) -> Symbol:
+        """Bind, render, decode and compile one document into a symbol (node None on failure)."""
+        problems_before = len(problems)
+        meta = check_meta(doc)
+        if meta:
+            stub = _stub_spec(doc, self.namespace)
+            return self._failed(stub, doc, f"{describe(doc)}: " + "; ".join(meta), problems)
+        try:
+            built = self._bind(doc, values)
+        except PortflowError as exc:
+            return self._failed(_stub_spec(doc, self.namespace), doc, str(exc), problems)
+        try:
+            spec = self.scheme.decode(built)
+        except UserError as exc:
+            return self._failed(_stub_spec(doc, self.namespace), built, str(exc), problems)
+        if self.scheme.kind(spec.kind) is None:
+            reason = f"{describe(doc)}: unknown kind {spec.kind!r}; stored, not compiled"
+            log.warning("%s", reason)
+            return Symbol(spec=spec, node=None, doc=built, error=reason)
+        try:
+            node = self.scheme.compile(spec, self.context)
+        except PortflowError as exc:
+            message = str(exc)
+            if not message.startswith("spec "):
+                message = f"{describe(doc)}: {message}"
+            return self._failed(spec, built, message, problems)
+        except Exception as exc:  # noqa: BLE001 - a codec bug must not take the runtime down
+            log.exception("%s: codec failed", describe(doc))
+            return self._failed(spec, built, f"{describe(doc)}: compile failed: {exc}", problems)
+        assert len(problems) == problems_before
+        return Symbol(spec=spec, node=node, doc=built)
+
+    def _failed(self, spec: Spec, doc: dict[str, Any], message: str, problems: list[str]) -> Symbol:
+        log.error("%s", message)
+        problems.append(message)
+        return Symbol(spec=spec, node=None, doc=doc, error=message)
+
+    def _bind(self, doc: dict[str, Any], values: list[dict[str, Any]]) -> dict[str, Any]:
+        """Resolve ``env`` against values and the environment, then render the spec's own fields."""
+        env = doc.get("env")
+        if not env:
+            return doc
+        data: dict[str, Any] = {}
+        bound_env: dict[str, Any] = {}
+        for key, raw in env.items():
+            entry = EnvEntry(**{k: v for k, v in (raw[0] if isinstance(raw, list) and raw else raw).items()
+                                if k in ("id", "name", "data")})
+            if entry.id or entry.name:
+                value = next((v for v in values
+                              if (entry.id and v.get("id") == entry.id)
+                              or (not entry.id and entry.name and v.get("name") == entry.name)), None)
+                if value is None:
+                    target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
+                    raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
+                                    f"{self.namespace!r}")
+                rendered = render_fields(entry.data, value.get("data"))
+                bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
+            elif self.environment:
+                rendered = render_fields(entry.data, self.environment)
+                bound_env[key] = {"data": rendered}
+            else:
+                rendered = entry.data
+                bound_env[key] = {"data": rendered}
+            data[key] = rendered
+        built = {k: (v if k in META_KEYS else render_fields(v, data)) for k, v in doc.items()}
+        built["env"] = bound_env
+        return built
+
+    # -- reconciling ------------------------------------------------------------------------------
+    async def _reconcile(self) -> None:
+        specs, values = self._streams
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        async def pump(topic: str, stream: Any) -> None:
+            async for event in stream:
+                queue.put_nowait((topic, event))
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(pump("specs", specs))
+            group.create_task(pump("values", values))
+            while True:
+                batch = [await queue.get()]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                try:
+                    await self._apply(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - keep reconciling; the store may come back
+                    log.exception("reconcile failed; will retry on the next change")
+
+    async def _apply(self, batch: list[tuple[str, Any]]) -> None:
+        ids: set[str] = set()
+        for topic, event in batch:
+            if topic == "specs":
+                ids.add(event.id)
+            else:
+                ids |= self._bound_to(event.id, event.name)
+        if ids:
+            problems = await self.load(sorted(ids))
+            log.info("reconciled %d spec(s)%s", len(ids), f", {len(problems)} problem(s)" if problems else "")
+
+    def _bound_to(self, value_id: str, value_name: str | None) -> set[str]:
+        """Ids of the symbols whose env names this value (by id or by name)."""
+        out = set()
+        for sb in self.table:
+            env = (sb.doc or {}).get("env") or {}
+            original = env
+            for entry in original.values():
+                entries = entry if isinstance(entry, list) else [entry]
+                for e in entries:
+                    if isinstance(e, dict) and (e.get("id") == value_id or (value_name and e.get("name") == value_name)):
+                        out.add(sb.id)
+        return out

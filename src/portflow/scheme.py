@@ -1,0 +1,248 @@
+"""Scheme: which kinds exist, how a document decodes into a kind's spec class, and how it compiles.
+
+Each kind declares its fields once, as a ``Spec`` subclass (a msgspec Struct). From that declaration
+come validation (every problem, named by spec, kind and field path), ``explain`` and a JSON Schema.
+
+A ``Scheme`` is an object: create it empty, register kinds into it, ``copy()`` it. Nothing registers
+itself at import time.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .errors import CompileError, SpecError, UserError
+from .spec import Duration, Spec, check_meta, describe, parse_duration
+
+if TYPE_CHECKING:
+    from .lang import Languages
+    from .node import Node
+    from .symbol import Hooks
+
+__all__ = ["Scheme", "Kind", "Context", "Codec", "decode_struct"]
+
+
+@dataclass
+class Context:
+    """What a codec may use to build a node: the registries and the runtime's settings."""
+
+    scheme: Scheme
+    languages: Languages | None = None
+    hooks: Hooks | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: Per-runtime shared objects (an in-memory SQLite connection, a listener registry, ...), by key.
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        """The default expression language (setting ``runtime.language``)."""
+        return self.settings.get("language") or "cel"
+
+
+Codec = Callable[[Any, Context], "Node"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered kind: its name, spec class, codec and documentation."""
+
+    name: str
+    spec: type[Spec]
+    codec: Codec
+    description: str = ""
+    ports: Mapping[str, str] = field(default_factory=dict)  # port name -> what it carries
+    example: str = ""
+    aliases: tuple[str, ...] = ()
+    plugin: str = ""
+
+
+def _dec_hook(tp: Any, obj: Any) -> Any:
+    if tp is Duration:
+        return parse_duration(obj)
+    raise NotImplementedError(f"unsupported type {tp!r}")
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, Duration):
+        return float(obj)
+    raise NotImplementedError
+
+
+def _schema_hook(tp: Any) -> dict[str, Any]:
+    if tp is Duration:
+        return {"anyOf": [{"type": "string", "pattern": r"^[0-9.]+(ns|us|ms|s|m|h)+$"}, {"type": "number"}],
+                "description": "a duration: '2s', '150ms', or milliseconds"}
+    raise NotImplementedError
+
+
+def _clean(message: str) -> str:
+    """msgspec's ``Expected `int`, got `str` - at `$.port``` -> ``expected int, got str``."""
+    text = message.split(" - at `")[0]
+    text = text.replace("`", "")
+    return text[:1].lower() + text[1:]
+
+
+def _path(message: str, prefix: str) -> str:
+    if " - at `$" in message:
+        rest = message.split(" - at `$", 1)[1].rstrip("`")
+        return prefix + rest
+    return prefix
+
+
+def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[Any, list[str]]:
+    """Decode ``doc`` into ``cls`` leniently (``'8000'`` -> 8000), returning every problem found.
+
+    Fields are converted one by one so that every wrong field is reported, not just the first.
+    """
+    problems: list[str] = []
+    for info in msgspec.structs.fields(cls):
+        key = info.encode_name
+        if key not in doc:
+            if info.required:
+                problems.append(f"{key}: required")
+            continue
+        try:
+            msgspec.convert(doc[key], info.type, strict=False, dec_hook=_dec_hook)
+        except msgspec.ValidationError as exc:
+            problems.append(f"{_path(str(exc), key)}: {_clean(str(exc))}")
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{key}: {exc}")
+    if problems:
+        return None, problems
+    try:
+        return msgspec.convert(dict(doc), cls, strict=False, dec_hook=_dec_hook), []
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        where = _path(text, "")
+        return None, [f"{where.lstrip('.') + ': ' if where else ''}{_clean(text)}"]
+    except (ValueError, TypeError) as exc:
+        return None, [str(exc)]
+
+
+class Scheme:
+    """The registry of kinds."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, Kind] = {}
+        self._aliases: dict[str, str] = {}
+
+    def copy(self) -> Scheme:
+        other = Scheme()
+        other._kinds = dict(self._kinds)
+        other._aliases = dict(self._aliases)
+        return other
+
+    def register(
+        self,
+        name: str,
+        spec: type[Spec],
+        codec: Codec,
+        *,
+        description: str = "",
+        ports: Mapping[str, str] | None = None,
+        example: str = "",
+        aliases: tuple[str, ...] | list[str] = (),
+        plugin: str = "",
+    ) -> Kind:
+        """Register a kind. Its spec class must subclass ``Spec``."""
+        if not (isinstance(spec, type) and issubclass(spec, Spec)):
+            raise TypeError(f"kind {name!r}: spec class must subclass portflow.Spec")
+        kind = Kind(name, spec, codec, description or (spec.__doc__ or "").strip(), dict(ports or {}), example,
+                    tuple(aliases), plugin)
+        self._kinds[name] = kind
+        for alias in aliases:
+            self._aliases[alias] = name
+        return kind
+
+    def unregister(self, name: str) -> None:
+        kind = self._kinds.pop(name, None)
+        if kind:
+            for alias in kind.aliases:
+                self._aliases.pop(alias, None)
+
+    def kind(self, name: str) -> Kind | None:
+        return self._kinds.get(name) or self._kinds.get(self._aliases.get(name, ""))
+
+    def kinds(self) -> list[Kind]:
+        return sorted(self._kinds.values(), key=lambda k: k.name)
+
+    def __contains__(self, name: str) -> bool:
+        return self.kind(name) is not None
+
+    def decode(self, doc: Mapping[str, Any]) -> Spec:
+        """A document as its kind's spec class; a kind this scheme does not know decodes as a plain ``Spec``.
+
+        Raises ``SpecError`` listing every problem, each with its field path.
+        """
+        problems = check_meta(dict(doc))
+        kind = self.kind(doc.get("kind") or "") if not problems else None
+        cls = kind.spec if kind else Spec
+        if not problems:
+            spec, problems = decode_struct(doc, cls)
+        if problems:
+            raise SpecError(describe(doc), problems)
+        return spec
+
+    def compile(self, spec: Spec, context: Context) -> Node:
+        """Build the live node for ``spec`` with its kind's codec."""
+        kind = self.kind(spec.kind)
+        if kind is None:
+            raise UserError(f"{describe({'name': spec.name, 'id': spec.id})}: unknown kind {spec.kind!r}")
+        try:
+            return kind.codec(spec, context)
+        except (SpecError, CompileError):
+            raise
+        except UserError as exc:
+            raise SpecError(describe({"name": spec.name, "id": spec.id, "kind": spec.kind}), str(exc)) from None
+
+    def json_schema(self, name: str) -> dict[str, Any]:
+        """The JSON Schema of a kind's spec (meta fields included)."""
+        kind = self.kind(name)
+        if kind is None:
+            raise UserError(f"unknown kind {name!r}")
+        schema = msgspec.json.schema(kind.spec, schema_hook=_schema_hook)
+        return schema
+
+    def fields(self, name: str) -> list[dict[str, Any]]:
+        """The kind's own fields (not the meta fields): name, type, default, required."""
+        kind = self.kind(name)
+        if kind is None:
+            raise UserError(f"unknown kind {name!r}")
+        meta = {f.name for f in msgspec.structs.fields(Spec)}
+        out = []
+        for info in msgspec.structs.fields(kind.spec):
+            if info.name in meta:
+                continue
+            default = None
+            if info.default is not msgspec.NODEFAULT:
+                default = info.default
+            elif info.default_factory is not msgspec.NODEFAULT:
+                default = info.default_factory()
+            out.append({"name": info.encode_name, "type": type_name(info.type), "required": info.required,
+                        "default": msgspec.to_builtins(default, enc_hook=_enc_hook)})
+        return out
+
+
+def type_name(tp: Any) -> str:
+    """A readable name for a field type: ``list[str]``, ``int | None``, ``duration``."""
+    if tp is Duration:
+        return "duration"
+    if tp is Any:
+        return "any"
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin is not None:
+        args = ", ".join(type_name(a) for a in typing.get_args(tp))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))

@@ -1,0 +1,263 @@
+"""Spec and Value documents, port references, and reading/writing them as YAML or JSON.
+
+A spec is stored and exchanged as a plain dict (the *document*): the meta fields ``id``, ``kind``,
+``namespace``, ``name``, ``annotations``, ``env``, ``ports`` and the kind's own fields side by side.
+``Spec`` is the typed view of the meta fields; each kind subclasses it with its own fields
+(``scheme.py`` decodes a document into the kind's class).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import uuid_utils
+import yaml
+
+from .errors import DocumentError, SpecError
+
+__all__ = [
+    "Spec", "EnvEntry", "PortRef", "Value", "Duration", "DEFAULT_NAMESPACE", "META_KEYS",
+    "new_id", "read_documents", "read_file", "dump_documents", "describe", "parse_duration",
+]
+
+DEFAULT_NAMESPACE = "default"
+META_KEYS = frozenset({"id", "kind", "namespace", "name", "annotations", "env", "ports"})
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def new_id() -> str:
+    """A fresh UUIDv7 as text."""
+    return str(uuid_utils.uuid7())
+
+
+class Duration(float):
+    """Seconds. Written in specs as a Go duration (``"2s"``, ``"150ms"``, ``"1m30s"``) or milliseconds."""
+
+    def __repr__(self) -> str:
+        return f"Duration({float(self)!r})"
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> Duration:
+    """Parse a Go duration string or a number of milliseconds into seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}")
+    if isinstance(value, (int, float)):
+        return Duration(value / 1000.0)
+    if not isinstance(value, str):
+        raise ValueError(f"invalid duration {value!r}: expected a string like '2s' or milliseconds")
+    text = value.strip()
+    sign = 1.0
+    if text[:1] in "+-":
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    if text == "0":
+        return Duration(0.0)
+    try:
+        return Duration(sign * float(text) / 1000.0)  # a bare number in a string: milliseconds
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"invalid duration {value!r}: expected a string like '2s', '150ms' or '1m30s'")
+    return Duration(sign * total)
+
+
+class EnvEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One env binding: the value named by ``id`` or ``name`` (or the ``-e`` environment), templated into ``data``."""
+
+    data: Any
+    id: str | None = None
+    name: str | None = None
+
+
+class PortRef(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A connection target: the in-port ``port`` of the node named ``name`` or identified by ``id``."""
+
+    port: str
+    id: str | None = None
+    name: str | None = None
+
+
+class Spec(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The meta fields every spec has. A kind's spec class subclasses this and adds its own fields."""
+
+    kind: str
+    id: str = ""
+    namespace: str = DEFAULT_NAMESPACE
+    name: str = ""
+    annotations: dict[str, str] = {}
+    env: dict[str, EnvEntry] = {}
+    ports: dict[str, list[PortRef]] = {}
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Value(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A value (usually a secret) that specs bind through ``env``."""
+
+    id: str = ""
+    namespace: str = DEFAULT_NAMESPACE
+    name: str = ""
+    annotations: dict[str, str] = {}
+    data: Any = None
+
+
+def describe(doc: Any, kind: bool = True) -> str:
+    """How error messages name a document: ``spec 'router' (kind router)``."""
+    if not isinstance(doc, dict):
+        return "spec"
+    label = doc.get("name") or doc.get("id")
+    text = f"spec {label!r}" if label else "spec"
+    if kind and doc.get("kind"):
+        text += f" (kind {doc['kind']})"
+    return text
+
+
+# -- reading and writing -----------------------------------------------------------------------
+
+def read_documents(text: str, filename: str = "<input>") -> list[dict[str, Any]]:
+    """Documents from YAML or JSON text: a list, a single document, or a multi-document YAML stream.
+
+    A syntax error raises ``DocumentError`` as ``FILE:LINE: message``; a document that is not a mapping
+    raises it too, naming its position.
+    """
+    stripped = text.lstrip()
+    if filename.endswith(".json") or stripped[:1] in ("[", "{"):
+        try:
+            loaded: Any = json.loads(text)
+            return _flatten([loaded], filename)
+        except json.JSONDecodeError as exc:
+            if filename.endswith(".json"):
+                raise DocumentError(exc.msg, filename=filename, line=exc.lineno) from None
+            # YAML flow style also starts with [ or {: fall through to the YAML reader.
+    try:
+        loaded_docs = list(yaml.load_all(text, Loader=_SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = exc.problem or exc.context or "invalid YAML"
+        raise DocumentError(message, filename=filename, line=line) from None
+    except yaml.YAMLError as exc:
+        raise DocumentError(str(exc).splitlines()[0], filename=filename) from None
+    return _flatten(loaded_docs, filename)
+
+
+def _flatten(loaded: Iterable[Any], filename: str) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for item in loaded:
+        if item is None:
+            continue
+        items = item if isinstance(item, list) else [item]
+        for doc in items:
+            if not isinstance(doc, dict):
+                raise DocumentError(
+                    f"document {len(docs) + 1} is a {type(doc).__name__}, expected a mapping", filename=filename
+                )
+            docs.append({str(k): v for k, v in doc.items()})
+    return docs
+
+
+def read_file(path: str | Path) -> list[dict[str, Any]]:
+    """Documents from a YAML or JSON file (``-`` is not special here). Unreadable: ``DocumentError``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DocumentError(exc.strerror or str(exc), filename=str(path)) from None
+    except UnicodeDecodeError:
+        raise DocumentError("not UTF-8 text", filename=str(path)) from None
+    return read_documents(text, str(path))
+
+
+def _yaml_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _yaml_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_yaml_safe(v) for v in value]
+    return value
+
+
+def dump_documents(docs: list[dict[str, Any]], fmt: str = "yaml") -> str:
+    """Documents as a YAML list or a JSON array."""
+    if fmt == "json":
+        return json.dumps(docs, indent=2, ensure_ascii=False, default=str) + "\n"
+    if fmt == "yaml":
+        return yaml.dump(_yaml_safe(docs), Dumper=_SafeDumper, sort_keys=False, allow_unicode=True)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def check_meta(doc: dict[str, Any]) -> list[str]:
+    """Problems with a document's meta fields, one line each (empty when fine)."""
+    problems = []
+    kind = doc.get("kind")
+    if not kind:
+        problems.append("kind: required")
+    elif not isinstance(kind, str):
+        problems.append("kind: expected a string")
+    for key in ("id", "namespace", "name"):
+        if key in doc and doc[key] is not None and not isinstance(doc[key], str):
+            problems.append(f"{key}: expected a string, got {type(doc[key]).__name__}")
+    ports = doc.get("ports")
+    if ports is not None:
+        if not isinstance(ports, dict):
+            problems.append("ports: expected a mapping of out-port to targets")
+        else:
+            from .port import parse_port
+
+            for out, targets in ports.items():
+                try:
+                    parse_port(str(out))
+                except ValueError as exc:
+                    problems.append(f"ports.{out}: {exc}")
+                    continue
+                refs = targets if isinstance(targets, list) else [targets]
+                for i, ref in enumerate(refs):
+                    where = f"ports.{out}[{i}]"
+                    if not isinstance(ref, dict):
+                        problems.append(f"{where}: expected a mapping with name or id, and port")
+                        continue
+                    if not ref.get("port"):
+                        problems.append(f"{where}.port: required")
+                    else:
+                        try:
+                            parse_port(str(ref["port"]))
+                        except ValueError as exc:
+                            problems.append(f"{where}.port: {exc}")
+                    if not ref.get("name") and not ref.get("id"):
+                        problems.append(f"{where}: name or id required")
+    env = doc.get("env")
+    if env is not None:
+        if not isinstance(env, dict):
+            problems.append("env: expected a mapping")
+        else:
+            for key, entry in env.items():
+                entries = entry if isinstance(entry, list) else [entry]
+                for e in entries:
+                    if not isinstance(e, dict) or "data" not in e:
+                        problems.append(f"env.{key}: expected a mapping with data")
+    return problems
+
+
+def validate_meta(doc: dict[str, Any]) -> None:
+    """Raise ``SpecError`` naming the spec when its meta fields are wrong."""
+    problems = check_meta(doc)
+    if problems:
+        raise SpecError(describe(doc), problems)

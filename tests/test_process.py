@@ -1,0 +1,111 @@
+import asyncio
+
+import pytest
+
+from portflow.process import Process
+
+
+async def test_id_is_a_uuid7_minted_once():
+    p = Process()
+    assert p.id == p.id
+    assert p.id[14] == "7"
+
+
+async def test_children_see_parent_data_and_shadow_it():
+    parent = Process()
+    parent.set("a", 1)
+    child = parent.fork()
+    assert child.get("a") == 1
+    child.set("a", 2)
+    assert child.get("a") == 2 and parent.get("a") == 1
+    child.delete("a")
+    assert child.get("a") == 1
+    child.delete("a")  # removes from the nearest ancestor that has it
+    assert parent.get("a") is None
+
+
+async def test_exit_is_idempotent_and_runs_hooks_once_last_first():
+    p = Process()
+    calls = []
+    p.on_exit(lambda proc: calls.append(("sync", proc.error)))
+
+    async def hook(proc):
+        calls.append(("async", proc.error))
+
+    p.on_exit(hook)
+    err = RuntimeError("x")
+    await p.exit(err)
+    await p.exit()
+    assert calls == [("async", err), ("sync", err)]
+    assert p.terminated and p.error is err and p.end_time is not None
+
+
+async def test_hook_added_after_exit_runs_at_once():
+    p = Process()
+    await p.exit()
+    calls = []
+    p.on_exit(lambda proc: calls.append(1))
+    assert calls == [1]
+
+
+async def test_parent_exit_cancels_running_children_and_their_tasks():
+    parent = Process()
+    child = parent.fork()
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def work():
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    child.start(work())
+    await started.wait()
+    await parent.exit()
+    assert child.terminated
+    assert cancelled.is_set()
+
+
+async def test_join_waits_for_children():
+    parent = Process()
+    done = []
+
+    async def work(child, n):
+        await asyncio.sleep(0.01 * n)
+        done.append(n)
+        await child.exit()
+
+    for n in (2, 1):
+        child = parent.fork()
+        parent.start(work(child, n))
+    await parent.join()
+    assert sorted(done) == [1, 2]
+
+
+class Tx:
+    def __init__(self):
+        self.outcome = None
+
+    async def close(self, error):
+        self.outcome = "rollback" if error else "commit"
+
+
+@pytest.mark.parametrize("error, outcome", [(None, "commit"), (RuntimeError("500"), "rollback")])
+async def test_resources_close_with_the_process(error, outcome):
+    p = Process()
+    tx = p.resource("tx", Tx)
+    assert p.resource("tx", Tx) is tx  # opened once
+    await p.exit(error)
+    assert tx.outcome == outcome
+
+
+async def test_wait_returns_after_exit():
+    p = Process()
+    waiter = asyncio.create_task(p.wait())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    await p.exit()
+    await asyncio.wait_for(waiter, 1)

@@ -1,0 +1,27 @@
+import pytest
+
+from portflow.errors import TemplateError
+from portflow.template import render, render_fields
+
+
+@pytest.mark.parametrize("template, data, out", [
+    ("{{ .PORT }}", {"PORT": "8000"}, "8000"),
+    ("{{ . }}", "secret", "secret"),
+    ("{{ .a.b }}", {"a": {"b": 1}}, "1"),
+    ("{{.missing}}", {}, "<no value>"),
+    ("x{{ .a }}y{{ .b }}", {"a": 1, "b": True}, "x1ytrue"),
+    ("a {{- .x -}} b", {"x": 1}, "a1b"),
+    ("plain", {}, "plain"),
+])
+def test_render(template, data, out):
+    assert render(template, data) == out
+
+
+def test_unsupported_action_is_an_error():
+    with pytest.raises(TemplateError, match="unsupported action"):
+        render("{{ printf \"%d\" .x }}", {"x": 1})
+
+
+def test_render_fields_touches_strings_and_keys_only():
+    value = {"{{ .k }}": ["{{ .v }}", 3, None, {"n": "{{ .v }}"}]}
+    assert render_fields(value, {"k": "key", "v": "val"}) == {"key": ["val", 3, None, {"n": "val"}]}
