@@ -25,3 +25,10 @@ def test_unsupported_action_is_an_error():
 def test_render_fields_touches_strings_and_keys_only():
     value = {"{{ .k }}": ["{{ .v }}", 3, None, {"n": "{{ .v }}"}]}
     assert render_fields(value, {"k": "key", "v": "val"}) == {"key": ["val", 3, None, {"n": "val"}]}
+
+
+def test_keep_type_returns_the_named_value_for_a_single_action():
+    assert render_fields("{{ . }}", {"password": "x"}, keep_type=True) == {"password": "x"}
+    assert render_fields("{{ .n }}", {"n": 5}, keep_type=True) == 5
+    assert render_fields("n={{ .n }}", {"n": 5}, keep_type=True) == "n=5"
+    assert render_fields("{{ .missing }}", {}, keep_type=True) == "<no value>"

@@ -238,10 +238,10 @@ class Runtime:
                     target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
                     raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
                                     f"{self.namespace!r}")
-                rendered = render_fields(entry.data, value.get("data"))
+                rendered = render_fields(entry.data, value.get("data"), keep_type=True)
                 bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
             elif self.environment:
-                rendered = render_fields(entry.data, self.environment)
+                rendered = render_fields(entry.data, self.environment, keep_type=True)
                 bound_env[key] = {"data": rendered}
             else:
                 rendered = entry.data

@@ -17,6 +17,7 @@ __all__ = ["render", "render_fields", "has_template", "NO_VALUE"]
 
 NO_VALUE = "<no value>"
 _ACTION = re.compile(r"(\s*)\{\{(-?)(.*?)(-?)\}\}(\s*)", re.S)
+_WHOLE = re.compile(r"^\{\{-?\s*(\.[\w.-]*)\s*-?\}\}$")
 _PATH = re.compile(r"^\.(?:[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)?$")
 
 
@@ -67,12 +68,24 @@ def render(template: str, data: Any) -> str:
     return rendered
 
 
-def render_fields(value: Any, data: Any) -> Any:
-    """Render every string leaf and every string map key in ``value``; other values pass through."""
+def render_fields(value: Any, data: Any, *, keep_type: bool = False) -> Any:
+    """Render every string leaf and every string map key in ``value``; other values pass through.
+
+    With ``keep_type``, a string that is exactly one action (``'{{ .password }}'``) becomes the value it
+    names, unconverted (a map stays a map); ``env`` data is rendered this way.
+    """
     if isinstance(value, str):
-        return render(value, data) if "{{" in value else value
+        if "{{" not in value:
+            return value
+        if keep_type:
+            match = _WHOLE.match(value)
+            if match:
+                found = _lookup(data, match.group(1))
+                if found is not NO_VALUE and found is not None:
+                    return found
+        return render(value, data)
     if isinstance(value, dict):
-        return {render_fields(k, data): render_fields(v, data) for k, v in value.items()}
+        return {render_fields(k, data): render_fields(v, data, keep_type=keep_type) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_fields(v, data) for v in value]
+        return [render_fields(v, data, keep_type=keep_type) for v in value]
     return value
