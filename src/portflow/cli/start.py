@@ -50,11 +50,12 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
 
 
 async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
-                from_values: str | None) -> None:
+                from_values: str | None, reuse_port: bool = False) -> None:
     from ..plugin import default_registries
     from ..runtime import Runtime
 
     runtime_settings = settings.runtime_settings()
+    runtime_settings["reuse_port"] = reuse_port
     registries = default_registries(runtime_settings)
     store = await open_store_for(settings)
     try:
@@ -86,11 +87,49 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 @click.option("--from-values", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Apply (upsert) the values in this file before starting.")
 @environment_option
+@click.option("--workers", default="1", metavar="N|auto", show_default=True,
+              help="Worker processes, each a whole runtime on the same store, sharing listening sockets.")
+@click.option("--worker", is_flag=True, hidden=True)
 @click.pass_context
 @handle_errors
 def start(ctx: click.Context, namespace: str | None, from_specs: str | None, from_values: str | None,
-          environment: tuple[str, ...]) -> None:
+          environment: tuple[str, ...], workers: str, worker: bool) -> None:
     """Run a namespace: load its specs, serve, and follow changes until SIGINT or SIGTERM."""
+    from .workers import worker_count, worker_environment
+
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     env = parse_environment(environment, settings["environment"])
-    run(serve(settings, settings.namespace, env, from_specs, from_values))
+    try:
+        count = worker_count(workers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--workers'") from None
+    if worker:
+        env = {**env, **worker_environment()}
+        run(serve(settings, settings.namespace, env, None, None, reuse_port=True))
+    elif count == 1:
+        run(serve(settings, settings.namespace, env, from_specs, from_values))
+    else:
+        run(supervise(ctx, settings, env, from_specs, from_values, count))
+
+
+async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from_specs: str | None,
+                    from_values: str | None, count: int) -> None:
+    """Seed the store once, then keep ``count`` workers running."""
+    from ..errors import UserError
+    from ..plugin import default_registries
+    from .workers import Supervisor, worker_argv
+
+    if settings.database_url.startswith("memory:"):
+        raise UserError("--workers needs a store the workers can share (sqlite or postgresql), "
+                        "not memory://")
+    store = await open_store_for(settings)
+    try:
+        registries = default_registries(settings.runtime_settings())
+        await seed(store, registries.scheme, settings.namespace, from_specs, from_values, prune_specs=True)
+    finally:
+        await store.close()
+    root = ctx.find_root().obj or {}
+    root_args = [arg for key in ("log_level", "log_format") if root.get(key)
+                 for arg in (f"--{key.replace('_', '-')}", root[key])]
+    argv = worker_argv(root_args, settings.namespace, env)
+    await Supervisor(argv, count, float(settings["runtime.grace"])).run()
