@@ -187,3 +187,39 @@ async def test_a_long_chain_inserted_backwards_loads_once_each(n):
     await table.insert_many(syms)
     assert sorted(log) == sorted(("load", f"s{i}") for i in range(n))
     assert [name for _, name in log] == [f"s{i}" for i in reversed(range(n))]
+
+
+async def test_replacing_a_node_under_traffic_loses_no_packet():
+    """A packet inside the old node finishes downstream through it; later packets reach the new node."""
+    import asyncio
+
+    gate = asyncio.Event()
+    table = SymbolTable()
+
+    async def slow(p, k):
+        await gate.wait()
+        return k
+
+    head = sym("head", {"out": [{"name": "mid", "port": "in"}]})
+    mid = sym("mid", {"out": [{"name": "tail", "port": "in"}]}, fn=slow)
+    tail = sym("tail", fn=lambda p, k: Packet(f"tail saw {k.payload}"))
+    await table.insert(head, mid, tail)
+    inflight = asyncio.create_task(call(head, "first"))
+    await asyncio.sleep(0.01)
+    await table.insert(sym("mid", {"out": [{"name": "tail", "port": "in"}]}, fn=lambda p, k: Packet(f"new {k.payload}")))
+    assert await call(head, "second") == "tail saw new second"
+    gate.set()
+    assert await inflight == "tail saw first"
+
+
+async def test_out_port_replace_is_in_place():
+    from portflow.port import InPort
+
+    out = OutPort("out")
+    a, b, c = InPort("a"), InPort("b"), InPort("c")
+    out.link(a)
+    out.link(b)
+    out.replace(a, c)
+    assert out.links == (c, b)
+    out.replace(b, None)
+    assert out.links == (c,)

@@ -53,7 +53,11 @@ class Node:
         """Called when the node is deactivated. Stop listening here."""
 
     async def close(self) -> None:
-        """Release what the node holds; it will not be used again."""
+        """Release what the node holds (pools, files, sessions); no new packet will reach it.
+
+        Do not unlink ports here: links belong to the symbol table, and a replaced node keeps its
+        out-links so that packets already inside it finish their way downstream.
+        """
 
 
 class _Serial:
@@ -140,9 +144,6 @@ class OneToOne(Node):
             return await self.error_port.send(proc, result, result)
         return await self.out_port.send(proc, result, result)
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()
 
 
 class OneToMany(Node):
@@ -198,10 +199,6 @@ class OneToMany(Node):
             return await sends[0]
         return join(await asyncio.gather(*sends))
 
-    async def close(self) -> None:
-        for out in self.out_ports:
-            out.unlink_all()
-        self.error_port.unlink_all()
 
 
 class ManyToOne(Node):
@@ -264,6 +261,3 @@ class ManyToOne(Node):
             return await self.error_port.send(proc, result, result)
         return await self.out_port.send(proc, result, result)
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()

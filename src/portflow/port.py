@@ -104,6 +104,13 @@ class OutPort:
     def unlink(self, target: InPort) -> None:
         self.links = tuple(t for t in self.links if t is not target)
 
+    def replace(self, old: InPort, new: InPort | None) -> None:
+        """Swap one link for another in place (one step, so no packet sees neither)."""
+        if new is None or new in self.links:
+            self.unlink(old)
+        else:
+            self.links = tuple(new if t is old else t for t in self.links)
+
     def unlink_all(self) -> None:
         self.links = ()
 

@@ -248,25 +248,92 @@ class SymbolTable:
         await self.insert_many(symbols)
 
     async def insert_many(self, symbols: Iterable[Symbol]) -> None:
+        """Add symbols; a symbol whose id is already present replaces the old one.
+
+        Replacing deactivates the old symbol and its dependents (upstream last to first) and activates
+        the new one and its dependents again (downstream first), as uniflow does. The links from the
+        dependents are swapped to the new node in place, in one step, and the old node keeps its own
+        out-links: a packet already inside the old node finishes on it, and a packet sent after the swap
+        reaches the new one, so no packet meets a port with nothing behind it.
+        """
         symbols = list(symbols)
-        replaced = [s.id for s in symbols if s.id in self._symbols]
-        if replaced:
-            await self.free(*replaced)
-        for sb in symbols:
+        olds = [self._symbols[s.id] for s in symbols if s.id in self._symbols]
+        for sb in symbols:  # a new id that takes a name another symbol holds: that one goes first
             if sb.name:
                 clash = self.lookup(sb.namespace, sb.name)
                 if clash is not None and clash.id != sb.id:
                     await self.free(clash.id)
-            self._symbols[sb.id] = sb
-            if sb.name:
-                self._names[(sb.namespace, sb.name)] = sb.id
-            for _, ref, _ in self.targets(sb):
-                key = _ref_key(sb.namespace, ref)
-                if key is not None:
-                    self._referrers.setdefault(key, set()).add(sb.id)
+        if olds:
+            for sb in reversed(self._upstream(olds)):
+                await self._unload(sb)
+        # Who points at each old symbol, and through which ports, before the bookkeeping changes.
+        inbound = {old.id: [(up, out, ref) for up in self.referrers(old) if up.id not in {o.id for o in olds}
+                            for out, ref, target in self.targets(up) if target is old] for old in olds}
+        for old in olds:
+            self._forget(old)
         for sb in symbols:
-            self._link(sb)
+            self._remember(sb)
+        for sb in symbols:
+            self._link_out(sb)
+        by_id = {sb.id: sb for sb in symbols}
+        for old in olds:
+            new = by_id[old.id]
+            for up, out_name, ref in inbound[old.id]:
+                self._swap(up, out_name, ref, old, new)
+        for sb in symbols:  # referrers inserted before this symbol existed, or in this same batch
+            for up in self.referrers(sb):
+                for out_name, ref, target in self.targets(up):
+                    if target is sb:
+                        self._connect(up, out_name, sb, ref.port)
+        for old in olds:
+            await self._close_node(old)
         await self._load_all(self._upstream(symbols))
+
+    def _remember(self, sb: Symbol) -> None:
+        self._symbols[sb.id] = sb
+        if sb.name:
+            self._names[(sb.namespace, sb.name)] = sb.id
+        for _, ref, _ in self.targets(sb):
+            key = _ref_key(sb.namespace, ref)
+            if key is not None:
+                self._referrers.setdefault(key, set()).add(sb.id)
+
+    def _forget(self, sb: Symbol) -> None:
+        if self._symbols.get(sb.id) is sb:
+            del self._symbols[sb.id]
+        if sb.name and self._names.get((sb.namespace, sb.name)) == sb.id:
+            del self._names[(sb.namespace, sb.name)]
+        for out, refs in sb.spec.ports.items():
+            for ref in refs:
+                key = _ref_key(sb.namespace, ref)
+                if key is not None and key in self._referrers:
+                    self._referrers[key].discard(sb.id)
+                    if not self._referrers[key]:
+                        del self._referrers[key]
+
+    def _link_out(self, sb: Symbol) -> None:
+        for out, ref, target in self.targets(sb):
+            if target is not None:
+                self._connect(sb, out, target, ref.port)
+
+    def _swap(self, up: Symbol, out_name: str, ref: PortRef, old: Symbol, new: Symbol) -> None:
+        """Point ``up``'s link at ``new`` instead of ``old`` in one step (or drop it if ``new`` can't take it)."""
+        if up.node is None or old.node is None:
+            return
+        out = up.node.outport(out_name)
+        old_in = old.node.inport(ref.port)
+        if out is None or old_in is None:
+            return
+        still_targets = self.resolve(up.namespace, ref) is new
+        new_in = new.node.inport(ref.port) if (new.node is not None and still_targets) else None
+        out.replace(old_in, new_in)
+
+    async def _close_node(self, sb: Symbol) -> None:
+        if sb.node is not None:
+            try:
+                await sb.node.close()
+            except Exception:  # noqa: BLE001
+                log.exception("%s: close failed", sb.describe())
 
     async def _load_all(self, order: list[Symbol]) -> None:
         broken = self._broken()
@@ -319,20 +386,8 @@ class SymbolTable:
             await self._unload(sb)
         for sb in victims:
             self._link(sb, link=False)
-            del self._symbols[sb.id]
-            if sb.name and self._names.get((sb.namespace, sb.name)) == sb.id:
-                del self._names[(sb.namespace, sb.name)]
-            for _, ref, _ in self.targets(sb):
-                key = _ref_key(sb.namespace, ref)
-                if key is not None and key in self._referrers:
-                    self._referrers[key].discard(sb.id)
-                    if not self._referrers[key]:
-                        del self._referrers[key]
-            if sb.node is not None:
-                try:
-                    await sb.node.close()
-                except Exception:  # noqa: BLE001
-                    log.exception("%s: close failed", sb.describe())
+            self._forget(sb)
+            await self._close_node(sb)
         return len(victims)
 
     async def retry_failed(self) -> None:
