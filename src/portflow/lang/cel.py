@@ -1,0 +1,241 @@
+"""``cel``: Common Expression Language, uniflow's mode, on cel-expr-python (cel-cpp).
+
+* **Parse only.** Expressions are compiled once with ``disable_check=True`` and no declared variables;
+  identifiers are resolved at evaluation.
+* **Variables.** If the payload is a map, each of its keys is a top-level variable and ``self`` is the
+  whole payload (``x + 1`` and ``self.x + 1`` both work on ``{"x": 1}``); otherwise only ``self`` is set.
+  A key named ``self`` is shadowed by the payload itself.
+* **Extensions.** ``strings``, ``math`` and ``encoders`` (bundled with cel-cpp), plus ``lists`` and ``sets``
+  written here as custom functions: ``lists.range(n)``, ``l.flatten()``, ``l.flatten(depth)``, ``l.sort()``,
+  ``l.distinct()``, ``l.slice(start, end)``, ``sets.contains(a, b)``,
+  ``sets.equivalent(a, b)``, ``sets.intersects(a, b)``.
+* **Values.** In: ``datetime`` becomes a ``timestamp`` (a naive datetime is taken as UTC) and ``timedelta`` a
+  ``duration``; tuples become lists. Out: maps become dicts, lists lists, ``bytes`` bytes, ``null`` None,
+  timestamps aware datetimes, durations timedeltas, ``uint`` int. The conversion of the payload only happens
+  when cel-cpp rejects it (a payload without datetimes costs nothing extra).
+* **Errors.** An evaluation error (``NOT_FOUND: Key not found in map : "b"``) becomes a FlowError with the
+  status code dropped (``Key not found in map: "b"``); a syntax error is a CompileError with line:column.
+* **Timeouts.** CEL has no loops, and cel-cpp bounds comprehensions with an iteration budget, so an
+  expression runs inline on the loop thread; the Python helpers above are watched like Python snippets
+  (:mod:`portflow.lang._runtime`), and a Program whose call overruns the slice moves to a worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_encoders, ext_math, ext_strings
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from ..errors import CompileError, FlowError, FlowTimeout
+from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
+
+MAX_RANGE = 1_000_000
+"""The largest ``n`` that ``lists.range(n)`` accepts."""
+
+_T = cel.Type
+_ERROR = _T.ERROR
+_UTC = _dt.timezone.utc
+
+
+# --- lists and sets ------------------------------------------------------------------------------------
+
+
+def _range(n: int) -> list[int]:
+    if n > MAX_RANGE:
+        raise ValueError(f"lists.range: {n} is more than {MAX_RANGE}")
+    return list(range(max(0, n)))
+
+
+def _flatten(items: list[Any], depth: int = 1) -> list[Any]:
+    if depth < 0:
+        raise ValueError("flatten: the depth must be positive")
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, list) and depth > 0:
+            out.extend(_flatten(item, depth - 1) if depth > 1 else item)
+        else:
+            out.append(item)
+    return out
+
+
+def _sort(items: list[Any]) -> list[Any]:
+    try:
+        return sorted(items)
+    except TypeError:
+        raise ValueError("sort: the list holds values that cannot be compared") from None
+
+
+def _distinct(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _slice(items: list[Any], start: int, end: int) -> list[Any]:
+    if start < 0 or end < start or end > len(items):
+        raise ValueError(f"slice: invalid range {start}..{end} of a list of {len(items)}")
+    return items[start:end]
+
+
+def _contains(a: list[Any], b: list[Any]) -> bool:
+    return all(x in a for x in b)
+
+
+def _equivalent(a: list[Any], b: list[Any]) -> bool:
+    return all(x in a for x in b) and all(x in b for x in a)
+
+
+def _intersects(a: list[Any], b: list[Any]) -> bool:
+    return any(x in a for x in b)
+
+
+def _functions() -> list[cel.FunctionDecl]:
+    L, I, B = _T.LIST, _T.INT, _T.BOOL
+
+    def decl(name: str, *overloads: tuple[str, Any, list[Any], bool, Callable[..., Any]]) -> cel.FunctionDecl:
+        return cel.FunctionDecl(
+            name, [cel.Overload(oid, ret, params, is_member=member, impl=fn) for oid, ret, params, member, fn in overloads]
+        )
+
+    return [
+        decl("lists.range", ("lists_range_int", L, [I], False, _range)),
+        decl(
+            "flatten",
+            ("list_flatten", L, [L], True, _flatten),
+            ("list_flatten_int", L, [L, I], True, _flatten),
+        ),
+        decl("sort", ("list_sort", L, [L], True, _sort)),
+        decl("distinct", ("list_distinct", L, [L], True, _distinct)),
+        decl("slice", ("list_slice_int_int", L, [L, I, I], True, _slice)),
+        decl("sets.contains", ("sets_contains_list_list", B, [L, L], False, _contains)),
+        decl("sets.equivalent", ("sets_equivalent_list_list", B, [L, L], False, _equivalent)),
+        decl("sets.intersects", ("sets_intersects_list_list", B, [L, L], False, _intersects)),
+    ]
+
+
+# --- values --------------------------------------------------------------------------------------------
+
+
+def _to_cel(value: Any) -> Any:
+    t = type(value)
+    if t is dict:
+        return {k: _to_cel(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_to_cel(v) for v in value]
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_UTC)
+        ts = timestamp_pb2.Timestamp()
+        ts.FromDatetime(value)
+        return ts
+    if isinstance(value, _dt.timedelta):
+        d = duration_pb2.Duration()
+        d.FromTimedelta(value)
+        return d
+    if isinstance(value, _dt.date):
+        return _to_cel(_dt.datetime(value.year, value.month, value.day, tzinfo=_UTC))
+    if isinstance(value, dict):
+        return {k: _to_cel(v) for k, v in value.items()}
+    return value
+
+
+def _from_cel(value: Any) -> Any:
+    t = type(value)
+    if t is dict:
+        return {_from_cel(k): _from_cel(v) for k, v in value.items()}
+    if t is list:
+        return [_from_cel(v) for v in value]
+    if t is bytearray:
+        return bytes(value)
+    return value
+
+
+_CODE = re.compile(r"^[A-Z_]+: ")
+_NO_VALUE = re.compile(r'^No value with name (".*") found in Activation$')
+
+
+def _readable(message: str) -> str:
+    message = message.strip()
+    message = _CODE.sub("", message, count=1)
+    message = re.sub(r"\s*\[[A-Z_]+\]$", "", message)
+    message = message.replace(" : ", ": ")
+    m = _NO_VALUE.match(message)
+    if m:
+        return f"no variable named {m.group(1)}"
+    return message
+
+
+def _compile_message(message: str) -> str:
+    """``INVALID_ARGUMENT: ERROR: <input>:1:4: Syntax error: ... | 1 + | ...^`` -> one line with 1:4."""
+    message = _readable(message)
+    first = message.splitlines()[0] if message else "invalid expression"
+    m = re.search(r"<input>:(\d+):(\d+): (.*)", first)
+    if m:
+        return f"{m.group(3)} at {m.group(1)}:{m.group(2)}"
+    return first.removeprefix("ERROR: ")
+
+
+# --- the program ---------------------------------------------------------------------------------------
+
+
+class CelProgram(GuardedProgram):
+    __slots__ = ("expression", "code")
+
+    def __init__(self, expression: Any, code: str, timeout: float | None) -> None:
+        super().__init__(timeout)
+        self.expression = expression
+        self.code = code
+
+    def _eval(self, payload: Any, converted: bool = False) -> Any:
+        data = {**payload, "self": payload} if type(payload) is dict else {"self": payload}
+        try:
+            value = self.expression.eval(data=data)
+        except RuntimeError as e:
+            raise FlowError(_readable(str(e))) from None
+        result = value.plain_value()
+        t = type(result)
+        if t is str:
+            if value.type() == _ERROR:
+                if not converted and "Non-CEL value type" in result:
+                    return self._eval(_to_cel(payload), True)
+                raise FlowError(_readable(result))
+            return result
+        if t is dict or t is list or t is bytearray:
+            return _from_cel(result)
+        return result
+
+    def run_inline(self, payload: Any) -> Any:
+        return run_watched(self._eval, payload, self.slice)
+
+    def run_worker(self, payload: Any) -> Any:
+        try:
+            return run_watched(self._eval, payload, self.timeout)
+        except Interrupted:
+            raise FlowTimeout(timeout_message(self.timeout)) from None
+
+    def __repr__(self) -> str:
+        return f"CelProgram({self.code!r})"
+
+
+class Cel:
+    name = "cel"
+
+    def __init__(self) -> None:
+        self.env = cel.NewEnv(
+            extensions=[ext_strings.ExtStrings(), ext_math.ExtMath(), ext_encoders.ExtEncoders()],
+            functions=_functions(),
+        )
+
+    def compile(self, code: str, *, timeout: float | None = None) -> CelProgram:
+        try:
+            expression = self.env.compile(code, disable_check=True)
+        except RuntimeError as e:
+            raise CompileError(f"cel: {_compile_message(str(e))}") from None
+        return CelProgram(expression, code, timeout)

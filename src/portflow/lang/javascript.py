@@ -1,0 +1,253 @@
+"""``javascript`` and ``typescript``: snippets on QuickJS (quickjs-ng), sandboxed with time and memory limits.
+
+The code is a module whose default export is the function: an ES module ``export default function (args)
+{…}`` or CommonJS ``module.exports = fn`` (``exports.default = fn`` too). The function is called with one
+argument, the payload; its return value is the output (``undefined`` -> None). A non-function export answers
+None (as uniflow does). ``async`` functions are awaited (their promise is settled by running QuickJS's job
+queue). A thrown error becomes a FlowError with its message (``throw new Error("boom")`` -> ``boom``;
+other error classes keep their name: ``TypeError: …``).
+
+**Values** cross as JSON (msgspec in Python, ``JSON.parse``/``JSON.stringify`` in QuickJS), one string each
+way, so integers beyond 2**31 survive (quickjs-ng's own conversion truncates them). Hence: ``bytes`` arrive
+as a base64 string, ``datetime`` as an RFC 3339 string, and a returned ``Date`` leaves as its ISO string;
+functions nested in a returned object are dropped (JSON semantics), a returned function or symbol is a
+FlowError.
+
+**Contexts.** A QuickJS Context must never be used from two threads (that segfaults), so each Program keeps
+one Context *per thread* (thread-local), created on first use in that thread, with the module evaluated once
+in it. One context per Program (not one shared by all programs of a thread) keeps snippets from seeing each
+other's globals and prototype changes, and makes the memory limit (:data:`MEMORY_LIMIT`, 64 MiB) a limit
+per snippet; a context costs ~0.2 MiB and ~0.2 ms to create.
+
+**Timeouts** follow :mod:`portflow.lang._runtime`: the call runs inline with QuickJS's time limit set to the
+slice (20 ms); an interrupted call is re-run on a worker thread (its own context) with the limit set to the
+timeout. QuickJS measures the limit with ``clock()`` (process CPU time), so when other threads burn CPU the
+limit can trip early; a worker call interrupted before its wall-clock deadline is re-run with the time left.
+
+``typescript`` would strip types with esbuild; the esbuild-py binding installed here (0.1.6) only exposes
+esbuild's **JSX** loader (no TypeScript loader, no error messages), so code with type annotations fails to
+compile with a CompileError that says so. Type-free code (plain JavaScript, JSX) compiles.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import msgspec
+import quickjs
+
+from ..errors import CompileError, FlowError, FlowTimeout
+from ._runtime import GuardedProgram, Interrupted, timeout_message
+
+MEMORY_LIMIT = 64 * 1024 * 1024
+"""Bytes a JavaScript snippet's context may allocate."""
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_monotonic = time.monotonic
+
+_ESM = re.compile(r"(?m)^\s*export\s")
+_EXPORT_DEFAULT = re.compile(r"(?m)^(\s*)export\s+default\s")
+
+_WRAPPER = r"""
+(function (fn) {
+  function message(e) {
+    if (e instanceof Error) return (e.name === 'Error' ? '' : e.name + ': ') + e.message;
+    if (typeof e === 'string') return e;
+    try { const s = JSON.stringify(e); return s === undefined ? String(e) : s } catch (_) { return String(e) }
+  }
+  function out(r) {
+    if (r === undefined) return '0null';
+    const t = typeof r;
+    if (t === 'function' || t === 'symbol' || t === 'bigint') return '2' + t;
+    const s = JSON.stringify(r);
+    return s === undefined ? '0null' : '0' + s;
+  }
+  globalThis.__pf_call = function (s) {
+    try {
+      if (typeof fn !== 'function') return '0null';
+      const r = fn(JSON.parse(s));
+      if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+        globalThis.__pf_settled = undefined;
+        r.then(function (v) { try { globalThis.__pf_settled = out(v) } catch (e) { globalThis.__pf_settled = '1' + message(e) } },
+               function (e) { globalThis.__pf_settled = '1' + message(e) });
+        return '3';
+      }
+      return out(r);
+    } catch (e) { return '1' + message(e) }
+  };
+})
+"""
+
+
+def _is_interrupt(e: BaseException) -> bool:
+    return str(e).startswith("InternalError: interrupted")
+
+
+def _js_message(e: BaseException) -> tuple[str, tuple[int, int] | None]:
+    text = str(e).strip()
+    first = text.splitlines()[0] if text else type(e).__name__
+    m = re.search(r"at <input>:(\d+):(\d+)", text)
+    return first, ((int(m.group(1)), int(m.group(2))) if m else None)
+
+
+class _Local(threading.local):
+    call: Any = None
+    context: Any = None
+    limit: float = -1.0
+
+
+class JsProgram(GuardedProgram):
+    __slots__ = ("source", "module", "memory", "local", "language", "shift")
+
+    def __init__(self, source: str, module: bool, timeout: float | None, memory: int, language: str) -> None:
+        super().__init__(timeout)
+        self.source = source
+        self.module = module
+        self.memory = memory
+        self.language = language
+        self.local = _Local()
+        self.shift: tuple[int, int, int] | None = None  # (line, column, delta) of the export-default rewrite
+
+    def _load(self) -> Any:
+        """This thread's context with the module evaluated; raises CompileError on a bad module."""
+        local = self.local
+        context = quickjs.Context()
+        context.set_memory_limit(self.memory)
+        context.set_time_limit(max(self.timeout, 1.0))  # evaluating the module body is bounded too
+        try:
+            if self.module:
+                context.module(self.source)
+                fn = context.eval("(function () { const f = globalThis.__pf_default; delete globalThis.__pf_default; return f })()")
+            else:
+                fn = context.eval(self.source)
+            context.eval(_WRAPPER)(fn)
+        except quickjs.JSException as e:
+            first, where = _js_message(e)
+            if where is not None:
+                line, column = where
+                if not self.module and line == 1:
+                    column -= len(_CJS_PREFIX)
+                elif self.shift is not None and line == self.shift[0] and column > self.shift[1]:
+                    column -= self.shift[2]
+                first += f" at {line}:{column}"
+            raise CompileError(f"{self.language}: {first}") from None
+        local.context = context
+        local.call = context.get("__pf_call")
+        local.limit = -1.0
+        return local
+
+    def _run(self, payload: Any, limit: float) -> Any:
+        local = self.local
+        if local.call is None:
+            try:
+                self._load()
+            except CompileError as e:
+                raise FlowError(str(e)) from None
+        if local.limit != limit:
+            local.context.set_time_limit(limit)
+            local.limit = limit
+        try:
+            out = local.call(_encode(payload).decode())
+        except quickjs.JSException as e:
+            if _is_interrupt(e):
+                raise Interrupted from None
+            raise FlowError(_js_message(e)[0]) from None
+        except quickjs.StackOverflow as e:
+            raise FlowError(f"InternalError: stack overflow ({e})") from None
+        except (TypeError, ValueError) as e:  # the payload does not encode
+            raise FlowError(f"{self.language}: cannot pass the payload: {e}") from None
+        tag = out[0]
+        if tag == "0":
+            return _decode(out[1:])
+        if tag == "3":
+            context = local.context
+            while context.execute_pending_job():
+                pass
+            out = context.get("__pf_settled")
+            if out is None:
+                raise FlowError(f"{self.language}: the snippet's promise never settled")
+            tag = out[0]
+            if tag == "0":
+                return _decode(out[1:])
+        if tag == "1":
+            raise FlowError(out[1:])
+        raise FlowError(f"{self.language} snippet returned a {out[1:]}, which cannot travel as a payload")
+
+    def run_inline(self, payload: Any) -> Any:
+        return self._run(payload, self.slice)
+
+    def run_worker(self, payload: Any) -> Any:
+        deadline = _monotonic() + self.timeout
+        while True:
+            left = deadline - _monotonic()
+            if left <= 0.001:
+                raise FlowTimeout(timeout_message(self.timeout))
+            try:
+                return self._run(payload, left)
+            except Interrupted:
+                continue  # clock() counts every thread's CPU: re-run with the wall time left
+
+
+_CJS_PREFIX = "(function () { var module = { exports: {} }; var exports = module.exports; "
+_CJS_SUFFIX = "\n; var e = module.exports; return typeof e === 'function' ? e : (e && e.default); })()"
+
+
+class JavaScript:
+    name = "javascript"
+
+    def __init__(self, memory_limit: int = MEMORY_LIMIT) -> None:
+        self.memory_limit = memory_limit
+
+    def compile(self, code: str, *, timeout: float | None = None) -> JsProgram:
+        return self._compile(code, timeout, self.name)
+
+    def _compile(self, code: str, timeout: float | None, language: str) -> JsProgram:
+        shift = None
+        if _ESM.search(code):
+            m = _EXPORT_DEFAULT.search(code)
+            source = code
+            if m:
+                replacement = m.group(1) + "globalThis.__pf_default = "
+                source = code[: m.start()] + replacement + code[m.end() :]
+                line = code.count("\n", 0, m.end()) + 1
+                column = m.end() - (code.rfind("\n", 0, m.end()) + 1)
+                shift = (line, column, len(replacement) - (m.end() - m.start()))
+            module = True
+        else:
+            source, module = _CJS_PREFIX + code + _CJS_SUFFIX, False
+        program = JsProgram(source, module, timeout, self.memory_limit, language)
+        program.shift = shift
+        program._load()  # compile now: a syntax error is a CompileError; the context serves this thread
+        return program
+
+
+class TypeScript(JavaScript):
+    name = "typescript"
+
+    def compile(self, code: str, *, timeout: float | None = None) -> JsProgram:
+        try:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from esbuild_py import transform
+        except Exception as e:  # noqa: BLE001 - a missing or broken binding
+            raise CompileError(f"typescript: esbuild-py is not usable here ({e})") from None
+        js = transform(code) if code.strip() else ""
+        if code.strip() and not js:
+            try:  # a JavaScript syntax error has a position: report it
+                self._compile(code, timeout, self.name)
+            except CompileError as e:
+                raise CompileError(
+                    f"{e} (note: type annotations cannot be stripped here: the installed esbuild-py only has "
+                    "the JSX loader)"
+                ) from None
+            raise CompileError(
+                "typescript: cannot compile: the installed esbuild-py only has esbuild's JSX loader, so "
+                "TypeScript type annotations cannot be stripped; use plain JavaScript"
+            )
+        return self._compile(js, timeout, self.name)

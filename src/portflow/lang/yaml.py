@@ -1,0 +1,32 @@
+"""``yaml``: the code is a YAML document, parsed once at compile (CSafeLoader); every call answers it.
+
+The constant is shared between calls, not copied (payloads are immutable in the engine).
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from ..errors import CompileError
+from .text import Constant
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class Yaml:
+    name = "yaml"
+
+    def compile(self, code: str, *, timeout: float | None = None) -> Constant:
+        try:
+            value = yaml.load(code, Loader=_Loader)  # noqa: S506 - a safe loader
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = f" at {mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            problem = e.problem or e.context or "invalid YAML"
+            raise CompileError(f"yaml: {problem}{where}") from None
+        except yaml.YAMLError as e:
+            raise CompileError(f"yaml: {' '.join(str(e).split())}") from None
+        return Constant(value)

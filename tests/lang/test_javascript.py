@@ -1,0 +1,99 @@
+import asyncio
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from portflow.errors import CompileError, FlowError, FlowTimeout
+
+
+async def js(languages, code, payload=None, timeout=None):
+    return await languages.compile("javascript", code, timeout=timeout)(payload)
+
+
+async def test_esm_default_export(languages):
+    assert await js(languages, "export default function (args) { return args.x + 1 }", {"x": 1}) == 2
+
+
+async def test_commonjs(languages):
+    assert await js(languages, "module.exports = (a) => ({body: a.x * 2})", {"x": 2**40}) == {"body": 2**41}
+
+
+async def test_thrown_error_message(languages):
+    with pytest.raises(FlowError) as e:
+        await js(languages, 'export default function () { throw new Error("boom") }')
+    assert str(e.value) == "boom"
+    with pytest.raises(FlowError, match="^TypeError: cannot read property 'c' of undefined$"):
+        await js(languages, "module.exports = (a) => a.b.c", {})
+
+
+def test_syntax_error_has_position(languages):
+    with pytest.raises(CompileError, match=r"^javascript: SyntaxError: .* at 1:43$"):
+        languages.compile("javascript", "export default function (a) { return a +  }")
+    with pytest.raises(CompileError, match=r" at 2:"):
+        languages.compile("javascript", "const x = 1;\nmodule.exports = function (a) { return a + }")
+
+
+async def test_unsupported_return(languages):
+    with pytest.raises(FlowError, match="returned a function, which cannot travel as a payload"):
+        await js(languages, "module.exports = () => () => 1")
+
+
+async def test_unicode_and_values(languages):
+    assert await js(languages, "module.exports = (a) => a + 'é✓'", "Zoë") == "Zoëé✓"
+    t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    assert await js(languages, "module.exports = (a) => a", {"b": b"hi", "t": t}) == {"b": "aGk=", "t": "2024-01-01T00:00:00Z"}
+    assert await js(languages, "module.exports = () => undefined") is None
+
+
+async def test_async_function(languages):
+    assert await js(languages, "export default async function (a) { return a + 1 }", 1) == 2
+
+
+async def test_memory_limit(languages):
+    code = "module.exports = () => { const s = []; while (true) s.push('x'.repeat(1000) + s.length) }"
+    with pytest.raises(FlowError, match="out of memory"):
+        await js(languages, code, timeout=5)
+
+
+async def test_timeout_keeps_the_loop_running(languages, ticker):
+    program = languages.compile("javascript", "module.exports = () => { while (true) {} }", timeout=0.2)
+    with ticker:
+        start = time.monotonic()
+        with pytest.raises(FlowTimeout, match=r"^timeout after 0.2s$"):
+            await program(None)
+        elapsed = time.monotonic() - start
+    assert 0.2 <= elapsed < 1.0
+    assert ticker.ticks >= 10
+
+
+async def test_programs_do_not_share_globals(languages):
+    a = languages.compile("javascript", "globalThis.leak = 1; module.exports = () => 1")
+    b = languages.compile("javascript", "module.exports = () => typeof leak")
+    assert await a(None) == 1
+    assert await b(None) == "undefined"
+
+
+def test_one_context_per_thread(languages):
+    program = languages.compile("javascript", "let n = 0; module.exports = (a) => a + (n++ * 0)")
+
+    async def many():
+        return [await program(i) for i in range(200)]
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(asyncio.run(many()))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [list(range(200))] * 4
+
+
+def test_typescript_says_why_it_cannot_strip_types(languages):
+    with pytest.raises(CompileError, match="typescript: .*JSX loader"):
+        languages.compile("typescript", "export default function (a: number): number { return a + 1 }")
+
+
+async def test_typescript_without_types_runs(languages):
+    assert await languages.compile("typescript", "module.exports = (a) => a + 1")(1) == 2
