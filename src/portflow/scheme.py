@@ -9,6 +9,7 @@ itself at import time.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -95,13 +96,23 @@ def _path(message: str, prefix: str) -> str:
     return prefix
 
 
+@functools.cache
+def _fields(cls: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
+    return msgspec.structs.fields(cls)  # slow (it evaluates annotations): once per class
+
+
 def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[Any, list[str]]:
     """Decode ``doc`` into ``cls`` leniently (``'8000'`` -> 8000), returning every problem found.
 
-    Fields are converted one by one so that every wrong field is reported, not just the first.
+    The whole document is converted in one call; only when that fails are the fields converted one by
+    one, so that every wrong field is reported, not just the first.
     """
+    try:
+        return msgspec.convert(dict(doc), cls, strict=False, dec_hook=_dec_hook), []
+    except (msgspec.ValidationError, ValueError, TypeError) as exc:
+        first = exc
     problems: list[str] = []
-    for info in msgspec.structs.fields(cls):
+    for info in _fields(cls):
         key = info.encode_name
         if key not in doc:
             if info.required:
@@ -115,14 +126,11 @@ def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[An
             problems.append(f"{key}: {exc}")
     if problems:
         return None, problems
-    try:
-        return msgspec.convert(dict(doc), cls, strict=False, dec_hook=_dec_hook), []
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        where = _path(text, "")
-        return None, [f"{where.lstrip('.') + ': ' if where else ''}{_clean(text)}"]
-    except (ValueError, TypeError) as exc:
-        return None, [str(exc)]
+    # Every field converts on its own: the problem is across fields (a __post_init__ check).
+    text = str(first)
+    where = _path(text, "") if isinstance(first, msgspec.ValidationError) else ""
+    message = _clean(text) if isinstance(first, msgspec.ValidationError) else text
+    return None, [f"{where.lstrip('.') + ': ' if where else ''}{message}"]
 
 
 class Scheme:
@@ -214,9 +222,9 @@ class Scheme:
         kind = self.kind(name)
         if kind is None:
             raise UserError(f"unknown kind {name!r}")
-        meta = {f.name for f in msgspec.structs.fields(Spec)}
+        meta = {f.name for f in _fields(Spec)}
         out = []
-        for info in msgspec.structs.fields(kind.spec):
+        for info in _fields(kind.spec):
             if info.name in meta:
                 continue
             default = None
