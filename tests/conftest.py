@@ -1,9 +1,20 @@
-"""Fixtures every test package shares: a fresh memory store, and a runtime started from YAML."""
+"""Fixtures every test package shares: a fresh memory store, a runtime started from YAML, and a fresh
+PostgreSQL database.
+
+``postgres_url`` (session): the URL of a fresh, empty PostgreSQL database made for this test run
+(``portflow_test_<random>``) and dropped at the end. The server is ``TEST_POSTGRES_URL`` (a URL of a
+database to connect to for CREATE DATABASE), by default ``postgresql://postgres@127.0.0.1:5432/postgres``.
+If it cannot be reached, the tests that use it are skipped, unless the ``CI`` environment variable is set:
+then they fail, so a CI run never passes without PostgreSQL by accident.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
+import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +22,7 @@ import pytest
 from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.runtime import Runtime
 from portflow.spec import read_documents
+from portflow.store import mask_url
 
 
 @pytest.fixture
@@ -55,3 +67,28 @@ async def flow(store: Any) -> AsyncIterator[FlowFactory]:
     finally:
         for runtime in reversed(runtimes):
             await runtime.close()
+
+
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run (skip if unreachable; fail if ``CI`` is set)."""
+    psycopg = pytest.importorskip("psycopg")
+    from psycopg import sql
+
+    try:
+        admin = psycopg.connect(POSTGRES_SERVER, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL is not reachable at {mask_url(POSTGRES_SERVER)}: {str(exc).strip().splitlines()[0]}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(reason)
+    name = f"portflow_test_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield urllib.parse.urlsplit(POSTGRES_SERVER)._replace(path=f"/{name}").geturl()
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,212 @@
+"""``memory://[name]``: an in-process store for tests and throw-away runs.
+
+Every :class:`MemoryStore` opened with the same URL in one OS process shares the same state (documents,
+changelog and watchers): a module-level dict keyed by the URL holds it, and it lives as long as the process
+(:func:`forget` drops one). Changes reach watchers in-process immediately. The changelog is kept in memory
+whole, so that ``watch(since=N)`` can replay it. Use it from one event loop.
+
+Documents are kept as JSON (and handed out as fresh copies), so what comes back equals what a durable
+backend would return, and a caller mutating a document does not change the store.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from typing import Any
+
+from portflow.errors import UserError
+
+from .base import (
+    BaseStore,
+    Change,
+    ChangeFeed,
+    Doc,
+    Event,
+    Op,
+    conflict,
+    decode_doc,
+    doc_key,
+    encode_doc,
+    matches,
+)
+
+_Entry = tuple[Doc, bytes]  # (private decoded copy for matching, the JSON handed out as copies)
+
+
+class _Collection:
+    __slots__ = ("by_id", "by_name", "order", "counter")
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, _Entry] = {}  # insertion order = find order
+        self.by_name: dict[tuple[str, str], str] = {}
+        self.order: dict[str, int] = {}  # id -> insertion number, to sort index lookups
+        self.counter = 0
+
+    def add(self, entry: _Entry) -> None:
+        ident = entry[0]["id"]
+        self.by_id[ident] = entry
+        self.counter += 1
+        self.order[ident] = self.counter
+        key = doc_key(entry[0])
+        if key is not None:
+            self.by_name[key] = ident
+
+
+class _State:
+    """One memory store's data, shared by every MemoryStore with the same URL."""
+
+    def __init__(self) -> None:
+        self.collections = {"specs": _Collection(), "values": _Collection()}
+        self.changelog: list[Change] = []
+        self.seqs: list[int] = []  # the changelog's seqs, for bisect
+        self.seq = 0
+        self.feed = ChangeFeed(self.fetch)
+
+    async def fetch(self, collection: str, after: int, limit: int) -> list[Change]:
+        out: list[Change] = []
+        for change in self.changelog[bisect.bisect_right(self.seqs, after):]:
+            if change[0] == collection:
+                out.append(change)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def log(self, collection: str, op: Op, docs: list[Doc]) -> None:
+        changes: list[Change] = []
+        for doc in docs:
+            self.seq += 1
+            changes.append((collection, Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq)))
+        self.changelog.extend(changes)
+        self.seqs.extend(e.seq for _, e in changes)
+        self.feed.publish(changes)
+
+
+_STATES: dict[str, _State] = {}
+
+
+def forget(url: str) -> None:
+    """Drop the shared state of the memory store ``url`` (its documents and changelog)."""
+    _STATES.pop(url, None)
+
+
+class MemoryStore(BaseStore):
+    """The in-process store; see the module docstring."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        if not url.startswith("memory:"):
+            raise UserError(f"not a memory store URL: {url}")
+        super().__init__(url)
+        self._state = _STATES.setdefault(url, _State())
+        self._feed = self._state.feed
+
+    async def open(self) -> None:
+        self._opened = True
+
+    async def close(self) -> None:
+        await self._end_watches()
+        self._opened = False
+
+    async def head(self) -> int:
+        self._check_open()
+        return self._state.seq
+
+    async def _fetch(self, collection: str, after: int, limit: int) -> list[Change]:
+        return await self._state.fetch(collection, after, limit)
+
+    async def _insert(self, collection: str, docs: list[Doc]) -> None:
+        coll = self._state.collections[collection]
+        entries: list[_Entry] = []
+        ids: set[str] = set()
+        keys: set[tuple[str, str]] = set()
+        for doc in docs:
+            data = encode_doc(collection, doc)
+            if doc["id"] in coll.by_id or doc["id"] in ids:
+                raise conflict(collection, doc, "id")
+            key = doc_key(doc)
+            if key is not None and (key in coll.by_name or key in keys):
+                raise conflict(collection, doc, "name")
+            ids.add(doc["id"])
+            if key is not None:
+                keys.add(key)
+            entries.append((decode_doc(data), data))
+        for entry in entries:
+            coll.add(entry)
+        self._state.log(collection, "insert", [p for p, _ in entries])
+
+    async def _update(self, collection: str, docs: list[Doc]) -> int:
+        coll = self._state.collections[collection]
+        undo: list[tuple[str, _Entry]] = []  # (id, old entry), to roll back on a conflict
+        replaced: list[Doc] = []
+        try:
+            for doc in docs:
+                if "id" in doc:
+                    ident = doc["id"] if doc["id"] in coll.by_id else None
+                else:
+                    ident = coll.by_name.get((doc["namespace"], doc["name"]))
+                if ident is None:
+                    continue
+                data = encode_doc(collection, dict(doc, id=ident))
+                private = decode_doc(data)
+                old = coll.by_id[ident]
+                old_key, key = doc_key(old[0]), doc_key(private)
+                if key is not None and key != old_key and key in coll.by_name:
+                    raise conflict(collection, private, "name")
+                self._replace(coll, ident, (private, data))
+                undo.append((ident, old))
+                replaced.append(private)
+        except BaseException:
+            for ident, old in reversed(undo):
+                self._replace(coll, ident, old)
+            raise
+        if undo:
+            self._state.log(collection, "update", replaced)
+        return len(undo)
+
+    @staticmethod
+    def _replace(coll: _Collection, ident: str, entry: _Entry) -> None:
+        """Put ``entry`` in the place of the document ``ident`` (keeping its place in the order)."""
+        old_key = doc_key(coll.by_id[ident][0])
+        if old_key is not None and coll.by_name.get(old_key) == ident:
+            del coll.by_name[old_key]
+        coll.by_id[ident] = entry
+        key = doc_key(entry[0])
+        if key is not None:
+            coll.by_name[key] = ident
+
+    async def _delete(self, collection: str, filter: dict[str, Any]) -> int:
+        coll = self._state.collections[collection]
+        gone = [private for private, _ in _candidates(coll, filter) if matches(private, filter)]
+        for private in gone:
+            del coll.by_id[private["id"]]
+            del coll.order[private["id"]]
+            key = doc_key(private)
+            if key is not None:
+                coll.by_name.pop(key, None)
+        if gone:
+            self._state.log(collection, "delete", gone)
+        return len(gone)
+
+    async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:
+        out: list[Doc] = []
+        for private, data in _candidates(self._state.collections[collection], filter):
+            if matches(private, filter):
+                out.append(decode_doc(data))
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+
+def _candidates(coll: _Collection, filter: dict[str, Any]) -> Iterable[_Entry]:
+    """The entries that may match, in insertion order: an index lookup for id or (namespace, name)."""
+    ident, ns, name = filter.get("id"), filter.get("namespace"), filter.get("name")
+    if isinstance(ident, str):
+        entry = coll.by_id.get(ident)
+        return [entry] if entry else []
+    if isinstance(ns, str) and isinstance(name, str):
+        found = coll.by_name.get((ns, name))
+        return [coll.by_id[found]] if found else []
+    if isinstance(ident, tuple) and len(ident) < len(coll.by_id) // 8:
+        wanted = {i for i in ident if isinstance(i, str) and i in coll.by_id}
+        return [coll.by_id[i] for i in sorted(wanted, key=coll.order.__getitem__)]
+    return coll.by_id.values()
