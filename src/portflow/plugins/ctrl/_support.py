@@ -1,0 +1,273 @@
+"""What several ctrl kinds share: naming a spec in messages, compiling code with a timeout that names
+the node, Go-style durations, truthiness and ``fmt.Sprint``/``fmt.Sprintf`` text."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from ...errors import CompileError, FlowTimeout, PortflowError
+from ...scheme import Context
+from ...spec import Spec, describe
+
+__all__ = ["subject", "compile_code", "Program", "format_duration", "truthy", "go_sprint", "go_sprintf"]
+
+Program = Callable[[Any], Awaitable[Any]]
+
+
+def subject(spec: Spec) -> str:
+    """``spec 'router' (kind router)``: how messages name a spec."""
+    return describe({"name": spec.name, "id": spec.id, "kind": spec.kind})
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a Go duration string: ``2s``, ``150ms``, ``1m30s``, ``1.5s``."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:g}ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:g}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:g}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{int(hours)}h" if hours else ""
+    if hours or minutes:
+        text += f"{int(minutes)}m"
+    return text + f"{round(secs, 9):g}s"
+
+
+def compile_code(
+    context: Context,
+    spec: Spec,
+    *,
+    field: str,
+    code: str,
+    language: str | None = None,
+    timeout: float | None = None,
+) -> Program:
+    """Compile ``code`` (the spec's ``field``) in ``language`` (default: the runtime's expression language).
+
+    A compile failure raises ``CompileError`` naming the spec and the field, with the compiler's message.
+    The returned coroutine function runs the program on one payload; past ``timeout`` it raises
+    ``FlowTimeout("spec 'x' (kind snippet): timeout after 2s")``.
+    """
+    name = language or context.language
+    languages = context.languages
+    if languages is None:
+        raise CompileError(f"{subject(spec)}: {field}: no languages are registered")
+    if not _knows(languages, name):
+        names = getattr(languages, "names", None)
+        known = f"; known languages: {', '.join(names())}" if callable(names) else ""
+        default = "" if language else " (the runtime's default language)"
+        raise CompileError(f"{subject(spec)}: language: unknown language {name!r}{default}{known}")
+    try:
+        program = languages.compile(name, code, timeout=timeout or None)
+    except PortflowError as exc:
+        raise CompileError(f"{subject(spec)}: {field}: {exc}") from None
+    return _named_timeouts(program, timeout, subject(spec))
+
+
+def _knows(languages: Any, name: str) -> bool:
+    try:
+        return name in languages
+    except TypeError:  # a registry without ``in``: let compile() say
+        return True
+
+
+def with_timeout(program: Callable[[Any], Any], timeout: float | None, label: str) -> Program:
+    """``program`` (plain or coroutine function) as a coroutine function bounded by ``timeout`` seconds.
+
+    For programs that do not bound themselves; a language's compiled programs do (see ``compile_code``).
+    """
+    message = f"{label}: timeout after {format_duration(timeout or 0)}"
+
+    async def run(payload: Any) -> Any:
+        try:
+            async with asyncio.timeout(timeout or None):
+                result = program(payload)
+                return await result if inspect.isawaitable(result) else result
+        except (TimeoutError, FlowTimeout):
+            raise FlowTimeout(message) from None
+
+    return run
+
+
+def _named_timeouts(program: Callable[[Any], Awaitable[Any]], timeout: float | None, label: str) -> Program:
+    """A language's program, its ``FlowTimeout`` renamed ``"<spec>: timeout after 2s"``. The language
+    enforces the timeout itself (it can interrupt a running VM; cancelling the await could not)."""
+    message = f"{label}: timeout after {format_duration(timeout)}" if timeout else ""
+
+    async def run(payload: Any) -> Any:
+        try:
+            return await program(payload)
+        except FlowTimeout as exc:
+            raise FlowTimeout(message or _timeout_message(label, exc)) from None
+
+    return run
+
+
+def _timeout_message(label: str, exc: BaseException) -> str:
+    text = str(exc)
+    return text if label in text else f"{label}: {text}"
+
+
+def truthy(value: Any) -> bool:
+    """uniflow's truthiness: everything but the zero value (false, 0, "", null, empty collections)."""
+    if isinstance(value, BaseException):
+        return True
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - an object without a truth value counts as set
+        return True
+
+
+# -- Go's fmt, the parts specs use ----------------------------------------------------------------
+
+def go_sprint(value: Any) -> str:
+    """``fmt.Sprint`` of a plain value: ``<nil>``, ``true``, ``map[a:1 b:2]``, ``[1 2]``."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return "[" + " ".join(str(b) for b in value) + "]"
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: go_sprint(kv[0]))
+        return "map[" + " ".join(f"{go_sprint(k)}:{go_sprint(v)}" for k, v in items) + "]"
+    if isinstance(value, (list, tuple)):
+        return "[" + " ".join(go_sprint(v) for v in value) + "]"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _go_float(value: float) -> str:
+    """Go's ``%v`` for float64: shortest representation, exponent form for large/small magnitudes."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    if value == 0:
+        return "0"
+    exp = math.floor(math.log10(abs(value)))
+    if exp < -4 or exp >= 21:
+        mantissa, _, power = repr(value).partition("e")
+        if not power:
+            mantissa, _, power = f"{value:e}".partition("e")
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        sign = "-" if power.startswith("-") else "+"
+        return f"{mantissa}e{sign}{power.lstrip('+-').rjust(2, '0')}"
+    text = repr(value)
+    if "e" in text:
+        text = f"{value:f}".rstrip("0").rstrip(".")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _go_type(value: Any) -> str:
+    if value is None:
+        return "<nil>"
+    return {bool: "bool", int: "int", float: "float64", str: "string", bytes: "[]uint8",
+            dict: "map[string]interface {}", list: "[]interface {}"}.get(type(value), type(value).__name__)
+
+
+_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?([a-zA-Z%])")
+
+
+def go_sprintf(fmt: str, args: list[Any]) -> str:
+    """``fmt.Sprintf`` for the verbs specs use: %v %+v %s %q %d %f %e %g %x %X %o %b %c %t %T and %%,
+    with flags ``-+ 0``, width and precision. Wrong or missing arguments print Go's ``%!verb(...)`` marks."""
+    out: list[str] = []
+    pos = 0
+    used = 0
+    for match in _VERB.finditer(fmt):
+        out.append(fmt[pos:match.start()])
+        pos = match.end()
+        flags, width, precision, verb = match.groups()
+        if verb == "%":
+            out.append("%")
+            continue
+        if used >= len(args):
+            out.append(f"%!{verb}(MISSING)")
+            continue
+        arg = args[used]
+        used += 1
+        out.append(_pad(_format_one(verb, flags, precision, arg), flags, width, verb))
+    out.append(fmt[pos:])
+    if used < len(args):
+        extra = ", ".join(f"{_go_type(a)}={go_sprint(a)}" for a in args[used:])
+        out.append(f"%!(EXTRA {extra})")
+    return "".join(out)
+
+
+def _format_one(verb: str, flags: str, precision: str | None, arg: Any) -> str:
+    bad = f"%!{verb}({_go_type(arg)}={go_sprint(arg)})"
+    prec = int(precision) if precision else (0 if precision == "" else None)
+    if verb == "v":
+        return go_sprint(arg)
+    if verb == "T":
+        return _go_type(arg)
+    if verb == "s":
+        text = arg.decode("utf-8", "replace") if isinstance(arg, (bytes, bytearray)) else go_sprint(arg)
+        return text[:prec] if prec is not None else text
+    if verb == "q":
+        if isinstance(arg, (str, bytes)):
+            return json.dumps(arg if isinstance(arg, str) else arg.decode("utf-8", "replace"), ensure_ascii=False)
+        if isinstance(arg, int) and not isinstance(arg, bool):
+            return "'" + chr(arg) + "'"
+        return bad
+    if verb == "t":
+        return go_sprint(arg) if isinstance(arg, bool) else bad
+    number = arg
+    if isinstance(number, float) and number.is_integer() and verb in "dxXobc":
+        number = int(number)
+    if verb in "dxXobc":
+        if isinstance(number, bool) or not isinstance(number, int):
+            if verb in "xX" and isinstance(arg, (str, bytes)):
+                data = arg.encode() if isinstance(arg, str) else arg
+                return data.hex() if verb == "x" else data.hex().upper()
+            return bad
+        sign = "+" if "+" in flags and number >= 0 else ""
+        if verb == "c":
+            return chr(number)
+        spec = {"d": "d", "x": "x", "X": "X", "o": "o", "b": "b"}[verb]
+        text = sign + format(number, spec)
+        if "#" in flags and verb in "xXo":
+            prefix = {"x": "0x", "X": "0X", "o": "0"}[verb]
+            text = ("-" if number < 0 else sign) + prefix + format(abs(number), spec)
+        return text
+    if verb in "fFeEgG":
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            return bad
+        spec = ("+" if "+" in flags else "") + (f".{prec}" if prec is not None else ("" if verb in "gG" else ".6"))
+        if verb in "gG" and prec is None:
+            text = _go_float(float(number))
+            return ("+" + text if "+" in flags and number >= 0 else text).upper() if verb == "G" else \
+                ("+" + text if "+" in flags and number >= 0 else text)
+        return format(float(number), spec + verb.lower() if verb == "F" else spec + verb)
+    return f"%!{verb}({_go_type(arg)}={go_sprint(arg)})"
+
+
+def _pad(text: str, flags: str, width: str | None, verb: str) -> str:
+    if not width:
+        return text
+    size = int(width)
+    if len(text) >= size:
+        return text
+    if "-" in flags:
+        return text.ljust(size)
+    if "0" in flags and verb in "dxXobfFeEgG":
+        sign = text[0] if text[:1] in "+-" else ""
+        return sign + text[len(sign):].rjust(size - len(sign), "0")
+    return text.rjust(size)

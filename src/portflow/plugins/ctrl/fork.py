@@ -1,0 +1,80 @@
+"""fork: hand each packet to a child process and answer the caller at once."""
+
+from __future__ import annotations
+
+from ...node import Node
+from ...packet import NONE, Packet
+from ...port import ERROR, IN, OUT, InPort, OutPort
+from ...process import Process
+from ...scheme import Context, Scheme
+from ...spec import Spec
+
+__all__ = ["ForkSpec", "ForkNode", "compile_fork", "register"]
+
+
+class ForkSpec(Spec, kw_only=True):
+    """For each input, forks a child process, sends the packet to ``out`` in it, and answers the
+    caller at once with null. An error answer from ``out`` goes to ``error`` (in the child); then the
+    child waits for its own children and exits with that error. The parent process waits for its
+    children before it ends, and its end cancels them."""
+
+
+class ForkNode(Node):
+    """in -> (child process) out | error; the caller gets null at once."""
+
+    def __init__(self) -> None:
+        self.in_port = InPort(IN, self, self._receive)
+        self.out_port = OutPort(OUT, self)
+        self.error_port = OutPort(ERROR, self)
+
+    def inport(self, name: str) -> InPort | None:
+        return self.in_port if name == IN else None
+
+    def outport(self, name: str) -> OutPort | None:
+        if name in (OUT, "out[0]"):
+            return self.out_port
+        if name == ERROR:
+            return self.error_port
+        return None
+
+    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+        if not proc.terminated:
+            proc.start(self._run(proc.fork(), pck))
+        return NONE
+
+    async def _run(self, child: Process, pck: Packet) -> None:
+        error: BaseException | None = None
+        try:
+            answer = await self.out_port.send(child, pck, pck)
+            if answer.is_error:
+                error = answer.payload
+                await self.error_port.send(child, answer, answer)
+            await child.join()
+        finally:
+            await child.exit(error)
+
+    async def close(self) -> None:
+        self.out_port.unlink_all()
+        self.error_port.unlink_all()
+
+
+def compile_fork(spec: ForkSpec, context: Context) -> ForkNode:
+    return ForkNode()
+
+
+def register(scheme: Scheme) -> None:
+    scheme.register(
+        "fork", ForkSpec, compile_fork,
+        description="Process each packet in a child process; answer the caller at once with null.",
+        ports={"in": "the packet to hand off", "out": "the packet, in a child process",
+               "error": "an error answer from out, in the child process"},
+        example=(
+            "kind: fork\n"
+            "name: background\n"
+            "ports:\n"
+            "  out:\n"
+            "    - name: send-email\n"
+            "      port: in\n"
+        ),
+        plugin="ctrl",
+    )

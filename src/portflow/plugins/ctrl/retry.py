@@ -1,0 +1,72 @@
+"""retry: resend the input to out while the answer is an error, up to a threshold."""
+
+from __future__ import annotations
+
+from ...errors import SpecError
+from ...node import Node
+from ...packet import Packet
+from ...port import IN, OUT, InPort, OutPort
+from ...process import Process
+from ...scheme import Context, Scheme
+from ...spec import Spec
+from ._support import subject
+
+__all__ = ["RetrySpec", "RetryNode", "compile_retry", "register"]
+
+
+class RetrySpec(Spec, kw_only=True):
+    """Sends the input to ``out``; while the answer is an error and fewer than ``threshold`` retries
+    were made, sends the same input again (``threshold + 1`` attempts in all). The caller gets the
+    first success or the last error. There is no ``error`` port."""
+
+    threshold: int = 0
+
+
+class RetryNode(Node):
+    """in -> out, again on error, at most ``threshold`` more times."""
+
+    def __init__(self, threshold: int = 0) -> None:
+        self.threshold = max(0, threshold)
+        self.in_port = InPort(IN, self, self._receive)
+        self.out_port = OutPort(OUT, self)
+
+    def inport(self, name: str) -> InPort | None:
+        return self.in_port if name == IN else None
+
+    def outport(self, name: str) -> OutPort | None:
+        return self.out_port if name in (OUT, "out[0]") else None
+
+    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+        answer = await self.out_port.send(proc, pck, pck)
+        for _ in range(self.threshold):
+            if not answer.is_error:
+                break
+            answer = await self.out_port.send(proc, pck, pck)
+        return answer
+
+    async def close(self) -> None:
+        self.out_port.unlink_all()
+
+
+def compile_retry(spec: RetrySpec, context: Context) -> RetryNode:
+    if spec.threshold < 0:
+        raise SpecError(subject(spec), f"threshold: must be 0 or more, got {spec.threshold}")
+    return RetryNode(spec.threshold)
+
+
+def register(scheme: Scheme) -> None:
+    scheme.register(
+        "retry", RetrySpec, compile_retry,
+        description="Resend the input to out while the answer is an error, at most `threshold` more times.",
+        ports={"in": "the packet to deliver", "out": "the packet, once per attempt"},
+        example=(
+            "kind: retry\n"
+            "name: three-tries\n"
+            "threshold: 2\n"
+            "ports:\n"
+            "  out:\n"
+            "    - name: flaky-call\n"
+            "      port: in\n"
+        ),
+        plugin="ctrl",
+    )

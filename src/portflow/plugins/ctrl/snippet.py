@@ -1,0 +1,68 @@
+"""snippet: run code in a language on each packet; the return value is the output."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ...node import OneToOne
+from ...packet import Packet
+from ...process import Process
+from ...scheme import Context, Scheme
+from ...spec import Duration, Spec
+from ._support import compile_code
+
+__all__ = ["SnippetSpec", "SnippetNode", "compile_snippet", "register"]
+
+
+class SnippetSpec(Spec, kw_only=True):
+    """Runs a program on each input payload and outputs its return value; a raised error goes to ``error``.
+
+    ``text`` outputs ``code`` verbatim; ``json``/``yaml`` output the parsed constant; ``cel`` evaluates an
+    expression (a map input's keys are variables, ``self`` is the whole input); ``javascript``,
+    ``typescript`` and ``python`` call the default export / function with the input.
+    """
+
+    language: str
+    code: str
+    timeout: Duration | None = None
+
+
+class SnippetNode(OneToOne):
+    """in -> ``program(payload)`` -> out | error. ``program`` may be a plain or a coroutine function."""
+
+    def __init__(self, program: Callable[[Any], Any]) -> None:
+        self.program = program
+        super().__init__()
+
+    async def action(self, proc: Process, pck: Packet) -> Packet:
+        result = self.program(pck.payload)
+        if inspect.isawaitable(result):
+            result = await result
+        return Packet(result)
+
+
+def compile_snippet(spec: SnippetSpec, context: Context) -> SnippetNode:
+    program = compile_code(context, spec, field="code", code=spec.code, language=spec.language,
+                           timeout=spec.timeout)
+    return SnippetNode(program)
+
+
+def register(scheme: Scheme) -> None:
+    scheme.register(
+        "snippet", SnippetSpec, compile_snippet,
+        description="Run code (text, json, yaml, cel, javascript, typescript, python) on each packet.",
+        ports={"in": "the payload given to the program", "out": "the program's return value",
+               "error": "what the program raised (or its timeout)"},
+        example=(
+            "kind: snippet\n"
+            "name: greet\n"
+            "language: javascript\n"
+            "code: |\n"
+            "  export default function (args) {\n"
+            "    return { body: `hello ${args.body}` };\n"
+            "  }\n"
+        ),
+        plugin="ctrl",
+    )
