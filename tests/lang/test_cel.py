@@ -82,3 +82,10 @@ async def test_unicode(languages):
 async def test_range_is_capped(languages):
     with pytest.raises(FlowError, match="lists.range"):
         await run(languages, "lists.range(100000000)")
+
+
+async def test_an_error_payload_reads_as_its_message(languages):
+    from portflow.errors import FlowError
+
+    program = languages.compile("cel", "'handled: ' + self")
+    assert await program(FlowError("boom")) == "handled: boom"

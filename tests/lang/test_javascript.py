@@ -97,3 +97,10 @@ def test_typescript_says_why_it_cannot_strip_types(languages):
 
 async def test_typescript_without_types_runs(languages):
     assert await languages.compile("typescript", "module.exports = (a) => a + 1")(1) == 2
+
+
+async def test_an_error_payload_reads_as_its_message(languages):
+    from portflow.errors import FlowError
+
+    program = languages.compile("javascript", "export default function (e) { return 'handled: ' + e }")
+    assert await program(FlowError("boom")) == "handled: boom"

@@ -143,6 +143,8 @@ def _to_cel(value: Any) -> Any:
         return _to_cel(_dt.datetime(value.year, value.month, value.day, tzinfo=_UTC))
     if isinstance(value, dict):
         return {k: _to_cel(v) for k, v in value.items()}
+    if isinstance(value, BaseException):  # an error payload reads as its message
+        return str(value)
     return value
 
 

@@ -45,7 +45,14 @@ from ._runtime import GuardedProgram, Interrupted, timeout_message
 MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a JavaScript snippet's context may allocate."""
 
-_encode = msgspec.json.Encoder().encode
+def _enc_hook(value: Any) -> Any:
+    """An error payload reads as its message, as everywhere else in the engine."""
+    if isinstance(value, BaseException):
+        return str(value)
+    raise NotImplementedError(f"Encoding objects of type {type(value).__name__} is unsupported")
+
+
+_encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
 _decode = msgspec.json.Decoder().decode
 _monotonic = time.monotonic
 
