@@ -77,3 +77,14 @@ def test_json_schema_and_fields_come_from_the_declaration():
 def test_spec_classes_must_subclass_spec():
     with pytest.raises(TypeError):
         Scheme().register("bad", dict, lambda s, c: None)  # type: ignore[arg-type]
+
+
+def test_json_schema_with_a_duration_default():
+    class SleepSpec(Spec, kw_only=True):
+        interval: Duration = Duration(1.5)
+
+    s = Scheme()
+    s.register("sleep", SleepSpec, lambda spec, ctx: OneToOne())
+    props = s.json_schema("sleep")["$defs"]["SleepSpec"]["properties"]
+    assert props["interval"]["default"] == 1.5
+    assert s.fields("sleep")[0]["default"] == 1.5

@@ -82,6 +82,23 @@ def _schema_hook(tp: Any) -> dict[str, Any]:
     raise NotImplementedError
 
 
+def _schema_view(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """``cls``, or a twin whose ``Duration`` defaults are plain numbers (msgspec cannot encode them)."""
+    fields = _fields(cls)
+    if not any(isinstance(f.default, Duration) for f in fields):
+        return cls
+    spec = []
+    for f in fields:
+        if f.default is not msgspec.NODEFAULT:
+            default = float(f.default) if isinstance(f.default, Duration) else f.default
+            spec.append((f.encode_name, f.type, default))
+        elif f.default_factory is not msgspec.NODEFAULT:
+            spec.append((f.encode_name, f.type, msgspec.field(default_factory=f.default_factory)))
+        else:
+            spec.append((f.encode_name, f.type))
+    return msgspec.defstruct(cls.__name__, spec, kw_only=True)
+
+
 def _clean(message: str) -> str:
     """msgspec's ``Expected `int`, got `str` - at `$.port``` -> ``expected int, got str``."""
     text = message.split(" - at `")[0]
@@ -214,8 +231,7 @@ class Scheme:
         kind = self.kind(name)
         if kind is None:
             raise UserError(f"unknown kind {name!r}")
-        schema = msgspec.json.schema(kind.spec, schema_hook=_schema_hook)
-        return schema
+        return msgspec.json.schema(_schema_view(kind.spec), schema_hook=_schema_hook)
 
     def fields(self, name: str) -> list[dict[str, Any]]:
         """The kind's own fields (not the meta fields): name, type, default, required."""
