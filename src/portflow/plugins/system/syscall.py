@@ -1,0 +1,257 @@
+"""syscall: create, read, update and delete specs and values in the runtime's store (reference §12).
+
+The engine has no API of its own for changing specs; a workflow (usually in the ``system`` namespace)
+provides one with this kind. Each ``opcode`` is one operation on one collection:
+
+==================  =======================================  ============================================
+opcode              input                                    output
+==================  =======================================  ============================================
+``*.create``        a document, or a list of them            the stored document(s), ids filled in
+``*.read``          a filter map, a list of them, or null    the matching documents (a list)
+``*.update``        a patch with ``id`` (or namespace and    the stored document(s) after the patch
+                    ``name``), or a list of them
+``*.delete``        a filter map, or a list of them          the deleted documents (a list)
+==================  =======================================  ============================================
+
+``*`` is ``specs`` or ``values``. A filter maps fields to the value they must equal (``{id}``,
+``{namespace, name}``); a list of filters means any of them. An update is a JSON merge patch (RFC 7386):
+the keys it names replace the stored ones, maps merge, ``null`` removes a key. A document without a
+namespace goes to ``default``.
+
+Documents are checked exactly as ``portflow apply`` checks them (``apply.prepare_specs`` with the
+runtime's scheme, ``apply.prepare_values``): a rejected document stores nothing and answers a
+``SyscallError`` on ``error`` whose message names the spec and the field, one line per problem. Every
+error carries an HTTP-style ``status`` — 400 invalid input, 404 no such document, 409 a duplicate id or
+name, 500 the store failed — so a flow can answer with it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from ...apply import prepare_specs, prepare_values
+from ...errors import CompileError, ConflictError, FlowError, NotFoundError, StoreError, UserError
+from ...node import OneToOne
+from ...packet import Packet
+from ...process import Process
+from ...scheme import Context, Scheme
+from ...spec import DEFAULT_NAMESPACE, Spec, new_id
+
+__all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
+           "runtime_of"]
+
+OPCODES = (
+    "specs.create", "specs.read", "specs.update", "specs.delete",
+    "values.create", "values.read", "values.update", "values.delete",
+)
+
+Opcode = Literal[
+    "specs.create", "specs.read", "specs.update", "specs.delete",
+    "values.create", "values.read", "values.update", "values.delete",
+]
+
+
+class SyscallSpec(Spec, kw_only=True):
+    """Calls one operation on the store: ``specs.create|read|update|delete`` or the same for ``values``.
+
+    Create and update take a document or a list of them and answer the stored documents; read and
+    delete take a filter map (``{namespace, name}``, ``{id}``; a list means any of them) and answer a
+    list. A document that fails validation is rejected, naming the field, exactly as ``apply`` rejects
+    it; errors carry a ``status`` (400, 404, 409, 500).
+    """
+
+    opcode: Opcode
+
+
+class SyscallError(FlowError):
+    """A syscall that failed: its message, an HTTP-style ``status`` and, for rejected documents, one
+    line per problem (``problems``)."""
+
+    def __init__(self, message: str, status: int = 400, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.problems = list(problems or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{status, error, problems?}``: what a flow usually answers with."""
+        out: dict[str, Any] = {"status": self.status, "error": str(self)}
+        if self.problems:
+            out["problems"] = self.problems
+        return out
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: maps merge key by key, ``None`` removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def _documents(payload: Any, what: str) -> tuple[list[dict[str, Any]], bool]:
+    """The input as a list of documents, and whether it was a single one."""
+    if isinstance(payload, dict):
+        return [payload], True
+    if isinstance(payload, list) and all(isinstance(d, dict) for d in payload):
+        return list(payload), False
+    raise SyscallError(f"input: expected {what} or a list of them, got {_type(payload)}")
+
+
+def _filter(payload: Any, *, required: bool) -> dict[str, Any]:
+    """A store filter from the input: a map, a list of maps (any of them), or null (everything)."""
+    if payload is None or payload == {} or payload == []:
+        if required:
+            raise SyscallError("input: a filter is required (an empty filter would delete everything)")
+        return {}
+    if isinstance(payload, dict):
+        return dict(payload)
+    if isinstance(payload, list) and all(isinstance(f, dict) for f in payload):
+        return {"$or": list(payload)}
+    raise SyscallError(f"input: expected a filter map or a list of them, got {_type(payload)}")
+
+
+def _type(value: Any) -> str:
+    return {dict: "a map", list: "a list", str: "a string", type(None): "null", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _mapped(exc: BaseException) -> SyscallError:
+    """A store or validation error as a SyscallError with its status."""
+    if isinstance(exc, SyscallError):
+        return exc
+    if isinstance(exc, ConflictError):
+        return SyscallError(str(exc), 409)
+    if isinstance(exc, NotFoundError):
+        return SyscallError(str(exc), 404)
+    if isinstance(exc, StoreError):
+        return SyscallError(str(exc), 500)
+    return SyscallError(str(exc), 400)
+
+
+class Syscall(OneToOne):
+    """in -> one store operation -> out | error. Built from plain arguments: the opcode, the store, and
+    the scheme that validates specs (without one, only the meta fields are checked)."""
+
+    def __init__(self, opcode: str, store: Any, scheme: Scheme | None = None,
+                 namespace: str = DEFAULT_NAMESPACE) -> None:
+        if opcode not in OPCODES:
+            raise UserError(f"opcode: {opcode!r} is not one of {', '.join(OPCODES)}")
+        self.opcode = opcode
+        self.store = store
+        self.scheme = scheme
+        self.namespace = namespace
+        topic, _, self.verb = opcode.partition(".")
+        self.topic = topic
+        super().__init__()
+
+    @property
+    def collection(self) -> Any:
+        return self.store.specs if self.topic == "specs" else self.store.values
+
+    async def action(self, proc: Process, pck: Packet) -> Packet:
+        try:
+            result = await getattr(self, "_" + self.verb)(pck.payload)
+        except (SyscallError, UserError, StoreError) as exc:
+            return Packet(_mapped(exc))
+        return Packet(result)
+
+    # -- checking ---------------------------------------------------------------------------------
+    def _prepare(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.topic == "specs":
+            valid, problems = prepare_specs(docs, self.namespace, self.scheme)
+        else:
+            valid, problems = prepare_values(docs, self.namespace)
+        if problems:
+            raise SyscallError("\n".join(problems), 400, problems)
+        return valid
+
+    # -- operations -------------------------------------------------------------------------------
+    async def _create(self, payload: Any) -> Any:
+        docs, single = _documents(payload, "a document")
+        valid = self._prepare(docs)
+        for doc in valid:
+            if not doc.get("id"):
+                doc["id"] = new_id()
+        await self.collection.insert(valid)
+        return valid[0] if single else valid
+
+    async def _read(self, payload: Any) -> list[dict[str, Any]]:
+        return await self.collection.find(_filter(payload, required=False))
+
+    async def _update(self, payload: Any) -> Any:
+        patches, single = _documents(payload, "a patch")
+        merged = []
+        for patch in patches:
+            current = await self._current(patch)
+            doc = merge_patch(current, {k: v for k, v in patch.items() if k != "id"})
+            if doc.get("namespace") != current["namespace"]:
+                raise SyscallError(f"namespace: cannot change from {current['namespace']!r} to "
+                                   f"{doc.get('namespace')!r}; delete the document and create it anew")
+            doc["id"] = current["id"]
+            merged.append(doc)
+        valid = self._prepare(merged)
+        await self.collection.update(valid)
+        return valid[0] if single else valid
+
+    async def _current(self, patch: dict[str, Any]) -> dict[str, Any]:
+        """The stored document a patch names, by id, else by namespace and name."""
+        if patch.get("id"):
+            if not isinstance(patch["id"], str):
+                raise SyscallError(f"id: expected a string, got {_type(patch['id'])}")
+            found = await self.collection.find({"id": patch["id"]}, limit=1)
+            what = f"id {patch['id']!r}"
+        elif patch.get("name"):
+            namespace = patch.get("namespace") or self.namespace
+            found = await self.collection.find({"namespace": namespace, "name": patch["name"]}, limit=1)
+            what = f"name {patch['name']!r} in namespace {namespace!r}"
+        else:
+            raise SyscallError("id: required (or a name, and a namespace unless it is "
+                               f"{self.namespace!r}), to say which document to update")
+        if not found:
+            raise SyscallError(f"{self.topic}: no document with {what}", 404)
+        return found[0]
+
+    async def _delete(self, payload: Any) -> list[dict[str, Any]]:
+        flt = _filter(payload, required=True)
+        gone = await self.collection.find(flt)
+        if gone:
+            await self.collection.delete({"id": [d["id"] for d in gone]})
+        return gone
+
+
+def runtime_of(context: Context, spec: Spec) -> Any:
+    """The runtime compiling ``spec`` (``context.shared["runtime"]``); a CompileError without one."""
+    runtime = context.shared.get("runtime")
+    if runtime is None or getattr(runtime, "store", None) is None:
+        label = spec.name or spec.id
+        raise CompileError(f"spec {label!r} (kind {spec.kind}): needs a runtime with a store to run in")
+    return runtime
+
+
+def compile_syscall(spec: SyscallSpec, context: Context) -> Syscall:
+    runtime = runtime_of(context, spec)
+    return Syscall(spec.opcode, runtime.store, getattr(runtime, "scheme", None) or context.scheme)
+
+
+EXAMPLE = """\
+- kind: syscall
+  name: create-specs
+  opcode: specs.create
+"""
+
+
+def register(scheme: Scheme) -> None:
+    scheme.register(
+        "syscall", SyscallSpec, compile_syscall,
+        description="Create, read, update or delete specs or values in the store (opcode specs.* or values.*).",
+        ports={"in": "documents (create, update) or a filter map (read, delete)",
+               "out": "the stored, found or deleted documents",
+               "error": "a SyscallError: the message (naming the field) and an HTTP-style status"},
+        example=EXAMPLE, plugin="system",
+    )
