@@ -1,0 +1,175 @@
+"""HTTP payloads: the map a request becomes, and how an answer becomes a response (reference §10).
+
+A request payload is ``{method, scheme, host, path, query, protocol, header, body, status}`` with the
+zero-valued fields left out except ``status``; ``query`` and ``header`` map a name to a list of values,
+header names in Go's canonical form (``Content-Type``).
+
+``response(payload, accept, accept_encoding)`` turns whatever the flow answered into
+``(status, [(name, value)...], body)``, ready for ASGI. The common case (a string, no ``Accept``, no
+``Accept-Encoding``) takes a short path with precomputed headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from . import mime
+
+__all__ = [
+    "request_payload", "response", "error_response", "split_payload", "REQUEST_ONLY_HEADERS", "HTTP_KEYS",
+    "header_map", "query_map", "STATUS_TEXT",
+]
+
+#: Keys of the HTTP payload struct; a map answer with none of them is a body, not a response.
+HTTP_KEYS = frozenset({"method", "scheme", "host", "path", "query", "protocol", "header", "body", "status"})
+
+#: Request headers (and hop-by-hop headers) never copied into a response.
+REQUEST_ONLY_HEADERS = frozenset(h.lower() for h in (
+    "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Datetime", "Authorization",
+    "Cache-Control-Request", "Connection", "Content-Length", "Cookie", "Expect", "Forwarded", "From", "Host",
+    "HTTP2-Settings", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
+    "Keep-Alive", "Max-Forwards", "Origin", "Pragma", "Proxy-Authorization", "Proxy-Connection", "Range",
+    "Referer", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Upgrade-Insecure-Requests", "User-Agent",
+    "Via", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Real-Ip",
+    "X-Requested-With", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User",
+    "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
+    "Access-Control-Request-Method", "Access-Control-Request-Headers", "DNT",
+))
+
+STATUS_TEXT = {
+    100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+    206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    408: "Request Timeout", 409: "Conflict", 410: "Gone", 411: "Length Required", 413: "Content Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+_canonical = mime.canonical
+
+
+def header_map(raw: list[tuple[bytes, bytes]] | Any) -> dict[str, list[str]]:
+    """ASGI headers as ``{Canonical-Name: [values]}``."""
+    out: dict[str, list[str]] = {}
+    for name, value in raw:
+        key = _canonical(name.decode("latin-1"))
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            text = value.decode("latin-1")
+        values = out.get(key)
+        if values is None:
+            out[key] = [text]
+        else:
+            values.append(text)
+    return out
+
+
+def query_map(query: bytes | str) -> dict[str, list[str]]:
+    if isinstance(query, bytes):
+        query = query.decode("latin-1")
+    out: dict[str, list[str]] = {}
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def request_payload(scope: dict[str, Any], header: dict[str, list[str]], body: Any = None,
+                    has_body: bool = False) -> dict[str, Any]:
+    """The payload of an HTTP request. ``header`` is ``header_map(scope["headers"])``."""
+    payload: dict[str, Any] = {"method": scope["method"]}
+    host = header.get("Host")
+    if host:
+        payload["host"] = host[0]
+    payload["path"] = scope["path"] or "/"
+    qs = scope["query_string"]
+    if qs:
+        payload["query"] = query_map(qs)
+    payload["protocol"] = "HTTP/" + scope["http_version"]
+    if header:
+        payload["header"] = header
+    if has_body:
+        payload["body"] = body
+    payload["status"] = 0
+    return payload
+
+
+# -- responses --------------------------------------------------------------------------------------------
+
+_TEXT_HEADERS: dict[int, list[tuple[bytes, bytes]]] = {}
+
+
+def _text_headers(length: int) -> list[tuple[bytes, bytes]]:
+    """Precomputed headers of a plain-text answer of ``length`` bytes."""
+    headers = _TEXT_HEADERS.get(length)
+    if headers is None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(length).encode())]
+        if len(_TEXT_HEADERS) < 1024:
+            _TEXT_HEADERS[length] = headers
+    return headers
+
+
+def error_response(status: int, message: str | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = (message if message is not None else STATUS_TEXT.get(status, "Error")).encode()
+    return status, _text_headers(len(body)), body
+
+
+def split_payload(payload: Any) -> tuple[int, dict[str, list[str]], Any]:
+    """``(status, header, body)`` of an answer, by uniflow's rules: a map with HTTP keys is a response
+    (``status`` 0 meaning 200); anything else is the body of a 200."""
+    if type(payload) is dict and not payload.keys().isdisjoint(HTTP_KEYS):
+        status = payload.get("status") or 0
+        try:
+            status = int(status)
+        except (TypeError, ValueError):
+            status = 0
+        header = payload.get("header")
+        out: dict[str, list[str]] = {}
+        if isinstance(header, dict):
+            for k, v in header.items():
+                out[_canonical(str(k))] = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
+        return status or 200, out, payload.get("body")
+    return 200, {}, payload
+
+
+def response(payload: Any, accept: str | None = None, accept_encoding: str | None = None,
+             head: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """``(status, headers, body)`` for what the flow answered (not for an error: see ``error_response``)."""
+    if type(payload) is str and accept is None and accept_encoding is None:
+        body = payload.encode()
+        return 200, _text_headers(len(body)), b"" if head else body
+    if payload is None:
+        return 200, [(b"content-length", b"0")], b""
+    status, header, body = split_payload(payload)
+    headers: list[tuple[bytes, bytes]] = []
+    content_type = content_encoding = None
+    for name, values in header.items():
+        lower = name.lower()
+        if lower in REQUEST_ONLY_HEADERS:
+            continue
+        if lower == "content-type":
+            content_type = values[0] if values else None
+            continue
+        if lower == "content-encoding":
+            content_encoding = values[0] if values else None
+            continue
+        bname = lower.encode("latin-1")
+        for v in values:
+            headers.append((bname, v.encode("latin-1", "replace")))
+    if status in (204, 304) or (100 <= status < 200):
+        return status, headers, b""
+    content_type, data = mime.encode(body, content_type, accept)
+    headers.append((b"content-type", content_type.encode("latin-1")))
+    if content_encoding is None:
+        encoding = mime.negotiate_encoding(accept_encoding)
+        if encoding and data:
+            data = mime.compress(data, encoding)
+            headers.append((b"content-encoding", encoding.encode()))
+            headers.append((b"vary", b"Accept-Encoding"))
+    else:
+        headers.append((b"content-encoding", content_encoding.encode("latin-1")))
+    headers.append((b"content-length", str(len(data)).encode()))
+    return status, headers, b"" if head else data

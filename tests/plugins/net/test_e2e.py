@@ -1,0 +1,68 @@
+"""examples/ping.yaml through the runtime, with a memory store (needs the ctrl plugin and the languages)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+PING = Path(__file__).resolve().parents[3] / "examples" / "ping.yaml"
+
+
+def _ready() -> None:
+    try:
+        from portflow.lang import builtin_languages  # noqa: F401
+        from portflow.plugins.ctrl import register  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"runtime pieces not there yet: {exc}")
+
+
+@pytest.fixture(params=["granian", "uvicorn"])
+async def ping(request, flow):
+    _ready()
+    runtime = await flow(PING.read_text(), environment={"PORT": "0"},
+                         settings={"listener_server": request.param})
+    listener = runtime.table.lookup("default", "listener")
+    assert listener is not None and listener.loaded, listener
+    yield runtime, listener.node
+    await runtime.close()
+    await runtime.context.shared["net.listeners"].aclose()
+
+
+async def test_ping_yaml(ping):
+    _, listener = ping
+    async with aiohttp.ClientSession() as client, client.get(f"{listener.url}/ping") as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert await resp.text() == "pong"
+
+
+async def test_reloading_the_router_keeps_the_socket(ping, store):
+    runtime, listener = ping
+    port = listener.port
+    errors, answers = [], []
+    stop = asyncio.Event()
+
+    async def hammer(client):
+        while not stop.is_set():
+            try:
+                async with client.get(f"http://127.0.0.1:{port}/ping") as resp:
+                    answers.append(await resp.text())
+            except aiohttp.ClientError as exc:
+                errors.append(exc)
+
+    async with aiohttp.ClientSession() as client:
+        task = asyncio.ensure_future(hammer(client))
+        await asyncio.sleep(0.1)
+        (doc,) = await store.specs.find({"namespace": "default", "name": "pong"})
+        await store.specs.update([{**doc, "code": "pong2"}])
+        for _ in range(200):
+            if answers and answers[-1] == "pong2":
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+    assert not errors
+    assert answers[0] == "pong" and answers[-1] == "pong2"

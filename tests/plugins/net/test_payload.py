@@ -1,0 +1,115 @@
+"""Request payloads and response conversion."""
+
+from __future__ import annotations
+
+import gzip
+
+from portflow.errors import FlowError
+from portflow.plugins.net.payload import error_response, header_map, request_payload, response, split_payload
+
+
+def scope(**kw):
+    base = {"type": "http", "method": "GET", "path": "/ping", "query_string": b"", "http_version": "1.1",
+            "headers": [(b"host", b"example.com")]}
+    base.update(kw)
+    return base
+
+
+def test_request_payload_omits_zero_fields_except_status():
+    s = scope()
+    payload = request_payload(s, header_map(s["headers"]))
+    assert payload == {"method": "GET", "host": "example.com", "path": "/ping", "protocol": "HTTP/1.1",
+                       "header": {"Host": ["example.com"]}, "status": 0}
+
+
+def test_request_payload_query_header_body():
+    s = scope(method="POST", query_string=b"a=1&a=2&b=", headers=[(b"content-type", b"text/plain"),
+                                                                  (b"x-a", b"1"), (b"x-a", b"2")])
+    payload = request_payload(s, header_map(s["headers"]), "hi", True)
+    assert payload["query"] == {"a": ["1", "2"], "b": [""]}
+    assert payload["header"] == {"Content-Type": ["text/plain"], "X-A": ["1", "2"]}
+    assert payload["body"] == "hi"
+
+
+def test_header_values_that_are_not_utf8():
+    assert header_map([(b"x-a", b"caf\xe9")]) == {"X-A": ["caf\xe9"]}
+
+
+def headers_of(result):
+    return {k.decode(): v.decode() for k, v in result[1]}
+
+
+def test_string_fast_path():
+    status, headers, body = response("pong")
+    assert (status, body) == (200, b"pong")
+    assert headers_of((status, headers, body)) == {"content-type": "text/plain; charset=utf-8", "content-length": "4"}
+
+
+def test_none_is_an_empty_200():
+    assert response(None) == (200, [(b"content-length", b"0")], b"")
+
+
+def test_http_payload_map():
+    status, headers, body = response({"status": 201, "header": {"x-id": "7", "Set-Cookie": ["a=1", "b=2"]},
+                                      "body": {"id": 7}})
+    assert status == 201
+    assert body == b'{"id":7}\n'
+    assert (b"set-cookie", b"a=1") in headers and (b"set-cookie", b"b=2") in headers
+    assert headers_of((status, headers, body))["x-id"] == "7"
+
+
+def test_status_zero_is_200_and_request_only_headers_are_dropped():
+    status, headers, body = response({"status": 0, "header": {"Host": ["x"], "Accept": ["*/*"], "Cookie": ["c"],
+                                                              "X-Forwarded-For": ["1.2.3.4"], "X-Ok": ["1"]},
+                                      "body": "hi"})
+    names = {k for k, _ in headers}
+    assert status == 200
+    assert names == {b"x-ok", b"content-type", b"content-length"}
+
+
+def test_map_without_body_is_null():
+    assert response({"status": 200})[2] == b"null\n"
+
+
+def test_map_without_http_keys_is_the_body():
+    assert response({"hello": "world"})[2] == b'{"hello":"world"}\n'
+
+
+def test_non_maps_are_bodies():
+    assert split_payload([1, 2]) == (200, {}, [1, 2])
+    assert response(3.5, accept="text/plain")[2] == b"3.5"
+
+
+def test_negotiation_and_compression():
+    status, headers, body = response({"body": "x" * 100}, accept="*/*", accept_encoding="gzip;q=1, br;q=0.5")
+    h = headers_of((status, headers, body))
+    assert h["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == b"x" * 100
+    assert h["content-length"] == str(len(body))
+
+
+def test_explicit_content_type_and_encoding_are_kept():
+    status, headers, body = response({"header": {"Content-Type": "application/json"}, "body": {"a": 1}},
+                                     accept_encoding="gzip")
+    h = headers_of((status, headers, body))
+    assert h["content-type"] == "application/json"
+    assert gzip.decompress(body) == b'{"a":1}\n'
+
+
+def test_no_body_statuses():
+    assert response({"status": 204, "body": "ignored"})[2] == b""
+
+
+def test_head_has_no_body():
+    status, headers, body = response("pong", head=True)
+    assert body == b"" and headers_of((status, headers, body))["content-length"] == "4"
+
+
+def test_error_response():
+    assert error_response(500)[2] == b"Internal Server Error"
+    assert error_response(400, "bad")[2] == b"bad"
+
+
+def test_error_body_is_its_message():
+    # an error offers JSON, XML, form, multipart (reference §10): as JSON it is its message string
+    assert response({"status": 500, "body": FlowError("boom")}, accept="text/plain")[2] == b'"boom"\n'
