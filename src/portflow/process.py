@@ -172,6 +172,8 @@ class Process:
 
     async def join(self) -> None:
         """Wait until every task started in this process and every child process has finished."""
+        if not self._tasks and not self._children:
+            return
         while True:
             pending = [t for t in (self._tasks or ()) if not t.done()]
             children = [c for c in (self._children or ()) if c.status == RUNNING]

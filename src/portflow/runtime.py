@@ -116,6 +116,13 @@ class Runtime:
         self._streams = []
         async with self._lock:
             await self.table.close()
+            # Shared objects (a listener's server kept for hand-over, pools) go with the runtime.
+            for key, value in list(self.context.shared.items()):
+                if value is not self and hasattr(value, "aclose"):
+                    try:
+                        await value.aclose()
+                    except Exception:  # noqa: BLE001
+                        log.exception("closing %s failed", key)
 
     # -- loading ----------------------------------------------------------------------------------
     async def load(self, ids: Iterable[str] | None = None) -> list[str]:

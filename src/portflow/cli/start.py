@@ -55,7 +55,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
     from ..runtime import Runtime
 
     runtime_settings = settings.runtime_settings()
-    runtime_settings["reuse_port"] = reuse_port
+    runtime_settings["listener_reuse_port"] = reuse_port
     registries = default_registries(runtime_settings)
     store = await open_store_for(settings)
     try:
