@@ -13,6 +13,8 @@ from portflow.errors import StoreError
 from portflow.store import Event, open_store
 from portflow.store.postgres import PostgresStore
 
+from support.proxy import Proxy
+
 from .conftest import reset_postgres
 from .test_contract import doc, take
 
@@ -31,45 +33,6 @@ async def wait_until(condition: object, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():  # type: ignore[operator]
             await asyncio.sleep(0.01)
-
-
-class Proxy:
-    """A TCP proxy in front of PostgreSQL that a test can cut (every connection dropped, new ones refused)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for w in self._writers:
-            w.transport.abort()
-        self._writers.clear()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, ConnectionError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
 @pytest.fixture

@@ -285,7 +285,7 @@ def compile_filter(filter: Mapping[str, Any], dialect: Dialect) -> tuple[str, li
 # ------------------------------------------------------------------------------------------- change feed
 
 
-def backoff(first: float = 0.1, cap: float = 2.0) -> Iterator[float]:
+def backoff(first: float = 0.1, cap: float = 0.5) -> Iterator[float]:
     """Reconnect delays: ``first`` seconds, doubling up to ``cap``."""
     delay = first
     while True:

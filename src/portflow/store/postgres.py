@@ -8,8 +8,8 @@ which is what lets a watcher read the changelog by seq and never miss a row.
 
 Change stream: a write ends with ``pg_notify`` in its transaction (the doorbell); one listener connection
 per store, started with the first watcher, then reads the changelog rows after the last seq it read. When
-that connection is lost, it reconnects with exponential backoff (0.1 s doubling up to 2 s) and reads what
-it missed by seq. Meanwhile watchers just wait; writes and reads fail with :class:`StoreError` if the database
+that connection is lost, it reconnects with exponential backoff (0.1 s doubling up to 0.5 s, so that a
+change made after an outage arrives within a second) and reads what it missed by seq. Meanwhile watchers just wait; writes and reads fail with :class:`StoreError` if the database
 cannot be reached within the pool timeout.
 
 Note: JSONB does not keep the key order of a document (nor duplicate keys); documents compare equal.
