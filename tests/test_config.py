@@ -49,3 +49,24 @@ def test_plugin_tables_are_kept(tmp_path):
 def test_missing_config_file_named_by_variable(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(environ={"PORTFLOW_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_list_settings_from_variables_and_logging(tmp_path):
+    s = load_settings(cwd=tmp_path, environ={"PORTFLOW_PLUGINS_DISABLE": "sql, system",
+                                             "PORTFLOW_LOGGING_FORMAT": "json"})
+    assert s["plugins.disable"] == ["sql", "system"] and s["logging.format"] == "json"
+    assert s.runtime_settings()["plugins_disable"] == ["sql", "system"]
+    s = load_settings({"logging.level": "debug"}, cwd=tmp_path, environ={"PORTFLOW_LOGGING_LEVEL": "error"})
+    assert s["logging.level"] == "debug"
+
+
+def test_unknown_variable_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"\$PORTFLOW_RUNTIME_NAMSPACE: unknown setting 'runtime.namspace'"):
+        load_settings(cwd=tmp_path, environ={"PORTFLOW_RUNTIME_NAMSPACE": "x"})
+
+
+def test_environment_table_and_plugin_config_reach_the_runtime(tmp_path):
+    (tmp_path / ".portflow.toml").write_text("[environment]\nPORT = '8000'\n[plugins.net]\nserver = 'uvicorn'\n")
+    s = load_settings(cwd=tmp_path, environ={})
+    assert s["environment"] == {"PORT": "8000"}
+    assert s.runtime_settings()["plugins_config"] == {"net": {"server": "uvicorn"}}

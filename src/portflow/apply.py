@@ -7,7 +7,7 @@ document and the field); ``apply`` upserts the valid ones by id, else by namespa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +94,14 @@ def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list
     return valid, problems
 
 
-async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, prune: bool = False) -> ApplyResult:
-    """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others."""
+async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, prune: bool = False,
+                spare: Iterable[Mapping[str, Any]] = ()) -> ApplyResult:
+    """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others.
+
+    ``spare`` lists documents that pruning must keep even though ``docs`` lacks them (matched by id, or
+    by namespace and name): pass the whole input, so a document rejected by ``prepare_*`` is not deleted
+    just because its new version was invalid.
+    """
     result = ApplyResult()
     existing = await collection.find({"namespace": namespace}) if prune else []
     inserts, updates = [], []
@@ -126,7 +132,10 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
         await collection.update(updates)
     if prune:
         keep = {doc["id"] for doc in docs}
-        gone = [d for d in existing if d["id"] not in keep]
+        spared = list(spare)
+        keep |= {d["id"] for d in spared if isinstance(d.get("id"), str) and d["id"]}
+        names = {(d.get("namespace") or namespace, d["name"]) for d in spared if isinstance(d.get("name"), str)}
+        gone = [d for d in existing if d["id"] not in keep and (d.get("namespace"), d.get("name")) not in names]
         if gone:
             await collection.delete({"id": [d["id"] for d in gone]})
             result.rows.extend(("removed", d) for d in gone)

@@ -11,7 +11,6 @@ is an error naming it and where it came from.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +149,8 @@ def load_settings(
     path_text = environ.get("PORTFLOW_CONFIG")
     path = Path(path_text).expanduser() if path_text else Path(cwd or ".") / CONFIG_FILE
     if path_text or path.exists():
+        import tomllib  # only when there is a file to read: keeps start-up fast
+
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -83,20 +83,20 @@ def _schema_hook(tp: Any) -> dict[str, Any]:
 
 
 def _schema_view(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
-    """``cls``, or a twin whose ``Duration`` defaults are plain numbers (msgspec cannot encode them)."""
+    """``cls``, or a twin whose ``Duration`` defaults are plain seconds (msgspec cannot encode them)."""
     fields = _fields(cls)
     if not any(isinstance(f.default, Duration) for f in fields):
         return cls
-    spec = []
+    spec: list[Any] = []
     for f in fields:
         if f.default is not msgspec.NODEFAULT:
             default = float(f.default) if isinstance(f.default, Duration) else f.default
-            spec.append((f.encode_name, f.type, default))
+            spec.append((f.name, f.type, msgspec.field(default=default, name=f.encode_name)))
         elif f.default_factory is not msgspec.NODEFAULT:
-            spec.append((f.encode_name, f.type, msgspec.field(default_factory=f.default_factory)))
+            spec.append((f.name, f.type, msgspec.field(default_factory=f.default_factory, name=f.encode_name)))
         else:
-            spec.append((f.encode_name, f.type))
-    return msgspec.defstruct(cls.__name__, spec, kw_only=True)
+            spec.append((f.name, f.type, msgspec.field(name=f.encode_name)))
+    return msgspec.defstruct(cls.__name__, spec, kw_only=True, namespace={"__doc__": cls.__doc__})
 
 
 def _clean(message: str) -> str:

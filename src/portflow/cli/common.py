@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sys
@@ -73,8 +72,13 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on uvloop when available."""
+def run(coro: Coroutine[Any, Any, T], *, quick: bool = False) -> T:
+    """Run ``coro`` on uvloop when available. ``quick``: a short store call, where importing uvloop would
+    cost more than it saves, runs on the standard loop."""
+    import asyncio
+
+    if quick:
+        return asyncio.run(coro)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
@@ -101,6 +105,17 @@ def handle_errors(fn: Callable[..., T]) -> Callable[..., T]:
             fail(str(exc))
         except KeyboardInterrupt:
             raise SystemExit(130) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except OSError as exc:
+            if logging.getLogger().level <= logging.DEBUG:
+                logging.getLogger("portflow").exception("command failed")
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            fail(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only at debug level
+            if logging.getLogger().level <= logging.DEBUG:
+                logging.getLogger("portflow").exception("command failed")
+            fail(f"internal error: {type(exc).__name__}: {exc} (run with --log-level debug for the traceback)")
         raise AssertionError("unreachable")
 
     return wrapper
@@ -131,3 +146,105 @@ async def open_store_for(settings: Any) -> Any:
     except Exception as exc:  # noqa: BLE001 - map at the boundary
         raise StoreError(f"cannot open store {mask_url(settings.database_url)}: {exc}") from None
     return store
+
+
+# -- documents and tables ----------------------------------------------------------------------
+
+RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values"}
+
+
+class ResourceType(click.ParamType):
+    """``specs`` or ``values`` (``nodes`` is an alias of ``specs``, as in uniflow's README)."""
+
+    name = "specs|values"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        resource = RESOURCES.get(str(value).lower())
+        if resource is None:
+            self.fail(f"{value!r}: expected specs or values", param, ctx)
+        return resource
+
+
+RESOURCE = ResourceType()
+
+filename_option = click.option(
+    "-f", "--filename", required=True, metavar="FILE",
+    help="A YAML or JSON file of documents: a list, one document, or a multi-document stream (- reads stdin).",
+)
+
+
+def read_docs(path: str) -> list[dict[str, Any]]:
+    """The documents in ``path`` (``-`` is stdin). Unreadable or malformed: ``DocumentError`` (exit 1)."""
+    from ..spec import read_documents, read_file
+
+    if path == "-":
+        return read_documents(sys.stdin.read(), "<stdin>")
+    return read_file(path)
+
+
+def singular(resource: str) -> str:
+    return resource[:-1]
+
+
+def cell(value: Any, limit: int = 60) -> str:
+    """A value as one short table cell: first line of text, compact JSON for maps and lists."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        import json
+
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    else:
+        text = str(value)
+    lines = text.strip().splitlines() or [""]
+    text = lines[0]
+    if len(lines) > 1 or len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A borderless table: upper-case headers, columns two spaces apart, no trailing blanks."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    lines = []
+    for row in [[h.upper() for h in headers], *rows]:
+        lines.append("  ".join(text.ljust(widths[i]) for i, text in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+LEADING_COLUMNS = ("id", "kind", "namespace", "name")
+
+
+def table_columns(docs: list[dict[str, Any]]) -> list[str]:
+    """uniflow's columns: the keys present in at least half the documents; id, kind, namespace and name
+    first, then by frequency, shorter values first, then by name."""
+    counts: dict[str, int] = {}
+    lengths: dict[str, int] = {}
+    for doc in docs:
+        for key, value in doc.items():
+            counts[key] = counts.get(key, 0) + 1
+            lengths[key] = lengths.get(key, 0) + len(cell(value))
+    kept = [k for k, n in counts.items() if n * 2 >= len(docs)]
+    lead = [k for k in LEADING_COLUMNS if k in kept]
+    rest = sorted((k for k in kept if k not in LEADING_COLUMNS),
+                  key=lambda k: (-counts[k], lengths[k] / counts[k], k))
+    return lead + rest
+
+
+def docs_table(docs: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    columns = columns or table_columns(docs)
+    return format_table(columns, [[cell(doc.get(c)) for c in columns] for doc in docs])
+
+
+def mask_data(value: Any) -> Any:
+    """A value's ``data`` with every scalar replaced by ``***`` (map keys and list lengths stay visible)."""
+    if isinstance(value, dict):
+        return {k: mask_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_data(v) for v in value]
+    return "***"

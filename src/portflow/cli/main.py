@@ -13,6 +13,13 @@ from .common import setup_logging
 # command name -> "module:function", imported only when that command runs (or help lists it).
 COMMANDS = {
     "start": "portflow.cli.start:start",
+    "test": "portflow.cli.test:test",
+    "apply": "portflow.cli.apply:apply",
+    "delete": "portflow.cli.delete:delete",
+    "get": "portflow.cli.get:get",
+    "explain": "portflow.cli.explain:explain",
+    "kinds": "portflow.cli.explain:kinds",
+    "docs": "portflow.cli.docs:docs",
 }
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from typing import Any
 
 import click
@@ -45,12 +43,17 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
         for line in problems:
             click.echo(f"error: {line}", err=True)
         rejected += len(problems)
-        print_apply("specs", await apply(store.specs, valid, namespace=namespace, prune=prune_specs))
+        # A spec the file has but that was rejected is not pruned: its stored version stays.
+        result = await apply(store.specs, valid, namespace=namespace, prune=prune_specs, spare=spec_docs)
+        print_apply("specs", result)
     return rejected
 
 
 async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
                 from_values: str | None, reuse_port: bool = False) -> None:
+    import asyncio
+    import signal
+
     from ..plugin import default_registries
     from ..runtime import Runtime
 

@@ -1,0 +1,171 @@
+"""assert: check a payload (or what a node saw earlier in the test) with an expression."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from ...errors import CompileError, FlowError, FlowTimeout, PortflowError
+from ...node import Node, OneToOne
+from ...packet import Packet
+from ...port import Frame
+from ...process import Process
+from ...scheme import Context, Scheme
+from ...spec import Duration, PortRef, Spec, describe
+from .runner import format_duration
+
+__all__ = ["AssertSpec", "AssertTarget", "AssertNode", "compile_assert", "register"]
+
+Program = Callable[[Any], Awaitable[Any]]
+
+
+class AssertTarget(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The node (by ``name`` or ``id``, in the assert's namespace) and its in- or out-port to look at."""
+
+    port: str
+    name: str | None = None
+    id: str | None = None
+
+
+class AssertSpec(Spec, kw_only=True):
+    """Checks ``[payload, index]`` (what a ``test`` sends to ``out[1]``) with the expression ``expect``,
+    written in the runtime's expression language (``runtime.language``, CEL by default): a truthy result
+    passes, anything else fails the test with ``assert failed``.
+
+    Without ``target`` the expression sees ``payload``. With ``target`` the assert scans the frames the
+    test's process recorded after frame ``index``, for the first hop through ``target.port`` of the
+    node ``target.name`` (or ``target.id``): an in-port gives the packet the node received, an out-port
+    the packet it sent. That payload is checked instead; no such frame fails the test. On success the
+    output is ``[payload, index]`` (the frame's index with a target), so asserts can be chained, each
+    one continuing the scan where the previous one stopped.
+    """
+
+    expect: str
+    target: AssertTarget | None = None
+    timeout: Duration | None = None
+
+
+Resolve = Callable[[AssertTarget], "Node | None"]
+
+
+class AssertNode(OneToOne):
+    """in ``[payload, index]`` -> check -> out ``[payload, index]`` | error ``assert failed``."""
+
+    def __init__(self, program: Program, expect: str = "", target: AssertTarget | None = None,
+                 resolve: Resolve | None = None, timeout: float | None = None) -> None:
+        self.program = program
+        self.expect = expect
+        self.target = target
+        self.resolve = resolve
+        self.timeout = timeout
+        super().__init__()
+
+    async def action(self, proc: Process, pck: Packet) -> Packet:
+        payload = pck.payload
+        if not (isinstance(payload, (list, tuple)) and len(payload) == 2):
+            raise FlowError(f"assert: expected [payload, index], got {_short(payload)}")
+        value, index = payload
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise FlowError(f"assert: the index in [payload, index] must be an integer, got {_short(index)}")
+        if self.target is not None:
+            value, index = self._find(proc, index)
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = self.program(value)
+                if inspect.isawaitable(result):
+                    result = await result
+        except TimeoutError:
+            raise FlowTimeout(f"assert: {self.expect}: timeout after {format_duration(self.timeout or 0)}") from None
+        if isinstance(result, BaseException):
+            raise FlowError(f"assert failed: {self.expect}: {result}")
+        if not _truthy(result):
+            raise FlowError(f"assert failed: {self.expect} (payload: {_short(value)})")
+        return Packet([value, index])
+
+    def _find(self, proc: Process, index: int) -> tuple[Any, int]:
+        target = self.target
+        assert target is not None
+        label = f"{target.name or target.id}.{target.port}"
+        frames: list[Frame] | None = proc.frames
+        if frames is None:
+            raise FlowError(f"assert failed: target {label}: this process records no frames (run it from a test)")
+        node = self.resolve(target) if self.resolve is not None else None
+        if node is None:
+            raise FlowError(f"assert failed: target {label}: no such node")
+        inport, outport = node.inport(target.port), node.outport(target.port)
+        if inport is None and outport is None:
+            raise FlowError(f"assert failed: target {label}: the node has no such port")
+        for i in range(max(index + 1, 0), len(frames)):
+            frame = frames[i]
+            if frame.node is not node:
+                continue
+            if inport is not None and frame.input is not None and frame.port == inport.name:
+                return frame.input.payload, i
+            if outport is not None and frame.input is None and frame.port == outport.name \
+                    and frame.output is not None:
+                return frame.output.payload, i
+        raise FlowError(f"assert failed: target {label}: no packet went through it"
+                        + (f" after frame {index}" if index >= 0 else ""))
+
+
+def _truthy(value: Any) -> bool:
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - an object without a truth value counts as set
+        return True
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def compile_assert(spec: AssertSpec, context: Context) -> AssertNode:
+    subject = describe({"name": spec.name, "id": spec.id, "kind": spec.kind})
+    target = spec.target
+    if target is not None and not (target.name or target.id):
+        raise CompileError(f"{subject}: target: name or id required")
+    languages = context.languages
+    if languages is None:
+        raise CompileError(f"{subject}: expect: no languages are registered")
+    language = context.language
+    try:
+        program = languages.compile(language, spec.expect, timeout=spec.timeout or None)
+    except PortflowError as exc:
+        raise CompileError(f"{subject}: expect: {exc}") from None
+    except LookupError:
+        raise CompileError(f"{subject}: expect: unknown language {language!r} (setting runtime.language)") from None
+
+    resolve: Resolve | None = None
+    runtime = context.shared.get("runtime")
+    if runtime is not None:
+        namespace = spec.namespace
+
+        def resolve(t: AssertTarget) -> Node | None:
+            sb = runtime.table.resolve(namespace, PortRef(port=t.port, id=t.id, name=t.name))
+            return sb.node if sb is not None else None
+
+    return AssertNode(program, spec.expect, target, resolve, spec.timeout or None)
+
+
+def register(scheme: Scheme) -> None:
+    scheme.register(
+        "assert", AssertSpec, compile_assert,
+        description="Check a test's answer, or what a node saw during the test, with an expression.",
+        ports={"in": "[payload, index], as a test sends to out[1]",
+               "out": "[payload, index] when the check passed (chain further asserts here)",
+               "error": "`assert failed: ...` when it did not"},
+        example=(
+            "kind: assert\n"
+            "name: first-was-one\n"
+            "expect: self == 1\n"
+            "target:\n"
+            "  name: first\n"
+            "  port: out\n"
+        ),
+        plugin="testing",
+    )
