@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@echo "== benchmarks/ping.sh (side by side with Node-RED)"; bash benchmarks/ping.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -24,11 +24,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .packet import NONE, Packet, join
+from .packet import Packet, join
 from .port import ERROR, IN, OUT, InPort, OutPort, parse_port, port_name
 from .process import Process
 
-__all__ = ["Node", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action"]
+__all__ = ["Node", "Relay", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action"]
 
 Action = Callable[[Process, Packet], Any]
 
@@ -58,6 +58,29 @@ class Node:
         Do not unlink ports here: links belong to the symbol table, and a replaced node keeps its
         out-links so that packets already inside it finish their way downstream.
         """
+
+
+class Relay(Node):
+    """A node with one ``in`` port handled by ``receive``, an ``out`` port (also named ``out[0]``) and,
+    unless ``error=False``, an ``error`` port. Subclasses implement ``receive``."""
+
+    def __init__(self, *, error: bool = True) -> None:
+        self.in_port = InPort(IN, self, self.receive)
+        self.out_port = OutPort(OUT, self)
+        self.error_port = OutPort(ERROR, self) if error else None
+
+    async def receive(self, proc: Process, pck: Packet) -> Packet:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def inport(self, name: str) -> InPort | None:
+        return self.in_port if name == IN else None
+
+    def outport(self, name: str) -> OutPort | None:
+        if name == OUT or name == "out[0]":
+            return self.out_port
+        if name == ERROR:
+            return self.error_port
+        return None
 
 
 class _Serial:
@@ -112,29 +135,19 @@ class _ActionRunner:
             gate.release()
 
 
-class OneToOne(Node):
+class OneToOne(Relay):
     """in -> action -> out | error. Pass ``action`` or override ``action`` in a subclass."""
 
+    error_port: OutPort
+
     def __init__(self, action: Action | None = None) -> None:
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
-        self.error_port = OutPort(ERROR, self)
+        super().__init__()
         self._run = _ActionRunner(self, action or self.action)
 
     def action(self, proc: Process, pck: Packet) -> Any:  # pragma: no cover - overridden
         return pck
 
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name == OUT or name == "out[0]":
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
-
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         result = await self._run(proc, pck)
         if result is None:
             return pck
@@ -143,7 +156,6 @@ class OneToOne(Node):
         if isinstance(result.payload, BaseException):
             return await self.error_port.send(proc, result, result)
         return await self.out_port.send(proc, result, result)
-
 
 
 class OneToMany(Node):

@@ -8,9 +8,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from ...errors import SpecError
-from ...node import Node
+from ...node import Relay
 from ...packet import Packet
-from ...port import IN, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Duration, Spec
@@ -82,21 +81,14 @@ def cache_key(value: Any) -> Hashable:
     return (type(value).__name__, value)
 
 
-class CacheNode(Node):
+class CacheNode(Relay):
     """in -> cached answer, or out (and remember its answer)."""
 
     def __init__(self, capacity: int = 0, ttl: float = 0.0) -> None:
         self.lru = LRU(capacity, ttl)
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
+        super().__init__(error=False)
 
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        return self.out_port if name in (OUT, "out[0]") else None
-
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         key = cache_key(pck.payload)
         hit = self.lru.get(key, _MISSING)
         if hit is not _MISSING:
@@ -106,8 +98,6 @@ class CacheNode(Node):
             self.lru.put(key, answer.payload)
         return answer
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
         self.lru.clear()
 
 

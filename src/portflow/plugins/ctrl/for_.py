@@ -52,10 +52,6 @@ class ForNode(Node):
             return await self.error_port.send(proc, result, result)
         return await self.done_port.send(proc, result, result)
 
-    async def close(self) -> None:
-        for port in (self.each_port, self.done_port, self.error_port):
-            port.unlink_all()
-
 
 def compile_for(spec: ForSpec, context: Context) -> ForNode:
     return ForNode()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ...node import Node
+from ...node import Relay
 from ...packet import NONE, Packet
-from ...port import ERROR, IN, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
@@ -19,25 +18,13 @@ class ForkSpec(Spec, kw_only=True):
     children before it ends, and its end cancels them."""
 
 
-class ForkNode(Node):
+class ForkNode(Relay):
     """in -> (child process) out | error; the caller gets null at once."""
 
     def __init__(self) -> None:
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
-        self.error_port = OutPort(ERROR, self)
+        super().__init__()
 
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name in (OUT, "out[0]"):
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
-
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         if not proc.terminated:
             proc.start(self._run(proc.fork(), pck))
         return NONE
@@ -53,9 +40,6 @@ class ForkNode(Node):
         finally:
             await child.exit(error)
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()
 
 
 def compile_fork(spec: ForkSpec, context: Context) -> ForkNode:

@@ -58,10 +58,6 @@ class PipeNode(Node):
             return await self.error_port.send(proc, answer, answer)
         return answer
 
-    async def close(self) -> None:
-        for port in (*self.out_ports, self.error_port):
-            port.unlink_all()
-
 
 def compile_pipe(spec: PipeSpec, context: Context) -> PipeNode:
     return PipeNode()

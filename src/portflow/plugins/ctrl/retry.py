@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ...errors import SpecError
-from ...node import Node
+from ...node import Relay
 from ...packet import Packet
-from ...port import IN, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
@@ -22,21 +21,14 @@ class RetrySpec(Spec, kw_only=True):
     threshold: int = 0
 
 
-class RetryNode(Node):
+class RetryNode(Relay):
     """in -> out, again on error, at most ``threshold`` more times."""
 
     def __init__(self, threshold: int = 0) -> None:
         self.threshold = max(0, threshold)
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
+        super().__init__(error=False)
 
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        return self.out_port if name in (OUT, "out[0]") else None
-
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         answer = await self.out_port.send(proc, pck, pck)
         for _ in range(self.threshold):
             if not answer.is_error:
@@ -44,8 +36,6 @@ class RetryNode(Node):
             answer = await self.out_port.send(proc, pck, pck)
         return answer
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
 
 
 def compile_retry(spec: RetrySpec, context: Context) -> RetryNode:

@@ -70,7 +70,6 @@ class SessionNode(Node):
         return answer
 
     async def close(self) -> None:
-        self.out_port.unlink_all()
         self.sessions.clear()
 
 

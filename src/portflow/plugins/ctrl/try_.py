@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ...node import Node
+from ...node import Relay
 from ...packet import Packet
-from ...port import ERROR, IN, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
@@ -17,33 +16,18 @@ class TrySpec(Spec, kw_only=True):
     returned (the error itself when ``error`` is not connected); other answers pass through."""
 
 
-class TryNode(Node):
+class TryNode(Relay):
     """in -> out; error answers -> error."""
 
     def __init__(self) -> None:
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
-        self.error_port = OutPort(ERROR, self)
+        super().__init__()
 
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name in (OUT, "out[0]"):
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
-
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         answer = await self.out_port.send(proc, pck, pck)
         if answer.is_error:
             return await self.error_port.send(proc, answer, answer)
         return answer
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()
 
 
 def compile_try(spec: TrySpec, context: Context) -> TryNode:

@@ -174,9 +174,6 @@ class Listener(Node):
         finally:
             self._idle = None
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()
 
     # -- requests -----------------------------------------------------------------------------------
     def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:

@@ -233,8 +233,6 @@ class _WebSocketNode(Node):
         for channel in list(self._channels.values()):
             await channel.close()
         self._channels.clear()
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()
 
 
 class Gateway(_WebSocketNode):

@@ -24,9 +24,8 @@ import hmac
 from typing import Any, Literal
 
 from ...errors import UserError
-from ...node import Node
+from ...node import Relay
 from ...packet import Packet
-from ...port import IN, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
@@ -66,7 +65,7 @@ def _authorization(payload: Any) -> str | None:
     return None
 
 
-class Auth(Node):
+class Auth(Relay):
     """in -> out when the bearer token matches; otherwise the 401 answer. Built from the token itself."""
 
     def __init__(self, token: str) -> None:
@@ -75,14 +74,7 @@ class Auth(Node):
         if NO_VALUE in token or has_template(token):
             raise UserError("token: is not bound (it still reads a template or <no value>); bind it from a value")
         self._token = token.encode()
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        return self.out_port if name in (OUT, "out[0]") else None
+        super().__init__(error=False)
 
     def allows(self, payload: Any) -> bool:
         """Whether the request carries ``Authorization: Bearer <token>`` with this node's token."""
@@ -95,13 +87,11 @@ class Auth(Node):
         same = hmac.compare_digest(given, self._token)
         return same and scheme.lower() == "bearer"
 
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         if self.allows(pck.payload):
             return await self.out_port.send(proc, pck, pck)
         return Packet({**UNAUTHORIZED, "header": {"WWW-Authenticate": ["Bearer"]}})  # a fresh copy each time
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
 
 
 def compile_auth(spec: AuthSpec, context: Context) -> Auth:

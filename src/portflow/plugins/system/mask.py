@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...node import Node
+from ...node import Relay
 from ...packet import Packet
-from ...port import IN, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
@@ -61,20 +60,13 @@ def wants_data(request: Any) -> bool:
     return str(values[-1]).strip().lower() in ("true", "1", "yes", "")
 
 
-class Mask(Node):
+class Mask(Relay):
     """in -> out; the answer's value documents masked unless the request asked for their data."""
 
     def __init__(self) -> None:
-        self.in_port = InPort(IN, self, self._receive)
-        self.out_port = OutPort(OUT, self)
+        super().__init__(error=False)
 
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        return self.out_port if name in (OUT, "out[0]") else None
-
-    async def _receive(self, proc: Process, pck: Packet) -> Packet:
+    async def receive(self, proc: Process, pck: Packet) -> Packet:
         answer = await self.out_port.send(proc, pck, pck)
         if answer is pck or answer.is_error or wants_data(pck.payload):
             return answer
@@ -83,8 +75,6 @@ class Mask(Node):
             return Packet({**payload, "body": mask_documents(payload["body"])})
         return Packet(mask_documents(payload))
 
-    async def close(self) -> None:
-        self.out_port.unlink_all()
 
 
 def compile_mask(spec: MaskSpec, context: Context) -> Mask:

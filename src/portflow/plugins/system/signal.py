@@ -85,8 +85,6 @@ class Signal(Node):
 
     async def close(self) -> None:
         await self.unload()
-        self.out_port.unlink_all()
-        self.error_port.unlink_all()
 
     def _done(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -73,8 +73,6 @@ class TestNode(Node):
 
     async def close(self) -> None:
         await self.unload()
-        self.out0.unlink_all()
-        self.out1.unlink_all()
 
 
 def compile_test(spec: TestSpec, context: Context) -> TestNode:
