@@ -18,7 +18,7 @@ from support.proxy import Proxy
 from .conftest import reset_postgres
 from .test_contract import doc, take
 
-psycopg = pytest.importorskip("psycopg")
+import psycopg
 
 
 @pytest.fixture

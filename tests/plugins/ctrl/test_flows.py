@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 
 from portflow.errors import FlowError
 from portflow.packet import Packet
 from portflow.port import OutPort
 from portflow.process import Process
-
-if not hasattr(pytest.importorskip("portflow.lang"), "builtin_languages"):
-    pytest.skip("portflow.lang is not available yet", allow_module_level=True)
-
 
 async def call(runtime: Any, name: str, payload: Any = None, port: str = "in") -> Any:
     """Send ``payload`` to the named node's in-port in a fresh process; the answer's payload."""
@@ -165,7 +160,8 @@ async def test_a_step_childs_error_goes_to_the_steps_error(flow):
 
 
 async def test_a_listener_inside_a_block_serves_requests(flow):
-    aiohttp = pytest.importorskip("aiohttp")
+    import aiohttp
+
     runtime = await flow("""
 - kind: block
   name: web

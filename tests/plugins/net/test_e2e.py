@@ -11,24 +11,14 @@ import pytest
 PING = Path(__file__).resolve().parents[3] / "examples" / "ping.yaml"
 
 
-def _ready() -> None:
-    try:
-        from portflow.lang import builtin_languages  # noqa: F401
-        from portflow.plugins.ctrl import register  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"runtime pieces not there yet: {exc}")
-
-
 @pytest.fixture(params=["granian", "uvicorn"])
 async def ping(request, flow):
-    _ready()
     runtime = await flow(PING.read_text(), environment={"PORT": "0"},
                          settings={"listener_server": request.param})
     listener = runtime.table.lookup("default", "listener")
     assert listener is not None and listener.loaded, listener
     yield runtime, listener.node
     await runtime.close()
-    await runtime.context.shared["net.listeners"].aclose()
 
 
 async def test_ping_yaml(ping):

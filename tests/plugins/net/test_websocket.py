@@ -18,14 +18,6 @@ from portflow.process import Process
 @pytest.fixture
 async def echo_gateway(registry, server):
     """listener -> router GET /ws -> gateway.io; gateway.out -> upper-case -> gateway.in."""
-    if server == "uvicorn":
-        try:
-            import websockets  # noqa: F401
-        except ImportError:
-            try:
-                import wsproto  # noqa: F401
-            except ImportError:
-                pytest.skip("uvicorn needs websockets or wsproto for WebSocket support")
     listener = Listener("127.0.0.1", 0, server=server, registry=registry)
     router = Router([("GET", "/ws", 0)])
     gateway = Gateway()

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-aiohttp = pytest.importorskip("aiohttp")
+import aiohttp
 
-from .conftest import node_of  # noqa: E402
+from .conftest import node_of
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "system.yaml"
 TOKEN = "t0ps3cret-admin-token"
@@ -42,7 +42,6 @@ class Admin:
 @pytest.fixture(params=["granian", "uvicorn"])
 async def admin(request, runtime, store) -> AsyncIterator[Admin]:
     """The example workflow running in `system` on the test's store, on each HTTP server."""
-    pytest.importorskip("portflow.plugins.net")
     rt = await runtime(EXAMPLE.read_text(), namespace="system", plugins=PLUGINS, environment={"PORT": "0"},
                        values=f"- name: admin-token\n  data: {TOKEN}\n",
                        settings={"listener_server": request.param})

@@ -127,7 +127,6 @@ async def test_processes_and_frames_of_live_processes(rt):
 
 
 async def test_the_sql_node_with_driver_internal(runtime):
-    pytest.importorskip("portflow.plugins.sql")
     rt = await runtime("""
 - kind: sql
   name: query
