@@ -67,11 +67,3 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
             root.addHandler(handler)
         root.setLevel(level)
         forget(url)
-
-
-def needs_languages() -> None:
-    """Skip when the languages package (CEL, json, ...) is not installed yet."""
-    try:
-        from portflow.lang import builtin_languages  # noqa: F401
-    except ImportError:
-        pytest.skip("portflow.lang is not available")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from .conftest import needs_languages
-
 SPECS = """
 - kind: snippet
   name: greet
@@ -21,7 +19,6 @@ def rows(stdout: str) -> list[list[str]]:
 
 
 def test_creates_then_updates_or_leaves_unchanged(cli):
-    needs_languages()
     path = cli.write("flow.yaml", SPECS)
     first = cli("apply", "specs", "-f", path)
     assert first.exit_code == 0, first.output
@@ -41,7 +38,6 @@ def test_creates_then_updates_or_leaves_unchanged(cli):
 
 
 def test_namespace_flag_fills_missing_namespaces(cli):
-    needs_languages()
     path = cli.write("flow.yaml", SPECS + "- kind: snippet\n  name: elsewhere\n  namespace: other\n"
                                           "  language: text\n  code: x\n")
     assert cli("apply", "specs", "-n", "team", "-f", path).exit_code == 0
@@ -50,7 +46,6 @@ def test_namespace_flag_fills_missing_namespaces(cli):
 
 
 def test_invalid_documents_are_reported_and_the_rest_applied(cli):
-    needs_languages()
     path = cli.write("flow.yaml", """
 - kind: snippet
   name: good
@@ -80,7 +75,6 @@ def test_invalid_documents_are_reported_and_the_rest_applied(cli):
 
 
 def test_prune_removes_what_the_file_lacks_but_spares_rejected_documents(cli):
-    needs_languages()
     path = cli.write("flow.yaml", SPECS)
     assert cli("apply", "specs", "-f", path).exit_code == 0
     cli.write("other.yaml", "- kind: snippet\n  name: keep-me\n  namespace: other\n  language: text\n  code: x\n")

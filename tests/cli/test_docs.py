@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
+from .conftest import ROOT
 
-from .conftest import ROOT, needs_languages
-
-
-@pytest.fixture(autouse=True)
-def languages():
-    needs_languages()
 
 
 def test_docs_kinds_is_up_to_date(cli, tmp_path):

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
-from .conftest import needs_languages
-
-
-@pytest.fixture(autouse=True)
-def languages():
-    needs_languages()
 
 
 def test_explain_shows_fields_ports_and_example(cli):

@@ -6,7 +6,6 @@ import json
 
 import yaml
 
-from .conftest import needs_languages
 
 
 def seed_values(cli):
@@ -56,7 +55,6 @@ def test_namespace_and_all_exclude_each_other(cli):
 
 
 def test_specs_table_columns_and_round_trip(cli):
-    needs_languages()
     path = cli.write("flow.yaml", """
 - kind: snippet
   name: greet

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, needs_languages
+from .conftest import ROOT
 
 PORTFLOW = str(Path(sys.executable).with_name("portflow"))
 
@@ -51,7 +51,6 @@ def test_failures_are_one_line_without_traceback_unless_debug(sh):
 
 
 def test_example_test_passes(sh):
-    needs_languages()
     result = sh("test", "--from-specs", str(ROOT / "examples" / "hello_test.yaml"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("PASS\tdefault/hello\t") and result.stdout.endswith("1 passed, 0 failed\n")

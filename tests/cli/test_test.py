@@ -5,17 +5,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
 
-from .conftest import ROOT, needs_languages
-
-pytestmark = pytest.mark.usefixtures("languages")
-
-
-@pytest.fixture
-def languages():
-    needs_languages()
-
+from .conftest import ROOT
 
 LINE = re.compile(r"^(PASS|FAIL)\t(\S+)\t(\d+(\.\d+)?(µs|ms|s)|0s|\d+m[\d.]+s)$")
 
