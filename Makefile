@@ -7,7 +7,7 @@ PORT ?= 8000
 
 .PHONY: start test bench install clean services
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -88,3 +88,16 @@ def test_json_schema_with_a_duration_default():
     props = s.json_schema("sleep")["$defs"]["SleepSpec"]["properties"]
     assert props["interval"]["default"] == 1.5
     assert s.fields("sleep")[0]["default"] == 1.5
+
+
+def test_annotated_fields_show_their_type():
+    from typing import Annotated
+
+    import msgspec
+
+    class DescribedSpec(Spec, kw_only=True):
+        size: Annotated[int, msgspec.Meta(description="how many")] = 1
+
+    s = Scheme()
+    s.register("described", DescribedSpec, lambda spec, ctx: OneToOne())
+    assert s.fields("described")[0]["type"] == "int"

@@ -260,6 +260,8 @@ def type_name(tp: Any) -> str:
     if tp is Any:
         return "any"
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return type_name(typing.get_args(tp)[0])
     if origin in (typing.Union, types.UnionType):
         return " | ".join(type_name(a) for a in typing.get_args(tp))
     if origin is typing.Literal:

@@ -108,9 +108,12 @@ def test_start_serves_and_sigterm_unloads_and_exits_0(tmp_path):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "shutting down" in err
-    # The listener unloaded: the port is free again.
+    # The listener unloaded: the port is free again (SO_REUSEADDR, as servers do: the test's own closed
+    # client connections may linger in TIME_WAIT).
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+        s.listen()
     # A second start with the same file changes nothing.
     again = start(tmp_path, "--from-specs", str(PING), "-e", f"PORT={port}")
     try:

@@ -1,0 +1,288 @@
+"""The ``postgres`` driver (alias ``postgresql``): psycopg 3, asynchronous, with a connection pool.
+
+``source`` is a libpq URL (``postgresql://user:pass@host:5432/db?sslmode=disable``) or a key=value
+conninfo string. Three options of ours may be added to a URL's query and are removed before connecting:
+``pool_min`` (connections kept open, default 1), ``pool_max`` (default 10) and ``pool_timeout`` (seconds
+a statement waits for a connection before it fails as unreachable, default 5).
+
+The pool opens when the first node on it loads, without waiting for the server: a database that is down
+makes statements fail (naming the database, password masked) until it is back. A connection found dead
+when a transaction starts is replaced, and the statement runs on a fresh one.
+
+Arguments are always bound parameters. A map or list nested in an argument is sent as ``jsonb``
+(a list at top level of an argument is a PostgreSQL array).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from ..params import BATCH, NONE, PlaceholderError, plan
+from . import (Args, Isolation, QueryFailed, Rows, SQLError, Unavailable, mask_source, positive_float, positive_int,
+               row_maker, split_options)
+
+__all__ = ["PostgresDriver", "PostgresDatabase"]
+
+log = logging.getLogger("portflow.sql")
+
+_OPTIONS = {"pool_min": positive_int, "pool_max": positive_int, "pool_timeout": positive_float}
+DEFAULT_POOL_MIN = 1
+DEFAULT_POOL_MAX = 10
+DEFAULT_POOL_TIMEOUT = 5.0
+
+
+def parse_source(source: str) -> tuple[str, dict[str, Any]]:
+    """(conninfo for libpq, our options). Raises ``ValueError`` with a one-line reason."""
+    options: dict[str, Any] = {}
+    conninfo = source
+    if "://" in source:
+        parts = urlsplit(source)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"expected a postgres:// or postgresql:// URL, got {parts.scheme}://")
+        options, rest = split_options(parse_qs(parts.query, keep_blank_values=True), _OPTIONS)
+        conninfo = urlunsplit(parts._replace(query=urlencode(rest, doseq=True)))
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise ValueError(_first_line(str(exc)) or "not a valid libpq URL or conninfo") from None
+    pool_min = options.get("pool_min", DEFAULT_POOL_MIN)
+    pool_max = options.get("pool_max", max(DEFAULT_POOL_MAX, pool_min))
+    if pool_max < 1 or pool_max < pool_min:
+        raise ValueError("pool_max must be at least 1 and at least pool_min")
+    return conninfo, {"min_size": pool_min, "max_size": pool_max,
+                      "timeout": options.get("pool_timeout", DEFAULT_POOL_TIMEOUT)}
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _message(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    return primary or _first_line(str(exc)) or type(exc).__name__
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Jsonb(value)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
+        return Jsonb(list(value))
+    return value
+
+
+def _params(args: Any) -> Any:
+    if isinstance(args, dict):
+        return {k: _adapt(v) for k, v in args.items()}
+    return [_adapt(v) for v in args]
+
+
+def _row_factory(cursor: Any) -> Any:
+    desc = cursor.description
+    if desc is None:
+        return tuple
+    return row_maker([c.name for c in desc])
+
+
+class PostgresDriver:
+    name = "postgres"
+
+    def check(self, source: str) -> None:
+        if not source:
+            raise ValueError("required: a libpq URL such as postgresql://user@host:5432/db")
+        parse_source(source)
+
+    def database(self, source: str) -> PostgresDatabase:
+        conninfo, pool = parse_source(source)
+        return PostgresDatabase(source, conninfo, **pool)
+
+
+class PostgresDatabase:
+    """A psycopg pool on one source."""
+
+    def __init__(self, source: str, conninfo: str, *, min_size: int = DEFAULT_POOL_MIN,
+                 max_size: int = DEFAULT_POOL_MAX, timeout: float = DEFAULT_POOL_TIMEOUT) -> None:
+        self.label = mask_source(source)
+        self.pinned = False
+        self.conninfo = conninfo
+        self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
+        self.pool: AsyncConnectionPool | None = None
+        #: Why the last connection attempt failed (None once one succeeds): told when a statement waits in vain.
+        self.last_error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<PostgresDatabase {self.label}>"
+
+    def _connection_class(self) -> type[psycopg.AsyncConnection]:
+        database = self
+
+        class Connection(psycopg.AsyncConnection):
+            @classmethod
+            async def connect(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                try:
+                    conn = await super().connect(*args, **kwargs)
+                except Exception as exc:
+                    database.last_error = exc
+                    raise
+                database.last_error = None
+                return conn
+
+        return Connection
+
+    async def open(self) -> None:
+        pool = AsyncConnectionPool(
+            self.conninfo,
+            connection_class=self._connection_class(),
+            kwargs={"autocommit": True},
+            min_size=self.min_size,
+            max_size=self.max_size,
+            timeout=self.timeout,
+            reconnect_timeout=max(10.0, 2 * self.timeout),
+            open=False,
+            name=f"portflow-sql {self.label}",
+        )
+        await pool.open(wait=False)
+        self.pool = pool
+
+    async def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await pool.close(timeout=5.0)
+
+    async def begin(self, isolation: Isolation | None) -> PostgresTransaction:
+        if self.pool is None:
+            raise self.closed()
+        return PostgresTransaction(self, f"BEGIN ISOLATION LEVEL {isolation.sql}" if isolation else "BEGIN")
+
+    # -- helpers for the transaction ------------------------------------------------------------------
+    def closed(self) -> Unavailable:
+        return Unavailable(f"database {self.label} is closed", database=self.label)
+
+    async def getconn(self) -> psycopg.AsyncConnection:
+        pool = self.pool
+        if pool is None:
+            raise self.closed()
+        try:
+            return await pool.getconn()
+        except PoolClosed:
+            raise self.closed() from None
+        except PoolTimeout as exc:
+            cause = self.last_error
+            reason = _message(cause) if cause is not None else f"no connection within {self.timeout:g}s"
+            raise Unavailable(f"database {self.label} is unreachable: {reason}", database=self.label) from exc
+
+    async def putconn(self, conn: psycopg.AsyncConnection) -> None:
+        pool = self.pool
+        if pool is None:
+            await conn.close()
+            return
+        try:
+            await pool.putconn(conn)
+        except Exception:  # noqa: BLE001 - a pool closed meanwhile
+            await conn.close()
+
+    def error(self, exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> SQLError:
+        if conn is not None and (conn.broken or conn.closed):
+            return Unavailable(f"database {self.label}: connection lost: {_message(exc)}", database=self.label,
+                               code=getattr(exc, "sqlstate", None))
+        return QueryFailed(_message(exc), database=self.label, code=getattr(exc, "sqlstate", None))
+
+
+async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) -> Rows:
+    cur = conn.cursor(row_factory=_row_factory)
+    try:
+        if mode == NONE:
+            await cur.execute(query)
+        elif mode == BATCH:
+            await cur.executemany(query, [_params(a) for a in args], returning=True)
+            out: list[dict[str, Any]] = []
+            while True:
+                if cur.description is not None:
+                    out.extend(await cur.fetchall())
+                if not cur.nextset():
+                    break
+            return out or None
+        else:
+            await cur.execute(query, _params(args))
+        if cur.description is None:
+            return None
+        rows = await cur.fetchall()
+        return rows or None
+    finally:
+        await cur.close()
+
+
+class PostgresTransaction:
+    """Takes a connection and sends ``BEGIN`` with the first statement; gives it back at the end."""
+
+    __slots__ = ("_db", "_begin", "_conn", "_done")
+
+    def __init__(self, db: PostgresDatabase, begin: str) -> None:
+        self._db = db
+        self._begin = begin
+        self._conn: psycopg.AsyncConnection | None = None
+        self._done = False
+
+    async def execute(self, query: str, args: Args) -> Rows:
+        db = self._db
+        if self._done:
+            raise Unavailable("transaction has ended", database=db.label)
+        try:
+            t, mode = plan(query, "postgres", args)
+        except PlaceholderError as exc:
+            raise QueryFailed(str(exc), database=db.label) from None
+        text = t.query if mode != NONE else query
+        conn = self._conn
+        if conn is not None:
+            try:
+                return await _run(conn, text, args, mode)
+            except psycopg.Error as exc:
+                raise db.error(exc, conn) from exc
+        # The first statement: take a connection, begin, run. A connection that turns out dead is
+        # replaced; nothing was committed on it, so running again is safe.
+        for attempt in range(db.max_size + 1):
+            conn = await db.getconn()
+            try:
+                await conn.execute(self._begin)
+            except psycopg.Error as exc:
+                await db.putconn(conn)
+                if (conn.broken or conn.closed) and attempt < db.max_size:
+                    continue
+                raise db.error(exc, conn) from exc
+            self._conn = conn
+            try:
+                return await _run(conn, text, args, mode)
+            except psycopg.Error as exc:
+                raise db.error(exc, conn) from exc
+        raise Unavailable(f"database {db.label} is unreachable", database=db.label)  # pragma: no cover
+
+    async def _finish(self, command: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if not (conn.broken or conn.closed):
+                await conn.execute(command)
+            elif command == "COMMIT":
+                raise Unavailable(f"database {self._db.label}: connection lost before COMMIT; the transaction "
+                                  "was rolled back", database=self._db.label)
+        except psycopg.Error as exc:
+            raise self._db.error(exc, conn) from exc
+        finally:
+            await self._db.putconn(conn)
+
+    async def commit(self) -> None:
+        await self._finish("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._finish("ROLLBACK")

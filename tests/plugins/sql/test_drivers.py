@@ -1,0 +1,122 @@
+"""What each driver adds of its own: SQLite's thread and shared :memory:, column types as payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+from portflow.plugins.sql.drivers import Databases, default_drivers
+from portflow.plugins.sql.node import SQLNode
+from portflow.process import Process
+
+from .conftest import loaded, send
+
+
+def sqlite(source: str, databases: Databases | None = None, name: str = "db") -> SQLNode:
+    return SQLNode(default_drivers().get("sqlite"), source, name=name, databases=databases)
+
+
+async def test_memory_database_is_shared_by_the_runtime_and_outlives_its_nodes():
+    databases = Databases()  # what a runtime keeps in Context.shared
+    first = sqlite(":memory:", databases)
+    async with loaded(first):
+        await send(first, "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)")
+        await send(first, ["INSERT INTO kv VALUES (?, ?)", ["a", "1"]])
+    # The node was replaced: the data is still there for its successor.
+    async with loaded(sqlite(":memory:", databases)) as second:
+        assert await send(second, "SELECT v FROM kv") == [{"v": "1"}]
+    # Another runtime has its own.
+    async with loaded(sqlite(":memory:", Databases())) as other:
+        assert "no such table" in str(await send(other, "SELECT v FROM kv"))
+    await databases.aclose()
+
+
+async def test_statements_do_not_block_the_event_loop():
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker():
+        nonlocal ticks
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    async with loaded(sqlite(":memory:", Databases())) as db:
+        task = asyncio.create_task(ticker())
+        start = asyncio.get_running_loop().time()
+        rows = await send(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
+                              "SELECT COUNT(*) AS n FROM c")
+        elapsed = asyncio.get_running_loop().time() - start
+        stop.set()
+        await task
+    assert rows == [{"n": 2000000}]
+    assert elapsed > 0.05 and ticks >= 3, (elapsed, ticks)
+
+
+async def test_sqlite_argument_types(tmp_path):
+    async with loaded(sqlite(str(tmp_path / "t.db"))) as db:
+        await send(db, "CREATE TABLE t (b BLOB, f REAL, j TEXT, d TEXT, flag INTEGER)")
+        when = datetime.datetime(2024, 5, 1, 12, 30)
+        await send(db, ["INSERT INTO t VALUES (?, ?, ?, ?, ?)", [b"\x00\x01", 1.5, {"a": [1, 2]}, when, True]])
+        assert await send(db, "SELECT b, f, j, d, flag FROM t") == [
+            {"b": b"\x00\x01", "f": 1.5, "j": '{"a": [1, 2]}', "d": "2024-05-01 12:30:00", "flag": 1}]
+
+
+async def test_sqlite_enforces_foreign_keys(tmp_path):
+    async with loaded(sqlite(str(tmp_path / "fk.db"))) as db:
+        await send(db, "CREATE TABLE p (id INTEGER PRIMARY KEY)")
+        await send(db, "CREATE TABLE c (pid INTEGER REFERENCES p(id))")
+        answer = await send(db, "INSERT INTO c VALUES (1)")
+        assert "FOREIGN KEY constraint failed" in str(answer)
+
+
+async def test_sqlite_commit_is_visible_to_another_connection(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "shared.db"
+    async with loaded(sqlite(str(path))) as db:
+        await send(db, "CREATE TABLE t (x INTEGER)")
+        proc = Process()
+        await send(db, "INSERT INTO t VALUES (1)", proc)
+        with sqlite3.connect(path) as other:
+            assert other.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+        await proc.exit()
+        with sqlite3.connect(path) as other:
+            assert other.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)
+
+
+async def test_postgres_column_types(postgres_url):
+    node = SQLNode(default_drivers().get("postgres"), postgres_url, name="pg")
+    async with loaded(node) as db:
+        rows = await send(db, [
+            "SELECT 12::numeric AS whole, 1.25::numeric(5,2) AS part, "
+            "'6f1c0a4e-2b1d-4c3a-9a57-2f0f2a3b4c5d'::uuid AS id, DATE '2024-05-01' AS day, "
+            "TIMESTAMP '2024-05-01 12:30' AS at, ARRAY[1,2,3] AS arr, '\\x0001'::bytea AS raw, "
+            ":doc::jsonb AS doc, NULL::int AS gone",
+            {"doc": {"a": [1, {"b": None}]}}])
+    assert rows == [{
+        "whole": 12, "part": 1.25, "id": "6f1c0a4e-2b1d-4c3a-9a57-2f0f2a3b4c5d", "day": "2024-05-01",
+        "at": datetime.datetime(2024, 5, 1, 12, 30), "arr": [1, 2, 3], "raw": b"\x00\x01",
+        "doc": {"a": [1, {"b": None}]},
+    }]
+
+
+async def test_postgres_batch_returns_rows(postgres_url):
+    node = SQLNode(default_drivers().get("postgres"), postgres_url, name="pg")
+    async with loaded(node) as db:
+        proc = Process()
+        await send(db, "CREATE TEMP TABLE b (id SERIAL PRIMARY KEY, name TEXT)", proc)
+        rows = await send(db, ["INSERT INTO b (name) VALUES (:name) RETURNING id",
+                               [{"name": "a"}, {"name": "b"}]], proc)
+        await proc.exit()
+    assert rows == [{"id": 1}, {"id": 2}]
+
+
+async def test_mysql_column_types(mysql_url):
+    node = SQLNode(default_drivers().get("mysql"), mysql_url, name="my")
+    async with loaded(node) as db:
+        rows = await send(db, ["SELECT CAST(12 AS DECIMAL(10,0)) AS whole, CAST(1.25 AS DECIMAL(5,2)) AS part, "
+                               "DATE '2024-05-01' AS day, TIMESTAMP '2024-05-01 12:30:00' AS at, "
+                               "? AS doc, NULL AS gone", [{"a": 1}]])
+    assert rows == [{"whole": 12, "part": 1.25, "day": "2024-05-01", "at": datetime.datetime(2024, 5, 1, 12, 30),
+                     "doc": '{"a": 1}'}]
