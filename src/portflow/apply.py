@@ -94,6 +94,25 @@ def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list
     return valid, problems
 
 
+def _kind_label(collection: Any) -> str:
+    return "value" if getattr(collection, "name", "") == "values" else "spec"
+
+
+async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[str, dict], dict[tuple[str, str], dict]]:
+    """The stored documents the input may match, by id and by (namespace, name), in a few queries."""
+    ids = sorted({d["id"] for d in docs if d.get("id")})
+    by_id = {d["id"]: d for d in await collection.find({"id": ids})} if ids else {}
+    names: dict[str, set[str]] = {}
+    for d in docs:
+        if d.get("name"):
+            names.setdefault(d["namespace"], set()).add(d["name"])
+    by_name: dict[tuple[str, str], dict] = {}
+    for ns, wanted in names.items():
+        for d in await collection.find({"namespace": ns, "name": sorted(wanted)}):
+            by_name[(d["namespace"], d["name"])] = d
+    return by_id, by_name
+
+
 async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, prune: bool = False,
                 spare: Iterable[Mapping[str, Any]] = ()) -> ApplyResult:
     """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others.
@@ -104,18 +123,19 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
     """
     result = ApplyResult()
     existing = await collection.find({"namespace": namespace}) if prune else []
+    by_id, by_name = await _current(collection, docs)
+    for doc in docs:
+        current = by_id.get(doc.get("id") or "")
+        if current is not None and current.get("namespace") != doc["namespace"]:
+            raise UserError(f"{_kind_label(collection)} {_label(doc)!r}: id {doc['id']} belongs to namespace "
+                            f"{current.get('namespace')!r}, not {doc['namespace']!r}; delete it there first")
     inserts, updates = [], []
     for doc in docs:
-        current = None
-        if doc.get("id"):
-            found = await collection.find({"id": doc["id"]})
-            current = found[0] if found else None
+        current = by_id.get(doc.get("id") or "")
         if current is None and doc.get("name"):
-            found = await collection.find({"namespace": doc["namespace"], "name": doc["name"]})
-            current = found[0] if found else None
+            current = by_name.get((doc["namespace"], doc["name"]))
         if current is None:
-            doc.setdefault("id", new_id())
-            if not doc["id"]:
+            if not doc.get("id"):
                 doc["id"] = new_id()
             inserts.append(doc)
             result.rows.append(("created", doc))

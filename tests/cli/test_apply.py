@@ -114,3 +114,16 @@ def test_unreadable_or_malformed_file_is_one_line_and_nothing_is_applied(cli):
     result = cli("apply", "values", "-f", path)
     assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith(f"error: {path}:") and cli.docs("values") == []
+
+
+def test_an_id_from_another_namespace_is_refused_and_nothing_written(cli):
+    path = cli.write("flow.yaml", SPECS)
+    assert cli("apply", "specs", "-f", path).exit_code == 0
+    stored = cli.docs("specs")
+    moved = cli.write("moved.yaml", f"- id: {stored[0]['id']}\n  kind: snippet\n  name: moved\n"
+                                    "  language: text\n  code: x\n- kind: snippet\n  name: fresh\n"
+                                    "  language: text\n  code: y\n")
+    result = cli("apply", "specs", "-n", "other", "-f", moved)
+    assert result.exit_code == 1
+    assert f"id {stored[0]['id']} belongs to namespace 'default', not 'other'" in result.output
+    assert cli.docs("specs", {"namespace": "other"}) == []

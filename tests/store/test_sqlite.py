@@ -168,3 +168,19 @@ async def test_work_runs_on_one_dedicated_thread(tmp_path: Path) -> None:
         await asyncio.gather(*(store.specs.insert([doc(f"{i}")]) for i in range(20)))
         assert store._executor is not None and store._executor._max_workers == 1  # noqa: SLF001
         assert len(await store.specs.find()) == 20
+
+
+async def test_opening_trims_the_changelog_to_the_newest_rows(tmp_path, monkeypatch):
+    import portflow.store.sqlite as backend
+
+    monkeypatch.setattr(backend, "CHANGELOG_KEEP", 3)
+    url = f"sqlite:///{tmp_path}/trim.db"
+    async with open_store(url) as store:
+        await store.specs.insert([{"id": str(i), "namespace": "default", "kind": "nop"} for i in range(10)])
+        head = await store.head()
+    async with open_store(url) as store:
+        watch = store.specs.watch(since=0)
+        events = [await anext(watch) for _ in range(3)]
+        await watch.aclose()
+        assert [e.seq for e in events] == [head - 2, head - 1, head]
+        assert len(await store.specs.find()) == 10  # the documents themselves are untouched

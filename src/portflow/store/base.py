@@ -39,6 +39,10 @@ Filter = Mapping[str, Any]
 Op = Literal["insert", "update", "delete"]
 
 COLLECTIONS = ("specs", "values")
+CHANGELOG_KEEP = 100_000
+"""How many of the newest changelog rows a store keeps when it opens; older ones are trimmed. A watcher
+that asks to resume from before them (``since=``) gets what is left: runtimes reload everything when they
+start, so only a watcher that was away for that many changes would notice."""
 COLUMNS = ("id", "namespace", "name")
 """The fields every backend keeps in their own column; the only fields a watch filter may use."""
 

@@ -30,6 +30,7 @@ import psycopg_pool
 from portflow.errors import ConflictError, StoreError, UserError
 
 from .base import (
+    CHANGELOG_KEEP,
     COLUMNS,
     BaseStore,
     Change,
@@ -155,6 +156,9 @@ class PostgresStore(BaseStore):
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 for stmt in _SCHEMA:
                     await conn.execute(stmt)
+                await conn.execute(
+                    f"DELETE FROM {_CHANGELOG} WHERE seq <= (SELECT max(seq) FROM {_CHANGELOG}) - %s",
+                    (CHANGELOG_KEEP,))
         except (psycopg.Error, OSError) as exc:
             raise StoreError(f"cannot open {mask_url(self.url)}: {scrub(one_line(exc), self.url)}") from None
         pool = psycopg_pool.AsyncConnectionPool(

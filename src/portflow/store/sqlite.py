@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from portflow.errors import StoreError, UserError
 
 from .base import (
+    CHANGELOG_KEEP,
     COLUMNS,
     BaseStore,
     Change,
@@ -286,6 +287,8 @@ class SqliteStore(BaseStore):
             with self._transaction():
                 for stmt in _SCHEMA:
                     conn.execute(stmt)
+                conn.execute(f"DELETE FROM {_CHANGELOG} WHERE seq <= (SELECT max(seq) FROM {_CHANGELOG}) - ?",
+                              (CHANGELOG_KEEP,))
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
             self._read_cursor = self._db_head()
             return self._read_cursor
