@@ -109,3 +109,23 @@ async def test_wait_returns_after_exit():
     assert not waiter.done()
     await p.exit()
     await asyncio.wait_for(waiter, 1)
+
+
+async def test_an_async_hook_added_after_exit_still_runs(caplog):
+    p = Process()
+    await p.exit()
+    ran = asyncio.Event()
+
+    async def hook(proc):
+        ran.set()
+
+    p.on_exit(hook)
+    await asyncio.wait_for(ran.wait(), 1)
+
+    async def broken(proc):
+        raise RuntimeError("hook broke")
+
+    p.on_exit(broken)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "exit hook failed" in caplog.text

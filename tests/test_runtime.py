@@ -290,3 +290,34 @@ async def test_a_change_from_another_os_process_reaches_the_runtime(tmp_path, re
             assert compiled == ["tail"]  # exactly that symbol; its dependents were relinked, not rebuilt
     finally:
         await store.close()
+
+
+async def test_value_data_never_reaches_the_log(store, caplog):
+    """Even when a spec that uses a secret fails to compile, the log shows the failure, not the secret."""
+    await seed(store, """
+- kind: snippet
+  name: leaky
+  language: javascript
+  code: 'export default function () { return {{ .TOKEN }} }'
+  env:
+    TOKEN:
+      name: api-token
+      data: '{{ . }}'
+- kind: snippet
+  name: typed
+  language: text
+  code: x
+  timeout: '{{ .TOKEN }}'
+  env:
+    TOKEN:
+      name: api-token
+      data: '{{ . }}'
+""", values="- name: api-token\n  data: sk-live-51HsecretVALUE\n")
+    with caplog.at_level(logging.DEBUG):
+        async with Runtime(store) as rt:
+            assert rt.table.lookup("default", "leaky").node is None
+            assert rt.table.lookup("default", "typed").node is None
+            errors = "\n".join(rt.problems)
+    assert "spec 'leaky' (kind snippet)" in caplog.text and "spec 'typed' (kind snippet)" in caplog.text
+    assert "sk-live-51HsecretVALUE" not in caplog.text
+    assert "sk-live-51HsecretVALUE" not in errors

@@ -30,6 +30,22 @@ ExitHook = Callable[["Process"], Awaitable[None] | None]
 _MISSING = object()
 
 
+_late: set[asyncio.Future] = set()
+
+
+def _late_hook(proc: Process, awaitable: Awaitable[None]) -> None:
+    """Run an exit hook added after the exit; keep it referenced and log its failure."""
+    future = asyncio.ensure_future(awaitable)
+    _late.add(future)
+
+    def done(f: asyncio.Future) -> None:
+        _late.discard(f)
+        if not f.cancelled() and f.exception() is not None:
+            log.error("process %s: exit hook failed", proc.id, exc_info=f.exception())
+
+    future.add_done_callback(done)
+
+
 class Resource(Protocol):
     """Something a process owns; closed once when the process exits."""
 
@@ -190,7 +206,7 @@ class Process:
         if self.status == TERMINATED:
             result = hook(self)
             if inspect.isawaitable(result):
-                asyncio.ensure_future(result)
+                _late_hook(self, result)
             return
         if self._hooks is None:
             self._hooks = []

@@ -42,6 +42,24 @@ def _stub_spec(doc: dict[str, Any], namespace: str) -> Spec:
                 name=text("name"))
 
 
+def _texts(data: Any) -> list[str]:
+    """The string (and number) leaves of a value's data."""
+    if isinstance(data, dict):
+        return [t for v in data.values() for t in _texts(v)]
+    if isinstance(data, list):
+        return [t for v in data for t in _texts(v)]
+    if isinstance(data, (str, int, float)) and not isinstance(data, bool):
+        return [str(data)]
+    return []
+
+
+def redact(message: str, secrets: Iterable[str]) -> str:
+    """``message`` with every secret of 4 characters or more replaced by ``***``."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
 class Runtime:
     """Runs one namespace from a store. Use ``async with Runtime(store) as rt:`` or ``start``/``close``."""
 
@@ -197,14 +215,15 @@ class Runtime:
         if meta:
             stub = _stub_spec(doc, self.namespace)
             return self._failed(stub, doc, f"{describe(doc)}: " + "; ".join(meta), problems)
+        secrets: list[str] = []
         try:
-            built = self._bind(doc, values)
+            built = self._bind(doc, values, secrets)
         except PortflowError as exc:
             return self._failed(_stub_spec(doc, self.namespace), doc, str(exc), problems)
         try:
             spec = self.scheme.decode(built)
         except UserError as exc:
-            return self._failed(_stub_spec(doc, self.namespace), built, str(exc), problems)
+            return self._failed(_stub_spec(doc, self.namespace), built, str(exc), problems, secrets)
         if self.scheme.kind(spec.kind) is None:
             reason = f"{describe(doc)}: unknown kind {spec.kind!r}; stored, not compiled"
             log.warning("%s", reason)
@@ -215,20 +234,24 @@ class Runtime:
             message = str(exc)
             if not message.startswith("spec "):
                 message = f"{describe(doc)}: {message}"
-            return self._failed(spec, built, message, problems)
+            return self._failed(spec, built, message, problems, secrets)
         except Exception as exc:  # noqa: BLE001 - a codec bug must not take the runtime down
-            log.exception("%s: codec failed", describe(doc))
-            return self._failed(spec, built, f"{describe(doc)}: compile failed: {exc}", problems)
+            log.debug("%s: codec failed", describe(doc), exc_info=True)
+            return self._failed(spec, built, f"{describe(doc)}: compile failed: {exc}", problems, secrets)
         assert len(problems) == problems_before
         return Symbol(spec=spec, node=node, doc=built)
 
-    def _failed(self, spec: Spec, doc: dict[str, Any], message: str, problems: list[str]) -> Symbol:
+    def _failed(self, spec: Spec, doc: dict[str, Any], message: str, problems: list[str],
+                secrets: list[str] = ()) -> Symbol:  # type: ignore[assignment]
+        message = redact(message, secrets)
         log.error("%s", message)
         problems.append(message)
         return Symbol(spec=spec, node=None, doc=doc, error=message)
 
-    def _bind(self, doc: dict[str, Any], values: list[dict[str, Any]]) -> dict[str, Any]:
-        """Resolve ``env`` against values and the environment, then render the spec's own fields."""
+    def _bind(self, doc: dict[str, Any], values: list[dict[str, Any]], secrets: list[str]) -> dict[str, Any]:
+        """Resolve ``env`` against values and the environment, then render the spec's own fields.
+
+        The text of every bound value is added to ``secrets``, so that error messages can hide it."""
         env = doc.get("env")
         if not env:
             return doc
@@ -245,6 +268,7 @@ class Runtime:
                     target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
                     raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
                                     f"{self.namespace!r}")
+                secrets.extend(_texts(value.get("data")))
                 rendered = render_fields(entry.data, value.get("data"), keep_type=True)
                 bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
             elif self.environment:
