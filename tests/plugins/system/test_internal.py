@@ -140,3 +140,14 @@ async def test_the_sql_node_with_driver_internal(runtime):
     assert await send_to(node, "SELECT * FROM specs WHERE name = 'missing'") is None
     error = await send_to(node, "UPDATE specs SET name = 'x'")
     assert isinstance(error, FlowError) and "read-only" in str(error) and "query" in str(error)
+
+
+def test_frames_never_show_credential_headers():
+    from portflow.plugins.system.internal import _credentials_hidden
+
+    request = {"method": "GET", "path": "/v1/specs",
+               "header": {"Authorization": ["Bearer very-secret"], "Cookie": ["s=1"], "Accept": ["*/*"]}}
+    shown = _credentials_hidden(request)
+    assert shown["header"] == {"Authorization": ["***"], "Cookie": ["***"], "Accept": ["*/*"]}
+    assert request["header"]["Authorization"] == ["Bearer very-secret"]  # the live payload is untouched
+    assert _credentials_hidden("text") == "text"

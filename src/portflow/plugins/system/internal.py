@@ -355,13 +355,25 @@ class Agent:
         for process_id, frames in list(self.frames.items()):
             for f in list(frames):
                 row: dict[str, Any] = {"process_id": process_id, "symbol_id": f.symbol_id, "port": f.port,
-                                       "input": _plain(f.input)}
+                                       "input": _credentials_hidden(_plain(f.input))}
                 if f.output is not _MISSING:
-                    row["output"] = _plain(f.output)
+                    row["output"] = _credentials_hidden(_plain(f.output))
                 if f.end is not None:
                     row["time"] = _go_duration(f.end - f.start)
                 rows.append(row)
         return rows
+
+
+#: Request and response headers whose values the frames table never shows.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+
+
+def _credentials_hidden(payload: Any) -> Any:
+    """An HTTP payload with the values of credential headers replaced by ``***``."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("header"), dict):
+        return payload
+    header = {k: (["***"] if str(k).lower() in CREDENTIAL_HEADERS else v) for k, v in payload["header"].items()}
+    return {**payload, "header": header}
 
 
 _agents: weakref.WeakSet[Agent] = weakref.WeakSet()
