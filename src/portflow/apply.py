@@ -7,7 +7,7 @@ document and the field); ``apply`` upserts the valid ones by id, else by namespa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,63 +35,65 @@ def _label(doc: dict[str, Any]) -> str:
     return str(doc.get("name") or doc.get("id") or "?")
 
 
+def _prepare(docs: Iterable[dict[str, Any]], namespace: str, noun: str,
+             check: Callable[[dict[str, Any], str], str | None]) -> tuple[list[dict], list[str]]:
+    """Fill namespaces, run ``check(doc, subject)`` (a problem line or None) on each document, and refuse a
+    second use of a name in a namespace."""
+    valid, problems = [], []
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate(docs):
+        doc = dict(raw)
+        if not doc.get("namespace"):
+            doc["namespace"] = namespace
+        if noun == "spec":
+            subject = describe(doc) if (doc.get("name") or doc.get("id")) else f"spec #{i + 1}"
+        else:
+            subject = f"value {_label(doc)!r}" if (doc.get("name") or doc.get("id")) else f"value #{i + 1}"
+        problem = check(doc, subject)
+        if problem:
+            problems.append(problem)
+            continue
+        if doc.get("name"):
+            key = (doc["namespace"], doc["name"])
+            if key in seen:
+                problems.append(f"{subject}: name {doc['name']!r} is used twice in namespace {doc['namespace']!r}")
+                continue
+            seen.add(key)
+        valid.append(doc)
+    return valid, problems
+
+
 def prepare_specs(docs: Iterable[dict[str, Any]], namespace: str, scheme: Any = None) -> tuple[list[dict], list[str]]:
-    """Fill namespaces, check meta fields (and, for templated-free specs of known kinds, the kind's fields).
+    """Fill namespaces, check meta fields (and, for specs of known kinds without templates, the kind's fields).
 
     Returns the valid documents and one problem line per invalid one. Two specs with one name in a
     namespace: the second is the problem.
     """
-    valid, problems = [], []
-    seen: set[tuple[str, str]] = set()
-    for i, raw in enumerate(docs):
-        doc = dict(raw)
-        if not doc.get("namespace"):
-            doc["namespace"] = namespace
+    def check(doc: dict[str, Any], subject: str) -> str | None:
         meta = check_meta(doc)
-        subject = describe(doc) if (doc.get("name") or doc.get("id")) else f"spec #{i + 1}"
         if meta:
-            problems.append(f"{subject}: " + "; ".join(meta))
-            continue
-        if doc.get("name"):
-            key = (doc["namespace"], doc["name"])
-            if key in seen:
-                problems.append(f"{subject}: name {doc['name']!r} is used twice in namespace {doc['namespace']!r}")
-                continue
-            seen.add(key)
-        if scheme is not None and not doc.get("env") and scheme.kind(doc["kind"]) is not None:
-            try:
-                scheme.decode(doc)
-            except UserError as exc:
-                problems.append(str(exc))
-                continue
-        valid.append(doc)
-    return valid, problems
+            return f"{subject}: " + "; ".join(meta)
+        if scheme is None or doc.get("env") or scheme.kind(doc["kind"]) is None:
+            return None
+        try:
+            scheme.decode(doc)
+        except UserError as exc:
+            return str(exc)
+        return None
+
+    return _prepare(docs, namespace, "spec", check)
 
 
 def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list[dict], list[str]]:
     """Fill namespaces and check that each value has a name or id and ``data``."""
-    valid, problems = [], []
-    seen: set[tuple[str, str]] = set()
-    for i, raw in enumerate(docs):
-        doc = dict(raw)
-        if not doc.get("namespace"):
-            doc["namespace"] = namespace
-        subject = f"value {_label(doc)!r}" if (doc.get("name") or doc.get("id")) else f"value #{i + 1}"
+    def check(doc: dict[str, Any], subject: str) -> str | None:
         bad = [f"{k}: expected a string" for k in ("id", "namespace", "name")
                if doc.get(k) is not None and not isinstance(doc.get(k), str)]
         if "data" not in doc:
             bad.append("data: required")
-        if bad:
-            problems.append(f"{subject}: " + "; ".join(bad))
-            continue
-        if doc.get("name"):
-            key = (doc["namespace"], doc["name"])
-            if key in seen:
-                problems.append(f"{subject}: name {doc['name']!r} is used twice in namespace {doc['namespace']!r}")
-                continue
-            seen.add(key)
-        valid.append(doc)
-    return valid, problems
+        return f"{subject}: " + "; ".join(bad) if bad else None
+
+    return _prepare(docs, namespace, "value", check)
 
 
 def _kind_label(collection: Any) -> str:
