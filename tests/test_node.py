@@ -182,3 +182,38 @@ async def test_in_port_without_handler_answers_an_error():
     out.link(InPort("in"))
     answer = await out.send(Process(), Packet(1))
     assert answer.is_error
+
+
+async def test_a_plain_action_may_answer_later_with_a_coroutine():
+    async def later(value):
+        await asyncio.sleep(0)
+        if value < 0:
+            raise FlowError("negative")
+        return Packet(value * 2)
+
+    node = OneToOne(lambda proc, pck: later(pck.payload))
+    assert await send(node, 21) == 42
+    answer = await send(node, -1)
+    assert isinstance(answer, FlowError) and str(answer) == "negative"
+
+
+async def test_a_cancelled_waiter_does_not_block_the_packets_behind_it():
+    release = asyncio.Event()
+
+    async def gated(proc, pck):
+        if pck.payload == "first":
+            await release.wait()
+        return pck
+
+    node = OneToOne(gated)
+    proc = Process()
+    first = asyncio.ensure_future(send(node, "first", proc=proc))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(send(node, "second", proc=proc))
+    third = asyncio.ensure_future(send(node, "third", proc=proc))
+    await asyncio.sleep(0)
+    second.cancel()
+    release.set()
+    assert await first == "first"
+    assert await asyncio.wait_for(third, 1) == "third"
+    assert node._run._busy == {}  # nothing left behind

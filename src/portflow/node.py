@@ -22,6 +22,7 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
+from types import CoroutineType
 from typing import Any
 
 from .packet import Packet, join
@@ -83,48 +84,47 @@ class Relay(Node):
         return None
 
 
-class _Serial:
-    """Per process: a FIFO gate for asynchronous actions."""
-
-    __slots__ = ("busy", "waiters")
-
-    def __init__(self) -> None:
-        self.busy = False
-        self.waiters: deque[asyncio.Future] = deque()
-
-    async def acquire(self) -> None:
-        if not self.busy:
-            self.busy = True
-            return
-        fut = asyncio.get_running_loop().create_future()
-        self.waiters.append(fut)
-        await fut  # ownership is handed over by release()
-
-    def release(self) -> None:
-        while self.waiters:
-            fut = self.waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
-        self.busy = False
-
-
 class _ActionRunner:
-    """Calls an action, wrapping results and mapping exceptions to error packets."""
+    """Calls an action, wrapping results and mapping exceptions to error packets.
+
+    A plain action may return a coroutine (it could not answer at once); it is awaited. A coroutine
+    action is serialised per process: while one packet of a process is inside it, the next packets of
+    that process wait their turn, in arrival order. Nothing is allocated when nobody waits.
+    """
 
     def __init__(self, node: Node, action: Action) -> None:
         self.node = node
         self.action = action
         self.is_async = inspect.iscoroutinefunction(action)
+        # process -> the futures of the packets waiting behind the one inside (None: nobody waits)
+        self._busy: dict[Process, deque[asyncio.Future] | None] = {}
 
     async def __call__(self, proc: Process, pck: Packet) -> Any:
         if not self.is_async:
             try:
-                return self.action(proc, pck)
+                result = self.action(proc, pck)
+                if type(result) is CoroutineType:
+                    result = await result
+                return result
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # noqa: BLE001 - errors are data
                 return Packet(exc)
-        gate: _Serial = proc.local(self, _Serial)
-        await gate.acquire()
+        busy = self._busy
+        if proc in busy:
+            waiters = busy[proc]
+            if waiters is None:
+                waiters = busy[proc] = deque()
+            turn = asyncio.get_running_loop().create_future()
+            waiters.append(turn)
+            try:
+                await turn  # the packet ahead hands its turn over in release()
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release(proc)  # the turn was ours already: pass it on
+                raise
+        else:
+            busy[proc] = None
         try:
             return await self.action(proc, pck)
         except asyncio.CancelledError:
@@ -132,7 +132,16 @@ class _ActionRunner:
         except Exception as exc:  # noqa: BLE001
             return Packet(exc)
         finally:
-            gate.release()
+            self._release(proc)
+
+    def _release(self, proc: Process) -> None:
+        waiters = self._busy.get(proc)
+        while waiters:
+            turn = waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._busy.pop(proc, None)
 
 
 class OneToOne(Relay):

@@ -50,6 +50,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
 from ..errors import FlowError, FlowTimeout
@@ -219,7 +220,9 @@ class GuardedProgram:
     def run_worker(self, payload: Any) -> Any:
         raise NotImplementedError
 
-    async def __call__(self, payload: Any) -> Any:
+    def call(self, payload: Any) -> Any:
+        """The fast path: the result itself when the call ran inline, else an awaitable of it (the call
+        moved to a worker thread)."""
         if not self.demoted:
             started = _monotonic()
             try:
@@ -230,7 +233,13 @@ class GuardedProgram:
                     self.demoted = True
                 if _monotonic() - started >= self.timeout:
                     raise FlowTimeout(timeout_message(self.timeout)) from None
-        return await self.call_worker(payload)
+        return self.call_worker(payload)
+
+    async def __call__(self, payload: Any) -> Any:
+        result = self.call(payload)
+        if type(result) is CoroutineType:
+            return await result
+        return result
 
     async def call_worker(self, payload: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -26,6 +26,9 @@ class Program(Protocol):
 
     async def __call__(self, payload: Any) -> Any: ...
 
+    # Optional fast path, which built-in programs have: ``call(payload)`` returns the result itself when
+    # it could run at once, or an awaitable of it. Callers check for it with ``getattr``.
+
 
 @runtime_checkable
 class Language(Protocol):

@@ -16,6 +16,9 @@ class Constant:
     def __init__(self, value: Any) -> None:
         self.value = value
 
+    def call(self, payload: Any) -> Any:
+        return self.value
+
     async def __call__(self, payload: Any) -> Any:
         return self.value
 

@@ -10,13 +10,14 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from types import CoroutineType
 from typing import Any
 
 from ...errors import CompileError, FlowTimeout, PortflowError
 from ...scheme import Context
 from ...spec import Spec, describe
 
-__all__ = ["subject", "compile_code", "Program", "format_duration", "truthy", "go_sprint", "go_sprintf"]
+__all__ = ["subject", "compile_code", "Code", "Program", "format_duration", "truthy", "go_sprint", "go_sprintf"]
 
 Program = Callable[[Any], Awaitable[Any]]
 
@@ -52,7 +53,7 @@ def compile_code(
     code: str,
     language: str | None = None,
     timeout: float | None = None,
-) -> Program:
+) -> Code:
     """Compile ``code`` (the spec's ``field``) in ``language`` (default: the runtime's expression language).
 
     A compile failure raises ``CompileError`` naming the spec and the field, with the compiler's message.
@@ -72,7 +73,7 @@ def compile_code(
         program = languages.compile(name, code, timeout=timeout or None)
     except PortflowError as exc:
         raise CompileError(f"{subject(spec)}: {field}: {exc}") from None
-    return _named_timeouts(program, timeout, subject(spec))
+    return Code(program, timeout, subject(spec))
 
 
 def _knows(languages: Any, name: str) -> bool:
@@ -100,18 +101,46 @@ def with_timeout(program: Callable[[Any], Any], timeout: float | None, label: st
     return run
 
 
-def _named_timeouts(program: Callable[[Any], Awaitable[Any]], timeout: float | None, label: str) -> Program:
-    """A language's program, its ``FlowTimeout`` renamed ``"<spec>: timeout after 2s"``. The language
-    enforces the timeout itself (it can interrupt a running VM; cancelling the await could not)."""
-    message = f"{label}: timeout after {format_duration(timeout)}" if timeout else ""
+class Code:
+    """A spec's compiled program, with its timeouts named after the spec
+    (``"spec 'x' (kind snippet): timeout after 2s"``). The language enforces the timeout itself (it can
+    interrupt a running VM; cancelling the await could not).
 
-    async def run(payload: Any) -> Any:
+    ``call(payload)`` is the fast path: the result itself when the program ran at once, else an awaitable
+    of it. ``await code(payload)`` always works.
+    """
+
+    __slots__ = ("program", "label", "message", "fast")
+
+    def __init__(self, program: Callable[[Any], Awaitable[Any]], timeout: float | None, label: str) -> None:
+        self.program = program
+        self.label = label
+        self.message = f"{label}: timeout after {format_duration(timeout)}" if timeout else ""
+        self.fast = getattr(program, "call", None)
+
+    def call(self, payload: Any) -> Any:
+        fast = self.fast
+        if fast is None:
+            return self._named(self.program(payload))
         try:
-            return await program(payload)
+            result = fast(payload)
         except FlowTimeout as exc:
-            raise FlowTimeout(message or _timeout_message(label, exc)) from None
+            raise FlowTimeout(self.message or _timeout_message(self.label, exc)) from None
+        if type(result) is CoroutineType:
+            return self._named(result)
+        return result
 
-    return run
+    async def _named(self, awaitable: Awaitable[Any]) -> Any:
+        try:
+            return await awaitable
+        except FlowTimeout as exc:
+            raise FlowTimeout(self.message or _timeout_message(self.label, exc)) from None
+
+    async def __call__(self, payload: Any) -> Any:
+        result = self.call(payload)
+        if type(result) is CoroutineType:
+            return await result
+        return result
 
 
 def _timeout_message(label: str, exc: BaseException) -> str:
