@@ -149,6 +149,22 @@ async def test_lifecycle_ports_receive_the_spec_in_order():
     assert events == ["a", "a", "a", "a"]
 
 
+async def test_older_lifecycle_port_names_fire_like_active_deactive_deinit():
+    # begin/term/final are what earlier uniflow releases called active/deactive/deinit.
+    events = []
+    hooks = Hooks()
+    hooks.on_load(lambda sb: events.append(f"hook-load {sb.name}") if sb.name == "b" else None)
+    hooks.on_unload(lambda sb: events.append(f"hook-unload {sb.name}") if sb.name == "b" else None)
+    table = SymbolTable(hooks)
+    seen = sym("seen", fn=lambda p, k: events.append(f"port {k.payload['name']}") or Packet(None))
+    b = sym("b", {"begin": [{"name": "seen", "port": "in"}], "term": [{"name": "seen", "port": "in"}],
+                  "final": [{"name": "seen", "port": "in"}]})
+    await table.insert(seen, b)
+    assert b.loaded and events == ["hook-load b", "port b"]
+    await table.free(b.id)
+    assert events == ["hook-load b", "port b", "port b", "hook-unload b", "port b"]
+
+
 async def test_lifecycle_error_aborts_the_load():
     table = SymbolTable()
 

@@ -30,13 +30,17 @@ if TYPE_CHECKING:
 __all__ = [
     "InPort", "OutPort", "Frame", "Handler", "parse_port", "port_name",
     "IN", "OUT", "ERROR", "IO", "INIT", "ACTIVE", "DEACTIVE", "DEINIT", "LIFECYCLE_PORTS",
+    "LIFECYCLE_ALIASES",
 ]
 
 Handler = Callable[["Process", Packet], Awaitable[Packet]]
 
 IN, OUT, ERROR, IO = "in", "out", "error", "io"
 INIT, ACTIVE, DEACTIVE, DEINIT = "init", "active", "deactive", "deinit"
-LIFECYCLE_PORTS = frozenset({INIT, ACTIVE, DEACTIVE, DEINIT})
+#: Earlier uniflow releases named three lifecycle ports differently (``begin`` after the load hooks,
+#: ``term`` before the unload hooks, ``final`` after them); specs written for them still fire.
+LIFECYCLE_ALIASES = {"begin": ACTIVE, "term": DEACTIVE, "final": DEINIT}
+LIFECYCLE_PORTS = frozenset({INIT, ACTIVE, DEACTIVE, DEINIT, *LIFECYCLE_ALIASES})
 
 _PORT_RE = re.compile(r"^(\w+?)(?:\[(\d+)\])?$")
 

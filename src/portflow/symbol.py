@@ -5,7 +5,8 @@ failed). The table links each symbol's out-ports to the in-ports its spec names,
 within one namespace only. A symbol is *active* when it has a node and every target reachable from it
 exists with a node, and its load hooks succeeded. Loading runs downstream first (a listener starts only
 after the nodes it feeds); unloading runs in the reverse order. Lifecycle ports (``init``, ``active``,
-``deactive``, ``deinit``) receive the spec itself, as a map, in a fresh process.
+``deactive``, ``deinit``; and the older names ``begin``, ``term``, ``final`` for the last three) receive the
+spec itself, as a map, in a fresh process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import msgspec
 from .errors import FlowError
 from .node import Node
 from .packet import Packet
-from .port import ACTIVE, DEACTIVE, DEINIT, INIT, LIFECYCLE_PORTS, OutPort
+from .port import ACTIVE, DEACTIVE, DEINIT, INIT, LIFECYCLE_ALIASES, LIFECYCLE_PORTS, OutPort
 from .process import Process
 from .spec import PortRef, Spec
 
@@ -408,7 +409,10 @@ class SymbolTable:
 
     # -- lifecycle ports ------------------------------------------------------------------------
     async def _lifecycle(self, sb: Symbol, port: str) -> None:
-        refs = sb.spec.ports.get(port)
+        refs = list(sb.spec.ports.get(port, ()))
+        for old, new in LIFECYCLE_ALIASES.items():
+            if new == port:
+                refs.extend(sb.spec.ports.get(old, ()))
         if not refs:
             return
         out = OutPort(port, sb.node)

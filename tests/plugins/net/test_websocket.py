@@ -75,3 +75,61 @@ async def test_websocket_client_connection_failure_goes_to_error():
     answer = await ws.io_port.handler(proc, Packet(None))
     assert isinstance(answer.payload, Exception) and "cannot connect" in str(answer.payload)
     await proc.exit()
+
+
+RELAY = """
+- kind: listener
+  name: front
+  protocol: http
+  port: 0
+  ports:
+    out:
+      - name: paths
+        port: in
+- kind: router
+  name: paths
+  routes:
+    - method: GET
+      path: /relay
+      port: out[0]
+  ports:
+    out[0]:
+      - name: inside
+        port: io
+      - name: outside
+        port: io
+- kind: gateway
+  name: inside
+  protocol: websocket
+  ports:
+    out:
+      - name: outside
+        port: in
+- kind: websocket
+  name: outside
+  url: ws://127.0.0.1:{upstream}/ws
+  ports:
+    out:
+      - name: inside
+        port: in
+"""
+
+
+async def test_relay_between_a_gateway_and_a_client_opened_by_the_same_request(echo_gateway, flow, server, client):
+    # One request feeds both io ports: the gateway accepts at once while the client is still dialling, so
+    # the first message must wait for the dial rather than fail. When the browser side leaves, the
+    # request's process ends and takes the upstream connection with it.
+    runtime = await flow(RELAY.format(upstream=echo_gateway.port), settings={"listener_server": server})
+    front = runtime.table.lookup("default", "front").node
+    outside = runtime.table.lookup("default", "outside").node
+    async with client.ws_connect(f"{front.url}/relay") as ws:
+        await ws.send_str("first")
+        assert await ws.receive_str(timeout=5) == "FIRST"
+        await ws.send_str("second")
+        assert await ws.receive_str(timeout=5) == "SECOND"
+        assert len(outside._channels) == 1
+    for _ in range(100):
+        if not outside._channels:
+            break
+        await asyncio.sleep(0.02)
+    assert not outside._channels

@@ -90,16 +90,29 @@ _BODY = "http.response.body"
 
 
 class WebSocketConn:
-    """A WebSocket request's ASGI channel, left in the process for a ``gateway`` to accept."""
+    """A WebSocket request's ASGI channel, left in the process for a ``gateway`` to accept.
 
-    __slots__ = ("scope", "receive", "send", "accepted", "closed")
+    ``ended`` is set once the connection is closed, by either side."""
+
+    __slots__ = ("scope", "receive", "send", "accepted", "_closed", "ended")
 
     def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
         self.accepted = False
-        self.closed = False
+        self._closed = False
+        self.ended = asyncio.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._closed = value
+        if value:
+            self.ended.set()
 
 
 class Listener(Node):
@@ -375,7 +388,11 @@ class Listener(Node):
             if not conn.accepted:
                 await send({"type": "websocket.close", "code": 1008 if error is None else 1011})
                 conn.closed = True
-            await proc.join()
+                await proc.join()
+            else:
+                # The request's process lives as long as its connection: once the client is gone, exiting
+                # it ends what it still holds (e.g. a ``websocket`` client dialled for this request).
+                await _until_either(proc.join(), conn.ended.wait())
         except asyncio.CancelledError:
             await proc.exit(FlowError("connection cancelled"))
             raise
@@ -384,6 +401,17 @@ class Listener(Node):
 
 async def _nothing() -> None:
     return None
+
+
+async def _until_either(*aws: Any) -> None:
+    """Wait until the first of ``aws`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _Race:

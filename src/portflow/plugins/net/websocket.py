@@ -8,7 +8,9 @@ Both have the ports ``io``, ``in``, ``out`` and ``error``:
   2 binary; ``data`` decoded by sniffing, so JSON text arrives parsed); when the peer closes, the
   connection's process ends.
 - a packet on ``in`` (in the connection's process or a descendant) is written to the connection: a
-  ``{type, data}`` map as it says, anything else as text (bytes as binary).
+  ``{type, data}`` map as it says, anything else as text (bytes as binary). While that process's
+  connection is still being opened (a ``websocket`` dialling, fed by the same request as a ``gateway``
+  that already accepted), the packet waits for it instead of failing.
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ class _WebSocketNode(Node):
         self.out_port = OutPort(OUT, self)
         self.error_port = OutPort(ERROR, self)
         self._channels: dict[Process, _Channel] = {}
+        self._opening: dict[Process, asyncio.Future[_Channel | None]] = {}
 
     def inport(self, name: str) -> InPort | None:
         return self.io_port if name == IO else self.in_port if name == IN else None
@@ -171,14 +174,22 @@ class _WebSocketNode(Node):
         raise NotImplementedError
 
     async def _connect(self, proc: Process, pck: Packet) -> Packet:
+        opening: asyncio.Future[_Channel | None] = asyncio.get_running_loop().create_future()
+        self._opening[proc] = opening
         try:
             channel = await self._open(proc, pck)
         except asyncio.CancelledError:
+            opening.set_result(None)
             raise
         except Exception as exc:  # noqa: BLE001 - errors are data
+            opening.set_result(None)
             err = Packet(exc if isinstance(exc, FlowError) else FlowError(f"websocket: {exc}"))
             return await self.error_port.send(proc, err, err)
+        finally:
+            if self._opening.get(proc) is opening:
+                del self._opening[proc]
         self._channels[proc] = channel
+        opening.set_result(channel)
 
         async def forget(p: Process) -> None:
             self._channels.pop(p, None)
@@ -209,16 +220,22 @@ class _WebSocketNode(Node):
             self._channels.pop(proc, None)
             await channel.close()
 
-    def _channel(self, proc: Process | None) -> _Channel | None:
+    def _channel(self, proc: Process | None) -> _Channel | asyncio.Future[_Channel | None] | None:
+        """The open connection of ``proc`` or its nearest ancestor, or the future of one being opened."""
         while proc is not None:
             channel = self._channels.get(proc)
             if channel is not None:
                 return channel
+            opening = self._opening.get(proc)
+            if opening is not None:
+                return opening
             proc = proc.parent
         return None
 
     async def _consume(self, proc: Process, pck: Packet) -> Packet:
         channel = self._channel(proc)
+        if isinstance(channel, asyncio.Future):
+            channel = await asyncio.shield(channel)
         if channel is None:
             err = Packet(FlowError("websocket: no open connection in this process"))
             return await self.error_port.send(proc, err, err)
