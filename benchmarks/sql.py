@@ -8,6 +8,9 @@ Two measurements per database:
    turns ``GET /users/42`` into ``["SELECT id, name, email FROM users WHERE id = ?", [42]]``, so that no
    snippet language is measured), loaded with ``wrk -t1 -c64`` for DURATION seconds; req/s and p99.
 
+SQLite's file is put in ``SQLITE_JOURNAL`` mode first (default ``wal``, the mode a server would run in,
+where the driver pools connections; ``delete`` measures the one-connection driver).
+
 PostgreSQL is ``PORTFLOW_BENCH_POSTGRES`` (default postgresql://postgres@127.0.0.1:5432/postgres); a table
 with a unique name is made and dropped. Without wrk, or without a reachable server, that part prints
 ``n/a``. Prints figures only; asserts nothing. Last line:
@@ -17,9 +20,11 @@ with a unique name is made and dropped. Without wrk, or without a reachable serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -40,6 +45,7 @@ NODE_QUERIES = 5_000
 ROUNDS = 3
 DURATION = int(os.environ.get("DURATION", "10"))
 CONNS = int(os.environ.get("CONNS", "64"))
+SQLITE_JOURNAL = os.environ.get("SQLITE_JOURNAL", "wal")
 POSTGRES = os.environ.get("PORTFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -200,7 +206,11 @@ def fmt(value: float | None, spec: str) -> str:
 async def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        figures["sqlite"] = await bench("sqlite", os.path.join(tmp, "bench.db"), "users")
+        path = os.path.join(tmp, "bench.db")
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            mode = conn.execute(f"PRAGMA journal_mode = {SQLITE_JOURNAL}").fetchone()[0]
+        print(f"sqlite    journal_mode={mode}")
+        figures["sqlite"] = await bench("sqlite", path, "users")
     try:
         figures["postgres"] = await bench("postgres", POSTGRES, f"bench_users_{uuid.uuid4().hex[:8]}")
     except Exception as exc:  # noqa: BLE001 - no server: say so, do not fail

@@ -67,3 +67,14 @@ def test_plan_modes():
 def test_plan_mismatch(query, args, message):
     with pytest.raises(PlaceholderError, match=message):
         plan(query, "sqlite", args)
+
+
+@pytest.mark.parametrize("query,reads", [
+    ("SELECT 1", True), ("  -- note\n select ?", True), ("/* c */ VALUES (1)", True), ("EXPLAIN SELECT 1", True),
+    ("WITH a AS (SELECT 1) SELECT * FROM a", True), ("select 'insert into t'", True),
+    ("WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a", False), ("INSERT INTO t VALUES ('select')", False),
+    ("UPDATE t SET x = 1", False), ("PRAGMA journal_mode", False), ("", False),
+])
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres", "mysql"])
+def test_reads_only(query, reads, dialect):
+    assert translate(query, dialect).reads_only is reads

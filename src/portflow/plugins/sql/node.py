@@ -44,6 +44,11 @@ class SQLSpec(Spec, kw_only=True):
     ``mysql://user:pass@host:3306/db``. Server URLs take ``pool_max`` and ``pool_timeout`` options.
     ``isolation``: read uncommitted, read committed, repeatable read or serializable (default: the
     database's own).
+
+    A SQLite file in WAL mode is served by a small pool of connections, so transactions of different
+    processes overlap; a transaction that reads and then writes after another one committed a write in
+    between is refused ("database is locked"): give such flows ``isolation: serializable``, which makes
+    them take their turn at their first statement.
     """
 
     driver: str

@@ -9,7 +9,9 @@ quoted identifier or a comment is left alone, and so is a PostgreSQL ``::`` cast
 
 Dialects: ``sqlite``, ``postgres`` (``E'..'`` escapes, ``$tag$..$tag$`` strings, nested ``/* */``),
 ``mysql`` (backslash escapes in ``'..'`` and ``".."``, backquoted identifiers, ``#`` comments).
-Translations are cached, so a query seen before costs one dictionary look-up.
+Translations are cached, so a query seen before costs one dictionary look-up. The same scan tells
+whether a statement only reads (``Translated.reads_only``), which the sqlite driver uses to let readers
+run side by side.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class Translated:
     ``style`` is ``None`` (no placeholders), ``"positional"`` or ``"named"``; ``names`` lists the named
     parameters in order of first use; ``count`` is the number of ``?``. For ``mysql`` a named
     placeholder becomes a positional ``%s`` (so the statement can be prepared on the server) and
-    ``order`` names the argument each one takes.
+    ``order`` names the argument each one takes. ``reads_only`` is true when the statement's code (literals
+    and comments aside) is a ``SELECT``, ``VALUES`` or ``EXPLAIN``, or a ``WITH`` that inserts, updates,
+    deletes and replaces nothing; anything else (``PRAGMA`` included) counts as a write.
     """
 
     query: str
@@ -42,6 +46,23 @@ class Translated:
     names: tuple[str, ...] = ()
     count: int = 0
     order: tuple[str, ...] = ()
+    reads_only: bool = False
+
+
+_WORD = re.compile(r"[A-Za-z_]+")
+_READS = frozenset({"SELECT", "VALUES", "EXPLAIN"})
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
+
+
+def _reads_only(code: list[str]) -> bool:
+    """Whether the code parts of a statement (its text without literals and comments) only read."""
+    words = _WORD.findall(" ".join(code))
+    if not words:
+        return False
+    first = words[0].upper()
+    if first in _READS:
+        return True
+    return first == "WITH" and not any(w.upper() in _WRITES for w in words)
 
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -114,6 +135,7 @@ def translate(query: str, dialect: str) -> Translated:
     if pattern is None:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
     rewrite = dialect != "sqlite"
+    code: list[str] = []  # the parts that are SQL code, for reads_only
     out: list[str] = []
     names: list[str] = []
     order: list[str] = []
@@ -128,6 +150,7 @@ def translate(query: str, dialect: str) -> Translated:
         kind = match.lastgroup
         if kind == "tag":  # the dollar-quote alternative ends with its optional tag group
             kind = "keep"
+        code.append(query[pos:start])
         if rewrite:
             out.append(query[pos:start])
         if kind == "block":
@@ -154,13 +177,15 @@ def translate(query: str, dialect: str) -> Translated:
         pos = end
     if count and names:
         raise PlaceholderError("query mixes ? and :name placeholders; use one style")
+    code.append(query[pos:])
     if rewrite:
         out.append(query[pos:])
         text = "".join(out)
     else:
         text = query
     style = "positional" if count else "named" if names else None
-    return Translated(text, style, tuple(names), count, tuple(order) if dialect == "mysql" else ())
+    return Translated(text, style, tuple(names), count, tuple(order) if dialect == "mysql" else (),
+                      _reads_only(code))
 
 
 #: How a statement's arguments are bound: no arguments, one list, one map, or a batch of maps.

@@ -1,7 +1,7 @@
 """SQL drivers: how the ``sql`` node talks to one kind of database.
 
-A ``Driver`` checks a ``source`` and opens a ``Database`` on it (a pool, or one connection on its own
-thread); a ``Database`` begins ``Transaction``s; a transaction runs statements and ends with a commit or
+A ``Driver`` checks a ``source`` and opens a ``Database`` on it (a pool of connections; SQLite's each
+on its own thread); a ``Database`` begins ``Transaction``s; a transaction runs statements and ends with a commit or
 a rollback. Everything a driver raises on purpose is an ``SQLError``: ``QueryFailed`` when the database
 rejected a statement (its message is the database's), ``Unavailable`` when the database cannot be
 reached or is closed.

@@ -6,8 +6,9 @@ conninfo string. Three options of ours may be added to a URL's query and are rem
 a statement waits for a connection before it fails as unreachable, default 5).
 
 The pool opens when the first node on it loads, without waiting for the server: a database that is down
-makes statements fail (naming the database, password masked) until it is back. A connection found dead
-when a transaction starts is replaced, and the statement runs on a fresh one.
+makes statements fail (naming the database, password masked) until it is back. A transaction's
+``BEGIN`` and its first statement travel in one round trip (a pipeline). A connection found dead when a
+transaction starts is replaced, and the statement runs on a fresh one.
 
 Arguments are always bound parameters. A map or list nested in an argument is sent as ``jsonb``
 (a list at top level of an argument is a PostgreSQL array).
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
@@ -195,13 +197,26 @@ class PostgresDatabase:
         return QueryFailed(_message(exc), database=self.label, code=getattr(exc, "sqlstate", None))
 
 
-async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) -> Rows:
+async def _send(cur: psycopg.AsyncCursor, query: str, args: Any, mode: str) -> None:
+    if mode == NONE:
+        await cur.execute(query)
+    elif mode == BATCH:
+        await cur.executemany(query, [_params(a) for a in args], returning=True)
+    else:
+        await cur.execute(query, _params(args))
+
+
+async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str, begin: str | None = None) -> Rows:
+    """Run one statement; with ``begin``, send that first in the same round trip (a pipeline)."""
     cur = conn.cursor(row_factory=_row_factory)
     try:
-        if mode == NONE:
-            await cur.execute(query)
-        elif mode == BATCH:
-            await cur.executemany(query, [_params(a) for a in args], returning=True)
+        if begin is None:
+            await _send(cur, query, args, mode)
+        else:
+            async with conn.pipeline():
+                await conn.execute(begin)
+                await _send(cur, query, args, mode)
+        if mode == BATCH:
             out: list[dict[str, Any]] = []
             while True:
                 if cur.description is not None:
@@ -209,8 +224,6 @@ async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) 
                 if not cur.nextset():
                     break
             return out or None
-        else:
-            await cur.execute(query, _params(args))
         if cur.description is None:
             return None
         rows = await cur.fetchall()
@@ -220,7 +233,8 @@ async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) 
 
 
 class PostgresTransaction:
-    """Takes a connection and sends ``BEGIN`` with the first statement; gives it back at the end."""
+    """Takes a connection and sends ``BEGIN`` with the first statement, in the same round trip (a
+    pipeline); gives the connection back at the end."""
 
     __slots__ = ("_db", "_begin", "_conn", "_done")
 
@@ -245,22 +259,24 @@ class PostgresTransaction:
                 return await _run(conn, text, args, mode)
             except psycopg.Error as exc:
                 raise db.error(exc, conn) from exc
-        # The first statement: take a connection, begin, run. A connection that turns out dead is
-        # replaced; nothing was committed on it, so running again is safe.
+        # The first statement: take a connection, send BEGIN and the statement in one round trip. A
+        # connection that turns out dead is replaced; nothing was committed on it, so running again is safe.
         for attempt in range(db.max_size + 1):
             conn = await db.getconn()
             try:
-                await conn.execute(self._begin)
+                rows = await _run(conn, text, args, mode, self._begin)
             except psycopg.Error as exc:
-                await db.putconn(conn)
-                if (conn.broken or conn.closed) and attempt < db.max_size:
-                    continue
+                if conn.broken or conn.closed:
+                    await db.putconn(conn)
+                    if attempt < db.max_size:
+                        continue
+                elif conn.info.transaction_status == TransactionStatus.IDLE:  # BEGIN did not take
+                    await db.putconn(conn)
+                else:  # begun, then the statement failed: the transaction ends with the process
+                    self._conn = conn
                 raise db.error(exc, conn) from exc
             self._conn = conn
-            try:
-                return await _run(conn, text, args, mode)
-            except psycopg.Error as exc:
-                raise db.error(exc, conn) from exc
+            return rows
         raise Unavailable(f"database {db.label} is unreachable", database=db.label)  # pragma: no cover
 
     async def _finish(self, command: str) -> None:
