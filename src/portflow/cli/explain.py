@@ -149,12 +149,15 @@ def render_text(info: KindInfo) -> str:
     def indent(text: str) -> str:
         return "\n".join(("  " + line).rstrip() for line in text.splitlines())
 
+    def prose(text: str) -> str:  # docstrings mark code as ``x``; a terminal shows `x`
+        return indent(text.replace("``", "`"))
+
     out = [f"KIND:     {info.name}", f"PLUGIN:   {info.plugin or '-'}"]
     if info.aliases:
         out.append(f"ALIASES:  {', '.join(info.aliases)}")
-    out += ["", "DESCRIPTION:", indent(info.summary or "(none)")]
+    out += ["", "DESCRIPTION:", prose(info.summary or "(none)")]
     if info.details:
-        out += ["", indent(info.details)]
+        out += ["", prose(info.details)]
     out += ["", "FIELDS:"]
     if info.fields:
         rows = [[f["name"], f["type"], "required" if f["required"] else f"default {default_text(f)}",
