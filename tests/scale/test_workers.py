@@ -83,6 +83,7 @@ def workers(tmp_path):
          "-e", f"PORT={port}"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: len(children(proc.pid)) == 2, 20, "two workers")
+        wait_for(lambda: all(listening(pid, port) for pid in children(proc.pid)), 20, "both workers listening")
         wait_for(lambda: get(port) == "pong", 20, "pong")
         yield proc, port, f"sqlite:///{db}"
     finally:
