@@ -7,20 +7,18 @@ import logging
 import subprocess
 import sys
 import textwrap
-import uuid
 from typing import Any
 
 import pytest
 
 from portflow.node import OneToOne
 from portflow.packet import Packet
-from portflow.port import OutPort
-from portflow.process import Process
 from portflow.runtime import Runtime
 from portflow.scheme import Scheme
 from portflow.spec import Spec, read_documents
 from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.store import open_store
+from support.probe import call
 
 
 class ConstSpec(Spec, kw_only=True):
@@ -65,17 +63,6 @@ async def seed(store, specs: str, values: str | None = None, namespace="default"
     docs, problems = prepare_specs(read_documents(specs), namespace)
     assert not problems, problems
     await apply(store.specs, docs, namespace=namespace)
-
-
-async def call(runtime: Runtime, name: str, payload: Any = None) -> Any:
-    sb = runtime.table.lookup(runtime.namespace, name)
-    out = OutPort("probe")
-    out.link(sb.node.inport("in"))
-    proc = Process()
-    try:
-        return (await out.send(proc, Packet(payload))).payload
-    finally:
-        await proc.exit()
 
 
 async def until(predicate, timeout=3.0):

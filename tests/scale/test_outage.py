@@ -9,7 +9,6 @@ import time
 import urllib.parse
 
 import aiohttp
-import pytest
 
 from portflow.apply import apply, prepare_specs
 from portflow.runtime import Runtime

@@ -7,30 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.probe import send_to  # noqa: F401 - the tests import it from here
 
 from portflow.errors import FlowError
 from portflow.node import OneToOne
 from portflow.packet import Packet
 from portflow.plugins.ctrl import register
-from portflow.port import OutPort
 from portflow.process import Process
 from portflow.scheme import Context, Scheme
 from portflow.spec import Spec
 from portflow.symbol import Hooks
-
-
-async def send_to(node: Any, payload: Any, port: str = "in", proc: Process | None = None) -> Any:
-    """Send ``payload`` into ``node``'s in-port ``port`` and return the answer's payload."""
-    owned = proc is None
-    proc = proc or Process()
-    probe = OutPort("probe")
-    probe.link(node.inport(port))
-    try:
-        return (await probe.send(proc, Packet(payload))).payload
-    finally:
-        if owned:
-            await proc.join()
-            await proc.exit()
 
 
 class Recorder(OneToOne):

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 
 from portflow.errors import FlowError
 from portflow.packet import Packet
+from support.probe import call
 from portflow.port import OutPort
 from portflow.process import Process
-
-async def call(runtime: Any, name: str, payload: Any = None, port: str = "in") -> Any:
-    """Send ``payload`` to the named node's in-port in a fresh process; the answer's payload."""
-    sb = runtime.table.lookup(runtime.namespace, name)
-    assert sb is not None and sb.node is not None, f"{name}: {sb.error if sb else 'missing'}"
-    probe = OutPort("probe")
-    probe.link(sb.node.inport(port))
-    proc = Process()
-    try:
-        return (await probe.send(proc, Packet(payload))).payload
-    finally:
-        await proc.join()
-        await proc.exit()
-
 
 async def test_snippet_if_branches(flow):
     runtime = await flow("""

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from support.probe import send_to
 
-from portflow.packet import Packet
-from portflow.port import OutPort
 from portflow.process import Process
 
 CI = bool(os.environ.get("CI"))
@@ -127,16 +126,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Backend:
 
 async def send(node: Any, payload: Any, proc: Process | None = None) -> Any:
     """Send ``payload`` to the node's in-port in ``proc`` (a fresh process, exited after, by default)."""
-    own = proc is None
-    proc = proc or Process()
-    out = OutPort("probe")
-    out.link(node.inport("in"))
-    try:
-        answer = await out.send(proc, Packet(payload))
-    finally:
-        if own:
-            await proc.exit()
-    return answer.payload
+    return await send_to(node, payload, proc=proc)
 
 
 @contextlib.asynccontextmanager
@@ -148,56 +138,3 @@ async def loaded(*nodes: Any):
     finally:
         for node in reversed(nodes):
             await node.close()
-
-
-# -- a TCP proxy that can be cut and restored, to play an outage --------------------------------------
-
-class Proxy:
-    """Forwards 127.0.0.1:port to a target; ``stop()`` drops every connection, ``start()`` resumes."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task] = set()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.transport.abort()
-
-        for coro in (pipe(reader, up_writer), pipe(up_reader, writer)):
-            task = asyncio.get_running_loop().create_task(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)

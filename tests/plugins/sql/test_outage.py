@@ -13,7 +13,9 @@ from portflow.plugins.sql.drivers import Unavailable, default_drivers
 from portflow.plugins.sql.node import SQLNode
 from portflow.process import Process
 
-from .conftest import Proxy, loaded, send
+from support.proxy import Proxy
+
+from .conftest import loaded, send
 
 
 def free_port() -> int:

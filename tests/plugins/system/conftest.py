@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from support.probe import send_to  # noqa: F401 - the tests import it from here
 
 from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.node import OneToOne
 from portflow.packet import Packet
-from portflow.port import OutPort
 from portflow.process import Process
 from portflow.runtime import Runtime
 from portflow.scheme import Context, Scheme
@@ -57,20 +57,6 @@ def system_scheme(*plugins: str) -> tuple[Scheme, Any, Hooks]:
     register(scheme, languages, hooks)
     scheme.register("record", RecordSpec, lambda spec, ctx: Record(), plugin="tests")
     return scheme, languages, hooks
-
-
-async def send_to(node: Any, payload: Any, port: str = "in", proc: Process | None = None) -> Any:
-    """Send ``payload`` into ``node``'s in-port and return the answer's payload."""
-    owned = proc is None
-    proc = proc or Process()
-    probe = OutPort("probe")
-    probe.link(node.inport(port))
-    try:
-        return (await probe.send(proc, Packet(payload))).payload
-    finally:
-        if owned:
-            await proc.join()
-            await proc.exit()
 
 
 @pytest.fixture

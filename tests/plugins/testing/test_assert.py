@@ -7,17 +7,14 @@ import pytest
 from portflow.errors import CompileError, FlowError
 from portflow.plugins.testing.assert_ import AssertNode
 from portflow.packet import Packet
-from portflow.port import OutPort
-from portflow.process import Process
 from portflow.scheme import Context
+from support.probe import send_to
 
 from .conftest import ExprLanguages, make_scheme, outcomes
 
 
 async def send(node, payload, proc=None):
-    probe = OutPort("probe")
-    probe.link(node.inport("in"))
-    return (await probe.send(proc or Process(), Packet(payload))).payload
+    return await send_to(node, payload, proc=proc)
 
 
 def build(doc: dict):
