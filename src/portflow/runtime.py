@@ -180,7 +180,7 @@ class Runtime:
 
     def _report_inactive(self, changed: list[Symbol]) -> None:
         for sb in changed:
-            if sb.node is None or sb.loaded or sb.id not in {s.id for s in self.table}:
+            if sb.node is None or sb.loaded or self.table.get(sb.id) is not sb:
                 continue
             missing = [f"{out} -> {ref.name or ref.id}" for out, ref, t in self.table.targets(sb) if t is None]
             if missing:
@@ -210,7 +210,6 @@ class Runtime:
 
     def _build(self, doc: dict[str, Any], values: list[dict[str, Any]], problems: list[str]) -> Symbol:
         """Bind, render, decode and compile one document into a symbol (node None on failure)."""
-        problems_before = len(problems)
         meta = check_meta(doc)
         if meta:
             stub = _stub_spec(doc, self.namespace)
@@ -238,7 +237,6 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - a codec bug must not take the runtime down
             log.debug("%s: codec failed", describe(doc), exc_info=True)
             return self._failed(spec, built, f"{describe(doc)}: compile failed: {exc}", problems, secrets)
-        assert len(problems) == problems_before
         return Symbol(spec=spec, node=node, doc=built)
 
     def _failed(self, spec: Spec, doc: dict[str, Any], message: str, problems: list[str],
@@ -321,8 +319,7 @@ class Runtime:
         out = set()
         for sb in self.table:
             env = (sb.doc or {}).get("env") or {}
-            original = env
-            for entry in original.values():
+            for entry in env.values():
                 entries = entry if isinstance(entry, list) else [entry]
                 for e in entries:
                     if isinstance(e, dict) and (e.get("id") == value_id or (value_name and e.get("name") == value_name)):

@@ -391,13 +391,6 @@ class SymbolTable:
             await self._close_node(sb)
         return len(victims)
 
-    async def retry_failed(self) -> None:
-        """Try again to load symbols whose load failed earlier."""
-        failed = [sb for sb in self._symbols.values() if sb.error and sb.error.startswith("load failed") and sb.node]
-        for sb in failed:
-            sb.error = None
-        await self._load_all(self._upstream(failed))
-
     async def close(self) -> None:
         """Free every symbol, sources first."""
         if not self._symbols:
