@@ -55,7 +55,7 @@ def test_list_settings_from_variables_and_logging(tmp_path):
     s = load_settings(cwd=tmp_path, environ={"PORTFLOW_PLUGINS_DISABLE": "sql, system",
                                              "PORTFLOW_LOGGING_FORMAT": "json"})
     assert s["plugins.disable"] == ["sql", "system"] and s["logging.format"] == "json"
-    assert s.runtime_settings()["plugins_disable"] == ["sql", "system"]
+    assert s.runtime_settings().plugins_disable == ("sql", "system")
     s = load_settings({"logging.level": "debug"}, cwd=tmp_path, environ={"PORTFLOW_LOGGING_LEVEL": "error"})
     assert s["logging.level"] == "debug"
 
@@ -69,4 +69,4 @@ def test_environment_table_and_plugin_config_reach_the_runtime(tmp_path):
     (tmp_path / ".portflow.toml").write_text("[environment]\nPORT = '8000'\n[plugins.net]\nserver = 'uvicorn'\n")
     s = load_settings(cwd=tmp_path, environ={})
     assert s["environment"] == {"PORT": "8000"}
-    assert s.runtime_settings()["plugins_config"] == {"net": {"server": "uvicorn"}}
+    assert s.runtime_settings().plugins_config == {"net": {"server": "uvicorn"}}

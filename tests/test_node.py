@@ -3,6 +3,7 @@
 import asyncio
 
 from portflow.errors import FlowError
+from portflow.observe import Observer, Subscriber
 from portflow.node import ManyToOne, OneToMany, OneToOne
 from portflow.packet import NONE, Packet
 from portflow.port import InPort, OutPort
@@ -161,20 +162,21 @@ async def test_unlinked_out_port_returns_the_fallback():
     assert (await out.send(proc, Packet(1), fb)) is fb
 
 
-async def test_frames_are_recorded_only_when_asked():
+async def test_an_observer_installed_on_a_port_sees_each_hop_with_its_answer():
     a = OneToOne(lambda proc, pck: Packet(pck.payload + 1))
     b = OneToOne(lambda proc, pck: Packet(pck.payload * 2))
     a.out_port.link(b.in_port)
-    proc = Process()
-    proc.frames = []
-    assert await send(a, 1, proc=proc) == 4
-    seen = [(type(f.node).__name__, f.port, f.input and f.input.payload, f.output and f.output.payload)
-            for f in proc.frames]
-    assert ("OneToOne", "in", 1, 4) in seen      # a's in-port: input 1, answer 4
-    assert ("OneToOne", "out", None, 2) in seen  # a's out-port emitted 2
-    assert ("OneToOne", "in", 2, 4) in seen      # b's in-port
-    child = proc.fork()
-    assert child.frames is proc.frames
+    seen = []
+
+    class Watch(Subscriber):
+        def hop_ended(self, hop):
+            seen.append((hop.source.name, hop.target.name, hop.packet.payload, hop.answer.payload))
+
+    observer = Observer()
+    observer.subscribe(Watch())
+    a.out_port.observer = observer
+    assert await send(a, 1) == 4
+    assert seen == [("out", "in", 2, 4)]  # a's out-port sent 2 to b's in-port, which answered 4
 
 
 async def test_in_port_without_handler_answers_an_error():

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "default_database_url", "CONFIG_FILE"]
+__all__ = ["Settings", "RuntimeSettings", "load_settings", "default_database_url", "CONFIG_FILE"]
 
 CONFIG_FILE = ".portflow.toml"
 ENV_PREFIX = "PORTFLOW_"
@@ -48,6 +48,40 @@ _CHOICES = {
 }
 
 
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What a ``Runtime`` and its codecs read (``context.settings``). Each default is written here only."""
+
+    #: The default expression language (``runtime.language``).
+    language: str = "cel"
+    #: Seconds a stopping runtime (and each listener) lets in-flight work finish (``runtime.grace``).
+    grace: float = 10.0
+    #: The HTTP server listeners run on (``listener.server``): granian or uvicorn.
+    listener_server: str = "granian"
+    #: Bind listeners with SO_REUSEPORT (set for ``start --workers``).
+    listener_reuse_port: bool = False
+    plugins_enable: tuple[str, ...] = ()
+    plugins_disable: tuple[str, ...] = ()
+    #: Per-plugin tables (``plugins.<name>``), by plugin name.
+    plugins_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: RuntimeSettings | Mapping[str, Any] | None) -> RuntimeSettings:
+        """``settings`` as a ``RuntimeSettings``; a mapping names fields (an unknown one is a ConfigError)."""
+        if isinstance(settings, RuntimeSettings):
+            return settings
+        known = {f.name for f in fields(cls)}
+        given = dict(settings or {})
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ConfigError(f"unknown runtime setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        for key in ("plugins_enable", "plugins_disable"):
+            if key in given:
+                given[key] = tuple(given[key] or ())
+        given = {k: v for k, v in given.items() if v is not None}
+        return cls(**given)
+
+
 @dataclass
 class Settings:
     """Resolved settings. ``values`` maps dotted keys to values; ``plugins`` holds per-plugin tables."""
@@ -70,25 +104,26 @@ class Settings:
     def namespace(self) -> str:
         return self.values["runtime.namespace"]
 
-    def runtime_settings(self) -> dict[str, Any]:
-        """The flat mapping a ``Runtime`` and its codecs read (``context.settings``)."""
-        return {
-            "language": self.values["runtime.language"],
-            "listener_server": self.values["listener.server"],
-            "grace": self.values["runtime.grace"],
-            "plugins_enable": self.values["plugins.enable"],
-            "plugins_disable": self.values["plugins.disable"],
-            "plugins_config": self.plugins,
-        }
+    def runtime_settings(self, **overrides: Any) -> RuntimeSettings:
+        """What a ``Runtime`` and its codecs read (``context.settings``), with ``overrides`` by field."""
+        return RuntimeSettings(
+            language=self.values["runtime.language"],
+            listener_server=self.values["listener.server"],
+            grace=float(self.values["runtime.grace"]),
+            plugins_enable=tuple(self.values["plugins.enable"]),
+            plugins_disable=tuple(self.values["plugins.disable"]),
+            plugins_config=dict(self.plugins),
+            **overrides,
+        )
 
 
 def _defaults() -> dict[str, Any]:
     return {
         "database.url": default_database_url(),
         "runtime.namespace": "default",
-        "runtime.language": "cel",
-        "runtime.grace": 10.0,
-        "listener.server": "granian",
+        "runtime.language": RuntimeSettings.language,
+        "runtime.grace": RuntimeSettings.grace,
+        "listener.server": RuntimeSettings.listener_server,
         "plugins.enable": [],
         "plugins.disable": [],
         "logging.level": "info",

@@ -6,10 +6,13 @@ fails to import or to register is reported and skipped, never fatal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import RuntimeSettings
 
 __all__ = ["Registries", "load_plugins", "discover", "GROUP", "default_registries"]
 
@@ -80,18 +83,19 @@ def load_plugins(
     return problems
 
 
-def default_registries(settings: dict[str, Any] | None = None) -> Registries:
+def default_registries(settings: RuntimeSettings | Mapping[str, Any] | None = None) -> Registries:
     """Fresh registries with the built-in languages and every installed plugin."""
+    from .config import RuntimeSettings
     from .lang import builtin_languages
     from .scheme import Scheme
     from .symbol import Hooks
 
-    settings = settings or {}
+    settings = RuntimeSettings.of(settings)
     scheme, languages, hooks = Scheme(), builtin_languages(), Hooks()
     problems = load_plugins(
         scheme, languages, hooks,
-        enable=settings.get("plugins_enable") or None,
-        disable=settings.get("plugins_disable") or (),
-        config=settings.get("plugins_config") or None,
+        enable=settings.plugins_enable or None,
+        disable=settings.plugins_disable,
+        config=dict(settings.plugins_config) or None,
     )
     return Registries(scheme, languages, hooks, problems)

@@ -8,8 +8,8 @@ Per process and in-port, packets are handled in arrival order and every caller g
 own packet, by construction. A node whose action is itself asynchronous serialises its calls per process
 (see ``node.OneToOne``), so a slow packet never overtakes an earlier one.
 
-When the process records frames (``process.frames`` is a list, set by a test or a debugger), each hop
-appends a ``Frame``; otherwise recording costs one attribute check.
+While somebody observes the hops (``observe.Observer``, installed on the port by the symbol table),
+``port.observer`` is set and the hop goes through it; otherwise observing costs one attribute check.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .errors import FlowError
 from .packet import NONE, Packet, join
 
 if TYPE_CHECKING:
+    from .observe import Observer
     from .process import Process
 
 __all__ = [
@@ -60,7 +61,7 @@ def port_name(base: str, index: int) -> str:
 
 @dataclass(slots=True)
 class Frame:
-    """One recorded hop: ``port`` of ``node`` saw ``input`` and answered ``output``."""
+    """One recorded hop (the testing plugin's record): ``port`` of ``node`` saw ``input`` and answered ``output``."""
 
     node: Any
     port: str
@@ -91,12 +92,14 @@ class InPort:
 class OutPort:
     """A node's exit. ``send`` delivers a packet to every linked in-port and returns the joined answer."""
 
-    __slots__ = ("name", "node", "links")
+    __slots__ = ("name", "node", "links", "observer")
 
     def __init__(self, name: str, node: Any = None) -> None:
         self.name = name
         self.node = node
         self.links: tuple[InPort, ...] = ()
+        #: The observer of the table that linked this port, while it has subscribers (else None).
+        self.observer: Observer | None = None
 
     def __repr__(self) -> str:
         return f"<OutPort {self.name} of {type(self.node).__name__} -> {len(self.links)} links>"
@@ -123,28 +126,12 @@ class OutPort:
         links = self.links
         if not links:
             return fallback
-        if proc.frames is not None:
-            return await self._send_recorded(proc, pck)
+        if self.observer is not None:
+            return await self.observer.send(self, proc, pck)
         if len(links) == 1:
             return await links[0].handler(proc, pck)
         answers = await asyncio.gather(*(_call(t, proc, pck) for t in links))
         return join(answers)
-
-    async def _send_recorded(self, proc: Process, pck: Packet) -> Packet:
-        frames = proc.frames
-        assert frames is not None
-        frames.append(Frame(self.node, self.name, None, pck))
-
-        async def call(target: InPort) -> Packet:
-            frame = Frame(target.node, target.name, pck)
-            frames.append(frame)
-            frame.output = await _call(target, proc, pck)
-            frame.end = time.time()
-            return frame.output
-
-        if len(self.links) == 1:
-            return await call(self.links[0])
-        return join(await asyncio.gather(*(call(t) for t in self.links)))
 
 
 async def _call(target: InPort, proc: Process, pck: Packet) -> Packet:

@@ -56,7 +56,7 @@ class Process:
     """One flow of packets; see the module docstring."""
 
     __slots__ = (
-        "_id", "parent", "status", "error", "start_time", "end_time", "frames",
+        "_id", "parent", "status", "error", "start_time", "end_time", "failure",
         "_data", "_hooks", "_children", "_tasks", "_done", "_locals",
     )
 
@@ -67,8 +67,8 @@ class Process:
         self.error: BaseException | None = None
         self.start_time = time.time()
         self.end_time: float | None = None
-        # The frame recorder (a list) when a test or debugger asked for one; inherited by children.
-        self.frames: list | None = parent.frames if parent is not None else None
+        #: The first error a task started in this process raised (also this process's exit error).
+        self.failure: BaseException | None = None
         self._data: dict[str, Any] | None = None
         self._hooks: list[ExitHook] | None = None
         self._children: set[Process] | None = None
@@ -172,7 +172,10 @@ class Process:
         return child
 
     def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
-        """Run ``coro`` in this process's task group. Its failure is logged, never lost."""
+        """Run ``coro`` in this process's task group: ``join()`` waits for it, ``exit()`` cancels it.
+
+        A task that fails is logged and its error kept as ``failure``: the process then exits with that
+        error (its transactions roll back, observers see it), unless it exits with an error of its own."""
         task = asyncio.get_running_loop().create_task(coro)
         if self._tasks is None:
             self._tasks = set()
@@ -184,7 +187,10 @@ class Process:
         if self._tasks is not None:
             self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("process %s: task failed", self.id, exc_info=task.exception())
+            error = task.exception()
+            log.error("process %s: task failed", self.id, exc_info=error)
+            if self.failure is None:
+                self.failure = error
 
     async def join(self) -> None:
         """Wait until every task started in this process and every child process has finished."""
@@ -224,6 +230,8 @@ class Process:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if error is None and self.failure is not None:
+            self.error = error = self.failure
         if self._children:
             for child in list(self._children):
                 await child.exit(error)

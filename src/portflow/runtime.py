@@ -6,6 +6,10 @@ background: a spec event rebuilds that spec (and, through the table, relinks and
 dependents); a value event rebuilds the specs bound to that value. A spec whose stored document did not
 change is not rebuilt. Traffic keeps flowing through the symbols that a change does not touch.
 
+The runtime is the composition root: it builds the one ``Context`` every codec gets (typed settings,
+the store, the symbol table and its hop observer, the plugins' services) and owns the one ``Lifetime``
+(task group and exit stack) in which every background task runs and every resource is cleaned up.
+
 Building one spec: check its meta fields, bind its ``env`` to values (or the ``-e`` environment),
 render ``{{ }}`` templates in its own fields, decode it through its kind's spec class, compile it with
 the kind's codec. A failure at any step is logged with the spec's name and field, and the spec stays in
@@ -17,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .config import RuntimeSettings
 from .errors import BindError, PortflowError, UserError
+from .lifetime import Job, Lifetime, TaskStatus
 from .plugin import default_registries
 from .scheme import Context, Scheme
 from .spec import DEFAULT_NAMESPACE, META_KEYS, EnvEntry, Spec, check_meta, describe
@@ -72,12 +78,12 @@ class Runtime:
         languages: Any = None,
         hooks: Hooks | None = None,
         environment: dict[str, str] | None = None,
-        settings: dict[str, Any] | None = None,
+        settings: RuntimeSettings | Mapping[str, Any] | None = None,
         watch: bool = True,
     ) -> None:
         self.store = store
         self.namespace = namespace
-        self.settings = dict(settings or {})
+        self.settings = RuntimeSettings.of(settings)
         if scheme is None:
             registries = default_registries(self.settings)
             scheme = registries.scheme
@@ -92,10 +98,12 @@ class Runtime:
         self.hooks = hooks or Hooks()
         self.environment = dict(environment or {})
         self.table = SymbolTable(self.hooks)
-        self.context = Context(scheme=scheme, languages=languages, hooks=self.hooks, settings=self.settings)
-        self.context.shared["runtime"] = self
+        self.lifetime = Lifetime(on_failure=self.table.fail)
+        self.context = Context(scheme=scheme, languages=languages, hooks=self.hooks, settings=self.settings,
+                               store=store, table=self.table, observer=self.table.observer,
+                               lifetime=self.lifetime)
         self._watch = watch
-        self._reconciler: asyncio.Task | None = None
+        self._reconciler: Job[None] | None = None
         self._streams: list[Any] = []
         self._lock = asyncio.Lock()
         #: Problems of the last load, one line each (also logged).
@@ -111,6 +119,7 @@ class Runtime:
 
     async def start(self) -> list[str]:
         """Watch, load everything, then reconcile changes in the background. Returns the load problems."""
+        self.lifetime.open()
         if self._watch:
             self._streams = [
                 self.store.specs.watch({"namespace": self.namespace}),
@@ -118,15 +127,14 @@ class Runtime:
             ]
         problems = await self.load()
         if self._watch:
-            self._reconciler = asyncio.get_running_loop().create_task(self._reconcile(), name="portflow-reconcile")
+            self._reconciler = await self.lifetime.spawn(self._reconcile, name="portflow-reconcile")
         return problems
 
     async def close(self) -> None:
-        """Stop reconciling, then unload and close every symbol (sources first)."""
+        """Stop reconciling, unload and close every symbol (sources first), then close the lifetime: its
+        tasks are cancelled and the services' cleanups run (servers kept for hand-over, pools)."""
         if self._reconciler is not None:
-            self._reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconciler
+            await self._reconciler.stop()
             self._reconciler = None
         for stream in self._streams:
             with contextlib.suppress(Exception):
@@ -134,13 +142,7 @@ class Runtime:
         self._streams = []
         async with self._lock:
             await self.table.close()
-            # Shared objects (a listener's server kept for hand-over, pools) go with the runtime.
-            for key, value in list(self.context.shared.items()):
-                if value is not self and hasattr(value, "aclose"):
-                    try:
-                        await value.aclose()
-                    except Exception:  # noqa: BLE001
-                        log.exception("closing %s failed", key)
+        await self.lifetime.aclose()
 
     # -- loading ----------------------------------------------------------------------------------
     async def load(self, ids: Iterable[str] | None = None) -> list[str]:
@@ -281,8 +283,9 @@ class Runtime:
         return built
 
     # -- reconciling ------------------------------------------------------------------------------
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, status: TaskStatus[None]) -> None:
         specs, values = self._streams
+        status.started()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
         async def pump(topic: str, stream: Any) -> None:

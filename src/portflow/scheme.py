@@ -21,29 +21,56 @@ import msgspec
 from .errors import CompileError, SpecError, UserError
 from .spec import Duration, Spec, check_meta, describe, parse_duration
 
+from .config import RuntimeSettings
+from .lifetime import Lifetime, TaskStatus
+from .observe import Observer
+from .services import Services
+
 if TYPE_CHECKING:
     from .lang import Languages
     from .node import Node
-    from .symbol import Hooks
+    from .symbol import Hooks, SymbolTable
 
-__all__ = ["Scheme", "Kind", "Context", "Codec", "decode_struct"]
+__all__ = ["Scheme", "Kind", "Context", "Codec", "decode_struct", "DuplicateKind"]
+
+T = typing.TypeVar("T")
 
 
-@dataclass
+@dataclass(eq=False)
 class Context:
-    """What a codec may use to build a node: the registries and the runtime's settings."""
+    """What a codec may use to build a node: the registries, the runtime's typed settings and its
+    services. The Runtime builds one (the composition root); a codec compiled outside a runtime gets a
+    ``Context(scheme)`` whose store and table are None and whose lifetime nobody closes."""
 
     scheme: Scheme
     languages: Languages | None = None
     hooks: Hooks | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-    #: Per-runtime shared objects (an in-memory SQLite connection, a listener registry, ...), by key.
-    shared: dict[str, Any] = field(default_factory=dict)
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    #: The runtime's store (specs and values), None outside a runtime.
+    store: Any = None
+    #: The runtime's symbol table, None outside a runtime.
+    table: SymbolTable | None = None
+    #: The hop observer (the table's); subscribe to watch hops and processes.
+    observer: Observer = field(default_factory=Observer)
+    #: The runtime's one task group and exit stack.
+    lifetime: Lifetime = field(default_factory=Lifetime)
+    #: Plugin-owned services by class: ``services.get(Listeners)``.
+    services: Services = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = RuntimeSettings.of(self.settings)
+        self.services = Services(self, self.lifetime)
 
     @property
     def language(self) -> str:
         """The default expression language (setting ``runtime.language``)."""
-        return self.settings.get("language") or "cel"
+        return self.settings.language or "cel"
+
+    async def start(self, fn: Callable[[TaskStatus[T]], typing.Awaitable[Any]], *, name: str = "portflow-task",
+                    owner: Any = None) -> T:
+        """Run ``fn(status)`` in the runtime's task group; return what it passes to ``status.started``.
+        A later failure marks ``owner``'s symbol failed (see ``lifetime``)."""
+        return await self.lifetime.start(fn, name=name, owner=owner)
 
 
 Codec = Callable[[Any, Context], "Node"]
@@ -150,6 +177,10 @@ def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[An
     return None, [f"{where.lstrip('.') + ': ' if where else ''}{message}"]
 
 
+class DuplicateKind(Exception):
+    """A kind (or alias) registered twice, a plugin's bug; the message names both plugins."""
+
+
 class Scheme:
     """The registry of kinds."""
 
@@ -180,6 +211,11 @@ class Scheme:
             raise TypeError(f"kind {name!r}: spec class must subclass portflow.Spec")
         kind = Kind(name, spec, codec, description or (spec.__doc__ or "").strip(), dict(ports or {}), example,
                     tuple(aliases), plugin)
+        for taken in (name, *aliases):
+            other = self.kind(taken)
+            if other is not None:
+                raise DuplicateKind(f"kind {taken!r} is registered twice: by plugin {other.plugin or '?'!r} "
+                                    f"and by plugin {plugin or '?'!r}")
         self._kinds[name] = kind
         for alias in aliases:
             self._aliases[alias] = name

@@ -22,6 +22,7 @@ import msgspec
 
 from .errors import FlowError
 from .node import Node
+from .observe import Observer
 from .packet import Packet
 from .port import ACTIVE, DEACTIVE, DEINIT, INIT, LIFECYCLE_ALIASES, LIFECYCLE_PORTS, OutPort
 from .process import Process
@@ -110,10 +111,17 @@ def _ref_key(namespace: str, ref: PortRef) -> _RefKey | None:
 
 
 class SymbolTable:
-    """Symbols by id, linked by their specs' ports, loaded in dependency order."""
+    """Symbols by id, linked by their specs' ports, loaded in dependency order.
 
-    def __init__(self, hooks: Hooks | None = None) -> None:
+    The table installs ``observer`` (its own, or one shared with an enclosing table) on every out-port
+    it links while the observer has subscribers."""
+
+    def __init__(self, hooks: Hooks | None = None, observer: Observer | None = None) -> None:
         self.hooks = hooks or Hooks()
+        self.observer = observer if observer is not None else Observer()
+        self._installed: Observer | None = None
+        self._by_node: dict[int, Symbol] = {}
+        self.observer.attach(self._install, self.symbol_of)
         self._symbols: dict[str, Symbol] = {}
         self._names: dict[tuple[str, str], str] = {}
         # Reverse references: target key -> ids of the symbols whose ports point at it.
@@ -141,6 +149,28 @@ class SymbolTable:
         if ref.name:
             return self.lookup(namespace, ref.name)
         return None
+
+    def symbol_of(self, node: Any) -> Symbol | None:
+        """The symbol whose node is ``node``."""
+        return self._by_node.get(id(node))
+
+    def fail(self, node: Any, error: BaseException) -> None:
+        """A background task of ``node`` failed: its symbol is failed (not loaded, the error shown)."""
+        sb = self.symbol_of(node)
+        if sb is not None:
+            sb.error = f"failed: {error}"
+            sb.loaded = False
+            log.error("%s: failed: %s", sb.describe(), error)
+
+    def _install(self, observer: Observer | None) -> None:
+        self._installed = observer
+        for sb in self._symbols.values():
+            if sb.node is None:
+                continue
+            for out in sb.spec.ports:
+                port = sb.node.outport(out)
+                if port is not None:
+                    port.observer = observer
 
     def targets(self, sb: Symbol) -> Iterable[tuple[str, PortRef, Symbol | None]]:
         """(out-port, reference, target or None) for every non-lifecycle connection of ``sb``."""
@@ -227,6 +257,7 @@ class SymbolTable:
             return
         if link:
             out.link(inp)
+            out.observer = self._installed
         else:
             out.unlink(inp)
 
@@ -292,6 +323,8 @@ class SymbolTable:
 
     def _remember(self, sb: Symbol) -> None:
         self._symbols[sb.id] = sb
+        if sb.node is not None:
+            self._by_node[id(sb.node)] = sb
         if sb.name:
             self._names[(sb.namespace, sb.name)] = sb.id
         for _, ref, _ in self.targets(sb):
@@ -302,6 +335,8 @@ class SymbolTable:
     def _forget(self, sb: Symbol) -> None:
         if self._symbols.get(sb.id) is sb:
             del self._symbols[sb.id]
+        if sb.node is not None and self._by_node.get(id(sb.node)) is sb:
+            del self._by_node[id(sb.node)]
         if sb.name and self._names.get((sb.namespace, sb.name)) == sb.id:
             del self._names[(sb.namespace, sb.name)]
         for out, refs in sb.spec.ports.items():
@@ -409,6 +444,7 @@ class SymbolTable:
         if not refs:
             return
         out = OutPort(port, sb.node)
+        out.observer = self._installed
         for ref in refs:
             target = self.resolve(sb.namespace, ref)
             if target is not None and target.node is not None:

@@ -57,8 +57,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
     from ..plugin import default_registries
     from ..runtime import Runtime
 
-    runtime_settings = settings.runtime_settings()
-    runtime_settings["listener_reuse_port"] = reuse_port
+    runtime_settings = settings.runtime_settings(listener_reuse_port=reuse_port)
     registries = default_registries(runtime_settings)
     store = await open_store_for(settings)
     try:
@@ -74,7 +73,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
         log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
         await stop.wait()
         log.info("shutting down")
-        grace = float(runtime_settings.get("grace") or 10.0)
+        grace = runtime_settings.grace
         try:
             await asyncio.wait_for(runtime.close(), timeout=grace)
         except TimeoutError:
@@ -135,4 +134,4 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
     root_args = [arg for key in ("log_level", "log_format") if root.get(key)
                  for arg in (f"--{key.replace('_', '-')}", root[key])]
     argv = worker_argv(root_args, settings.namespace, env)
-    await Supervisor(argv, count, float(settings["runtime.grace"])).run()
+    await Supervisor(argv, count, settings.runtime_settings().grace).run()

@@ -87,7 +87,7 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
                 problems = await runtime.start()
             if problems:
                 raise LoadFailed(problems)
-            runner = find_runner(runtime.context.shared)
+            runner = find_runner(runtime.context)
             results = [Result(name, FlowError(why), 0.0) for name, why in inactive_tests(runtime, runner, pattern)]
             for result in results:
                 print_result(result)

@@ -12,6 +12,7 @@ import pytest
 from portflow.errors import FlowError, UserError
 from portflow.node import OneToOne
 from portflow.plugins.net.listener import Listener, Listeners, compile_listener, ListenerSpec
+from portflow.config import RuntimeSettings
 from portflow.scheme import Context, Scheme
 
 from .conftest import raw_request
@@ -329,8 +330,8 @@ def test_compile_listener_validates():
     with pytest.raises(UserError, match="protocol"):
         compile_listener(ListenerSpec(kind="listener", name="l", port=1, protocol="tcp"), ctx)
     node = compile_listener(ListenerSpec(kind="listener", name="l", port=8000), ctx)
-    assert node.configured_port == 8000 and node.registry is ctx.shared["net.listeners"]
-    ctx.settings["listener_server"] = "uvicorn"
+    assert node.configured_port == 8000 and node.registry is ctx.services.get(Listeners)
+    ctx = Context(scheme=Scheme(), settings=RuntimeSettings(listener_server="uvicorn"))
     assert compile_listener(ListenerSpec(kind="listener", name="l", port=1), ctx).server_name == "uvicorn"
 
 

@@ -99,12 +99,7 @@ async def test_listener_commits_on_200_and_rolls_back_on_500(backend, flow):
                 await asyncio.sleep(0.1)
                 assert await send(check, f"SELECT id, name FROM {table} ORDER BY id") == rows
     finally:
-        await runtime.close()
-        shared = runtime.context.shared
-        if "net.listeners" in shared:
-            await shared["net.listeners"].aclose()
-        if Databases.KEY in shared:
-            await shared[Databases.KEY].aclose()
+        await runtime.close()  # closes its services too: the listeners and the databases
 
 
 MEMORY_FLOW = """
@@ -128,4 +123,4 @@ async def test_memory_database_is_one_per_runtime(flow):
     await send(writer, ["INSERT INTO notes VALUES (?)", ["hello"]])
     assert await send(reader, "SELECT body FROM notes") == [{"body": "hello"}]
     await runtime.close()
-    await runtime.context.shared[Databases.KEY].aclose()
+    assert runtime.context.services.get(Databases)._entries == {}  # closed with the runtime

@@ -103,15 +103,6 @@ def node_of(rt: Runtime, name: str) -> Any:
 
 
 def context_for(store: Any) -> Context:
-    """A compile context whose runtime is a bare object holding ``store`` (for codecs without a Runtime)."""
+    """A compile context holding ``store`` (for codecs without a Runtime)."""
     scheme, languages, hooks = system_scheme()
-
-    class _Runtime:
-        pass
-
-    rt = _Runtime()
-    rt.store = store  # type: ignore[attr-defined]
-    rt.scheme = scheme  # type: ignore[attr-defined]
-    ctx = Context(scheme=scheme, languages=languages, hooks=hooks)
-    ctx.shared["runtime"] = rt
-    return ctx
+    return Context(scheme=scheme, languages=languages, hooks=hooks, store=store)

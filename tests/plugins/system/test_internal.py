@@ -65,7 +65,7 @@ async def rt(runtime):
 
 
 async def test_specs_and_values_tables(rt):
-    db = Internal(rt)
+    db = Internal(rt.context)
     specs = await db.query("SELECT id, name, kind FROM specs WHERE namespace = ?", ["system"])
     assert sorted(r["name"] for r in specs) == ["guard", "reader", "sink"]
     assert set(specs[0]) == {"id", "name", "kind"}
@@ -78,15 +78,15 @@ async def test_specs_and_values_tables(rt):
 
 
 async def test_symbols_show_the_stored_spec_not_the_rendered_secret(rt):
-    rows = await Internal(rt).query("SELECT * FROM symbols WHERE name = 'guard'")
+    rows = await Internal(rt.context).query("SELECT * FROM symbols WHERE name = 'guard'")
     assert rows[0]["token"] == "{{ .TOKEN }}" and rows[0]["loaded"] is True
     assert "very-secret" not in repr(rows)
-    names = [r["name"] for r in await Internal(rt).query("SELECT name FROM symbols")]
+    names = [r["name"] for r in await Internal(rt.context).query("SELECT name FROM symbols")]
     assert sorted(names) == ["guard", "reader", "sink"]
 
 
 async def test_argument_errors(rt):
-    db = Internal(rt)
+    db = Internal(rt.context)
     with pytest.raises(InternalError, match="more \\?"):
         await db.query("SELECT * FROM specs WHERE id = ?", [])
     with pytest.raises(InternalError, match="no argument named 'x'"):
@@ -96,7 +96,7 @@ async def test_argument_errors(rt):
 
 
 async def test_processes_and_frames_of_live_processes(rt):
-    db = Internal(rt)
+    db = Internal(rt.context)
     assert await db.query("SELECT * FROM processes") == []
     sink = node_of(rt, "sink")
     reader = node_of(rt, "reader")

@@ -100,6 +100,6 @@ async def tests(store: Any) -> AsyncIterator[Start]:
 
 async def outcomes(runtime: Runtime, pattern: str | None = None) -> dict[str, str | None]:
     """Run the runtime's tests: name -> None (passed) or the failure's message."""
-    runner = find_runner(runtime.context.shared)
+    runner = find_runner(runtime.context)
     assert runner is not None, "no test node compiled"
     return {r.name: (None if r.passed else r.message) for r in await runner.run(pattern)}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from portflow.errors import CompileError, FlowError
+from portflow.plugins.testing import find_runner
 from portflow.plugins.testing.assert_ import AssertNode
 from portflow.packet import Packet
+from portflow.config import RuntimeSettings
 from portflow.scheme import Context
 from support.probe import send_to
 
@@ -19,7 +21,7 @@ async def send(node, payload, proc=None):
 
 def build(doc: dict):
     scheme = make_scheme()
-    context = Context(scheme=scheme, languages=ExprLanguages(), settings={"language": "expr"})
+    context = Context(scheme=scheme, languages=ExprLanguages(), settings=RuntimeSettings(language="expr"))
     return scheme.compile(scheme.decode({"kind": "assert", "name": "a", **doc}), context)
 
 
@@ -121,7 +123,7 @@ async def test_target_uses_the_frame_payload_and_index(tests):
 
     async def spy(proc, pck):
         out = await original(proc, pck)
-        probe.append((pck.payload, out.payload, [f.port for f in proc.frames]))
+        probe.append((pck.payload, out.payload, [f.port for f in find_runner(runtime.context).frames(proc)]))
         return out
 
     last._run.action = spy

@@ -96,7 +96,7 @@ async def test_named_by_namespace_and_name_or_id_and_filtered_by_regex(tests):
 - kind: test
   name: beta
 """, namespace="suite")
-    runner = find_runner(runtime.context.shared)
+    runner = find_runner(runtime.context)
     assert runner.names() == ["suite/0190a0e0-0000-7000-8000-000000000001", "suite/alpha", "suite/beta"]
     assert runner.names("ph") == ["suite/alpha"]  # unanchored search
     assert list(await outcomes(runtime, "^suite/(alpha|beta)$")) == ["suite/alpha", "suite/beta"]
@@ -111,7 +111,7 @@ async def test_inactive_test_is_not_registered_and_unload_unregisters(tests):
 - kind: test
   name: fine
 """)
-    runner = find_runner(runtime.context.shared)
+    runner = find_runner(runtime.context)
     assert runner.names() == ["default/fine"]
     await runtime.table.free(runtime.table.lookup("default", "fine").id)
     assert runner.names() == []
@@ -120,18 +120,18 @@ async def test_inactive_test_is_not_registered_and_unload_unregisters(tests):
 async def test_tests_run_concurrently_each_in_its_own_recording_process():
     started, procs = [], []
     release = asyncio.Event()
+    runner = Runner()
 
     class Slow:
         async def run(self, proc):
             procs.append(proc)
-            assert proc.frames == []
+            assert runner.frames(proc) == []
             started.append(1)
             if len(started) == 2:
                 release.set()
             await asyncio.wait_for(release.wait(), 2)
             return None
 
-    runner = Runner()
     runner.register("ns/a", Slow())
     runner.register("ns/b", Slow())
     seen: list[Result] = []

@@ -1,7 +1,7 @@
 """The ``listener`` kind: an HTTP server whose every request is one process through the flow (reference §8, §10).
 
 The node serves a plain ASGI-3 application (``Dispatch``) through ``server.serve``. Servers live in a
-per-runtime registry (``context.shared["net.listeners"]``) keyed by address, not in the node: when a
+per-runtime registry (``context.services.get(Listeners)``) keyed by address, not in the node: when a
 listener unloads, its server stays open for a short hand-over window and a listener that loads on the
 same host, port and protocol within it takes the socket over (the live reload path: no refused
 connection, in-flight requests finish on the old nodes, new ones wait for the new listener). The same
@@ -47,7 +47,6 @@ DEFAULT_MAX_BODY = 10 * 1024 * 1024
 HANDOVER = 2.0
 #: Process data key under which a WebSocket request's connection waits for a ``gateway``.
 WEBSOCKET_KEY = "net.websocket"
-_SHARED_KEY = "net.listeners"
 #: Process data key holding the client's ``(host, port)`` (the proxy reads it for ``X-Forwarded-For``).
 CLIENT_KEY = "net.client"
 
@@ -596,7 +595,7 @@ _WILDCARD = ("", "*", "0.0.0.0", "::")
 class Listeners:
     """The servers of one runtime, by (host, port): shared so that a reloaded listener keeps its socket.
 
-    ``aclose()`` closes every server at once (a runtime that stops calls it through ``context.shared``).
+    ``aclose()`` closes every server at once (the runtime calls it when it closes: a service).
     """
 
     def __init__(self) -> None:
@@ -687,11 +686,8 @@ class Listeners:
 
 
 def listeners(context: Context) -> Listeners:
-    """The runtime's registry of listening servers, created on first use."""
-    registry = context.shared.get(_SHARED_KEY)
-    if registry is None:
-        registry = context.shared[_SHARED_KEY] = Listeners()
-    return registry
+    """The runtime's registry of listening servers (a service, closed with the runtime)."""
+    return context.services.get(Listeners)
 
 
 def compile_listener(spec: ListenerSpec, context: Context) -> Listener:
@@ -704,9 +700,9 @@ def compile_listener(spec: ListenerSpec, context: Context) -> Listener:
     tls = TLS(spec.tls.cert, spec.tls.key) if spec.tls else None
     return Listener(
         spec.host, spec.port, tls=tls, max_body=spec.max_body, read_timeout=float(spec.read_timeout),
-        server=context.settings.get("listener_server") or "granian", registry=listeners(context),
-        label=f"spec {spec.label!r} (kind {spec.kind})", grace=float(context.settings.get("grace") or 10.0),
-        reuse_port=bool(context.settings.get("listener_reuse_port")),
+        server=context.settings.listener_server, registry=listeners(context),
+        label=f"spec {spec.label!r} (kind {spec.kind})", grace=context.settings.grace,
+        reuse_port=context.settings.listener_reuse_port,
     )
 
 

@@ -19,7 +19,6 @@ server is listening when ``start()`` returns (or ``async with`` enters), so a cl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ...errors import ConfigError, UserError
+from ...lifetime import current as current_lifetime
 
 __all__ = ["serve", "Server", "TLS", "SERVERS", "bind_socket"]
 
@@ -331,24 +331,26 @@ class UvicornServer(_Base):
             raise
         await server.on_tick(0)  # the Date header
         self._server = server
-        self._ticker = asyncio.get_running_loop().create_task(self._tick(server))
+        # The ticker (the Date header) runs in the runtime's task group; outside a runtime the header
+        # keeps the time the server started.
+        owner = current_lifetime()
+        self._ticker = await owner.spawn(self._tick, name="portflow-uvicorn-tick") if owner else None
         self.running = True
 
-    @staticmethod
-    async def _tick(server: Any) -> None:
+    async def _tick(self, status: Any) -> None:
+        status.started()
         counter = 0
         while True:
             await asyncio.sleep(1.0)
             counter += 10
-            await server.on_tick(counter)
+            await self._server.on_tick(counter)
 
     async def stop(self, grace: float = 10.0) -> None:
         if not self.running:
             return
         self.running = False
-        self._ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._ticker
+        if self._ticker is not None:
+            await self._ticker.stop()
         server = self._server
         server.config.timeout_graceful_shutdown = grace
         try:

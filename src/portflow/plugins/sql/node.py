@@ -196,7 +196,7 @@ def compile_sql(spec: SQLSpec, context: Context, drivers: Drivers | None = None)
     drivers = drivers if drivers is not None else default_drivers()
     subject = describe({"name": spec.name, "id": spec.id, "kind": spec.kind})
     problems = []
-    driver = drivers.get(spec.driver)
+    driver = drivers.resolve(spec.driver, context)
     if driver is None:
         problems.append(f"driver: unknown driver {spec.driver!r}; expected one of {', '.join(drivers.names())}")
     else:
@@ -212,7 +212,7 @@ def compile_sql(spec: SQLSpec, context: Context, drivers: Drivers | None = None)
         raise SpecError(subject, problems)
     assert driver is not None
     return SQLNode(driver, spec.source, name=spec.label or "sql", isolation=isolation,
-                   databases=Databases.of(context.shared))
+                   databases=context.services.get(Databases))
 
 
 class SQLCodec:

@@ -26,8 +26,7 @@ log = logging.getLogger("portflow.system")
 
 def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any = None) -> None:
     """Register ``syscall``, ``signal``, ``watch``, ``auth`` and ``mask`` into ``scheme``; add the
-    ``internal`` driver to the ``sql`` kind's drivers when the sql plugin is installed, and the agent's
-    load hook to ``hooks``."""
+    ``internal`` driver to the ``sql`` kind's drivers when the sql plugin is installed."""
     from . import auth, internal, mask, signal, syscall, watch
 
     syscall.register(scheme)
@@ -36,5 +35,3 @@ def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any 
     auth.register(scheme)
     mask.register(scheme)
     internal.register(scheme)
-    if hooks is not None:
-        hooks.on_load(internal.follow)

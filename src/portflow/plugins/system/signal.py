@@ -13,12 +13,11 @@ value (a list means any of them), e.g. ``filter: {namespace: default}``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any, Literal
 
 from ...errors import FlowError
+from ...lifetime import Job, Lifetime, TaskStatus
 from ...node import Node
 from ...packet import Packet
 from ...port import ERROR, OUT, OutPort
@@ -26,7 +25,7 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
 from ...store import check_filter
-from .syscall import runtime_of
+from .syscall import store_of
 
 __all__ = ["SignalSpec", "Signal", "compile_signal", "register", "event_payload"]
 
@@ -53,13 +52,16 @@ def event_payload(event: Any) -> dict[str, Any]:
 class Signal(Node):
     """The live signal: built from a store collection (``store.specs`` or ``store.values``) and a filter."""
 
-    def __init__(self, collection: Any, filter: dict[str, Any] | None = None, *, label: str = "signal") -> None:
+    def __init__(self, collection: Any, filter: dict[str, Any] | None = None, *, label: str = "signal",
+                 lifetime: Lifetime | None = None) -> None:
         self.collection = collection
         self.filter = dict(filter or {})
         self.label = label
+        #: Where the watching task runs: the runtime's (its failure marks this node's symbol failed).
+        self.lifetime = lifetime if lifetime is not None else Lifetime()
         self.out_port = OutPort(OUT, self)
         self.error_port = OutPort(ERROR, self)
-        self._task: asyncio.Task | None = None
+        self._job: Job[None] | None = None
 
     def outport(self, name: str) -> OutPort | None:
         if name in (OUT, "out[0]"):
@@ -69,28 +71,22 @@ class Signal(Node):
         return None
 
     async def load(self) -> None:
-        if self._task is not None and not self._task.done():
+        if self._job is not None and not self._job.done:
             return
-        # Watch now, not in the task: every change committed after load() returns is delivered.
-        watch = self.collection.watch(self.filter)
-        self._task = asyncio.get_running_loop().create_task(self._run(watch), name=f"portflow-signal {self.label}")
-        self._task.add_done_callback(self._done)
+        self._job = await self.lifetime.spawn(self._run, name=f"portflow-signal {self.label}", owner=self)
 
     async def unload(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        job, self._job = self._job, None
+        if job is not None:
+            await job.stop()
 
     async def close(self) -> None:
         await self.unload()
 
-    def _done(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: stopped watching: %s", self.label, task.exception(), exc_info=task.exception())
-
-    async def _run(self, watch: Any) -> None:
+    async def _run(self, status: TaskStatus[None]) -> None:
+        # Watching starts before load() returns: every change committed after that is delivered.
+        watch = self.collection.watch(self.filter)
+        status.started()
         async with watch:
             async for event in watch:
                 await self.emit(event_payload(event))
@@ -116,9 +112,9 @@ class Signal(Node):
 
 def compile_signal(spec: SignalSpec, context: Context) -> Signal:
     flt = check_filter(spec.filter, watch=True)  # a UserError names the bad key; compile() adds the spec
-    store = runtime_of(context, spec).store
+    store = store_of(context, spec)
     collection = store.specs if spec.topic == "specs" else store.values
-    return Signal(collection, flt, label=f"spec {spec.label!r} (kind {spec.kind})")
+    return Signal(collection, flt, label=f"spec {spec.label!r} (kind {spec.kind})", lifetime=context.lifetime)
 
 
 EXAMPLE = """\

@@ -39,7 +39,7 @@ from ...scheme import Context, Scheme
 from ...spec import DEFAULT_NAMESPACE, Spec, new_id
 
 __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
-           "runtime_of"]
+           "store_of"]
 
 OPCODES = (
     "specs.create", "specs.read", "specs.update", "specs.delete",
@@ -225,18 +225,16 @@ class Syscall(OneToOne):
         return gone
 
 
-def runtime_of(context: Context, spec: Spec) -> Any:
-    """The runtime compiling ``spec`` (``context.shared["runtime"]``); a CompileError without one."""
-    runtime = context.shared.get("runtime")
-    if runtime is None or getattr(runtime, "store", None) is None:
+def store_of(context: Context, spec: Spec) -> Any:
+    """The store of the runtime compiling ``spec`` (``context.store``); a CompileError without one."""
+    if context.store is None:
         label = spec.name or spec.id
         raise CompileError(f"spec {label!r} (kind {spec.kind}): needs a runtime with a store to run in")
-    return runtime
+    return context.store
 
 
 def compile_syscall(spec: SyscallSpec, context: Context) -> Syscall:
-    runtime = runtime_of(context, spec)
-    return Syscall(spec.opcode, runtime.store, getattr(runtime, "scheme", None) or context.scheme)
+    return Syscall(spec.opcode, store_of(context, spec), context.scheme)
 
 
 EXAMPLE = """\

@@ -35,7 +35,7 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Duration, Spec
 from .signal import event_payload
-from .syscall import runtime_of
+from .syscall import store_of
 
 __all__ = ["WatchSpec", "Watch", "EventStream", "compile_watch", "register", "request_filter"]
 
@@ -129,7 +129,7 @@ class Watch(OneToOne):
 
 
 def compile_watch(spec: WatchSpec, context: Context) -> Watch:
-    store = runtime_of(context, spec).store
+    store = store_of(context, spec)
     return Watch(store.specs if spec.topic == "specs" else store.values, heartbeat=float(spec.heartbeat))
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import assert_, test
-from .runner import RUNNER_KEY, Result, Runner, find_runner, runner_for
+from .runner import Result, Runner, find_runner, runner_for
 
-__all__ = ["register", "Runner", "Result", "RUNNER_KEY", "runner_for", "find_runner"]
+__all__ = ["register", "Runner", "Result", "runner_for", "find_runner"]
 
 
 def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any = None) -> None:

@@ -16,7 +16,7 @@ from ...port import Frame
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Duration, PortRef, Spec, describe
-from .runner import format_duration
+from .runner import Runner, format_duration
 
 __all__ = ["AssertSpec", "AssertTarget", "AssertNode", "compile_assert", "register"]
 
@@ -56,8 +56,11 @@ class AssertNode(OneToOne):
     """in ``[payload, index]`` -> check -> out ``[payload, index]`` | error ``assert failed``."""
 
     def __init__(self, program: Program, expect: str = "", target: AssertTarget | None = None,
-                 resolve: Resolve | None = None, timeout: float | None = None) -> None:
+                 resolve: Resolve | None = None, timeout: float | None = None,
+                 frames: Callable[[Process], list[Frame] | None] | None = None) -> None:
         self.program = program
+        #: The frames of a test process (the runner's record), for ``target``.
+        self.frames_of = frames
         self.expect = expect
         self.target = target
         self.resolve = resolve
@@ -90,7 +93,7 @@ class AssertNode(OneToOne):
         target = self.target
         assert target is not None
         label = f"{target.name or target.id}.{target.port}"
-        frames: list[Frame] | None = proc.frames
+        frames = self.frames_of(proc) if self.frames_of is not None else None
         if frames is None:
             raise FlowError(f"assert failed: target {label}: this process records no frames (run it from a test)")
         node = self.resolve(target) if self.resolve is not None else None
@@ -141,15 +144,16 @@ def compile_assert(spec: AssertSpec, context: Context) -> AssertNode:
         raise CompileError(f"{subject}: expect: unknown language {language!r} (setting runtime.language)") from None
 
     resolve: Resolve | None = None
-    runtime = context.shared.get("runtime")
-    if runtime is not None:
+    table = context.table
+    if table is not None:
         namespace = spec.namespace
 
         def resolve(t: AssertTarget) -> Node | None:
-            sb = runtime.table.resolve(namespace, PortRef(port=t.port, id=t.id, name=t.name))
+            sb = table.resolve(namespace, PortRef(port=t.port, id=t.id, name=t.name))
             return sb.node if sb is not None else None
 
-    return AssertNode(program, spec.expect, target, resolve, spec.timeout or None)
+    return AssertNode(program, spec.expect, target, resolve, spec.timeout or None,
+                      frames=context.services.get(Runner).frames)
 
 
 def register(scheme: Scheme) -> None:

@@ -1,10 +1,11 @@
 """The test runner: the tests a runtime has activated, and running them.
 
-A ``Runner`` lives in the runtime's ``context.shared`` (under ``RUNNER_KEY``); each ``test`` node
-registers itself there when the symbol table activates it and unregisters when it is deactivated.
-``portflow test`` loads a namespace, takes the runner with ``find_runner(runtime.context.shared)`` and
-calls ``run(pattern)``: every matching test runs concurrently, each in a process of its own that records
-its frames (so ``assert.target`` can look back at what happened).
+A ``Runner`` is a service of the runtime (``context.services.get(Runner)``); each ``test`` node registers
+itself there when the symbol table activates it and unregisters when it is deactivated. ``portflow test``
+loads a namespace, takes the runner with ``find_runner(runtime.context)`` and calls ``run(pattern)``:
+every matching test runs concurrently, each in a process of its own whose hops the runner records as
+``Frame``s while it runs (it subscribes to the runtime's hop observer), so ``assert.target`` can look
+back at what happened (``runner.frames(proc)``).
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ...errors import FlowTimeout
+from ...observe import Hop, Observer, Subscriber
+from ...port import Frame
 from ...process import Process
+from ...scheme import Context
 
-__all__ = ["RUNNER_KEY", "Runner", "Result", "Suite", "runner_for", "find_runner", "format_duration"]
-
-RUNNER_KEY = "testing.runner"
+__all__ = ["Runner", "Result", "Suite", "runner_for", "find_runner", "format_duration"]
 
 
 class Suite(Protocol):
@@ -67,11 +69,53 @@ def format_duration(seconds: float) -> str:
     return (f"{hours}h" if hours else "") + f"{minutes}m" + secs
 
 
+class _Recorder(Subscriber):
+    """The frames of each running test's process (and its children), from the hop observer."""
+
+    def __init__(self) -> None:
+        self.frames: dict[Process, list[Frame]] = {}
+        self._open: dict[Hop, Frame] = {}
+
+    def of(self, proc: Process) -> list[Frame] | None:
+        p: Process | None = proc
+        while p is not None:
+            frames = self.frames.get(p)
+            if frames is not None:
+                return frames
+            p = p.parent
+        return None
+
+    def hop_started(self, hop: Hop) -> None:
+        frames = self.of(hop.process)
+        if frames is None:
+            return
+        if hop.index == 0:
+            frames.append(Frame(hop.source.node, hop.source.name, None, hop.packet))
+        frame = self._open[hop] = Frame(hop.target.node, hop.target.name, hop.packet)
+        frames.append(frame)
+
+    def hop_ended(self, hop: Hop) -> None:
+        frame = self._open.pop(hop, None)
+        if frame is not None:
+            frame.output, frame.end = hop.answer, time.time()
+
+
 class Runner:
     """Tests by name (``namespace/name``); ``run`` runs the ones whose name matches a pattern."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Observer | None = None) -> None:
         self._tests: dict[str, Suite] = {}
+        self.observer = observer
+        self._recorder = _Recorder()
+
+    @classmethod
+    def service(cls, context: Context) -> Runner:
+        """The runtime's runner, recording through its hop observer."""
+        return cls(context.observer)
+
+    def frames(self, proc: Process) -> list[Frame] | None:
+        """The frames recorded so far in the test process ``proc`` belongs to; None outside a test."""
+        return self._recorder.of(proc)
 
     def __len__(self) -> int:
         return len(self._tests)
@@ -104,21 +148,28 @@ class Runner:
         results: dict[str, Result] = {}
 
         async def one(name: str, suite: Suite) -> None:
-            result = await run_one(name, suite, timeout=timeout)
+            result = await run_one(name, suite, timeout=timeout, recorder=self._recorder)
             results[name] = result
             if on_result is not None:
                 on_result(result)
 
-        async with asyncio.TaskGroup() as group:
-            for name, suite in selected:
-                group.create_task(one(name, suite))
+        unsubscribe = self.observer.subscribe(self._recorder) if self.observer is not None else None
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name, suite in selected:
+                    group.create_task(one(name, suite))
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
         return [results[name] for name, _ in selected]
 
 
-async def run_one(name: str, suite: Suite, *, timeout: float | None = None) -> Result:
-    """Run one test in a fresh process that records frames; a crash or a timeout is a failure."""
+async def run_one(name: str, suite: Suite, *, timeout: float | None = None,
+                  recorder: _Recorder | None = None) -> Result:
+    """Run one test in a fresh process whose frames ``recorder`` keeps; a crash or a timeout is a failure."""
     proc = Process()
-    proc.frames = []
+    if recorder is not None:
+        recorder.frames[proc] = []
     started = time.perf_counter()
     error: BaseException | None
     try:
@@ -129,18 +180,19 @@ async def run_one(name: str, suite: Suite, *, timeout: float | None = None) -> R
     except Exception as exc:  # noqa: BLE001 - a broken node fails its test, not the run
         error = exc
     duration = time.perf_counter() - started
-    await proc.exit(error)
+    try:
+        await proc.exit(error)
+    finally:
+        if recorder is not None:
+            recorder.frames.pop(proc, None)
     return Result(name, error, duration)
 
 
-def runner_for(shared: MutableMapping[str, Any]) -> Runner:
-    """The runner kept in ``shared`` (a runtime's ``context.shared``), created on first use."""
-    runner = shared.get(RUNNER_KEY)
-    if runner is None:
-        runner = shared[RUNNER_KEY] = Runner()
-    return runner
+def runner_for(context: Context) -> Runner:
+    """The runtime's runner, created on first use."""
+    return context.services.get(Runner)
 
 
-def find_runner(shared: MutableMapping[str, Any]) -> Runner | None:
-    """The runner in ``shared``, or None when no test node was ever compiled there."""
-    return shared.get(RUNNER_KEY)
+def find_runner(context: Context) -> Runner | None:
+    """The runtime's runner, or None when no test node was ever compiled there."""
+    return context.services.find(Runner)

@@ -76,7 +76,7 @@ class TestNode(Node):
 
 
 def compile_test(spec: TestSpec, context: Context) -> TestNode:
-    return TestNode(f"{spec.namespace}/{spec.name or spec.id}", runner_for(context.shared))
+    return TestNode(f"{spec.namespace}/{spec.name or spec.id}", runner_for(context))
 
 
 def register(scheme: Scheme) -> None:

@@ -7,10 +7,13 @@ rejected a statement (its message is the database's), ``Unavailable`` when the d
 reached or is closed.
 
 ``Drivers`` is the registry: an object, created by ``default_drivers()`` with ``sqlite``, ``postgres``
-and ``mysql`` (and their aliases); the ``system`` plugin adds ``internal`` to the one the ``sql`` kind
-uses (``portflow.plugins.sql.drivers_of(scheme)``).
+and ``mysql`` (and their aliases); another plugin adds its own driver to the one the ``sql`` kind uses
+with ``portflow.plugins.sql.drivers_of(scheme).register(driver)`` (the ``system`` plugin adds
+``internal``). A driver that reads the runtime it runs in defines ``bind(context)``, returning the driver
+for that runtime; ``Drivers.resolve(name, context)`` calls it when a spec compiles.
 
-``Databases`` is the per-runtime table of open databases, kept in ``Context.shared``: every ``sql`` node
+``Databases`` is the per-runtime table of open databases, a runtime service
+(``context.services.get(Databases)``, closed with the runtime): every ``sql`` node
 on the same driver and source shares one pool, opened when the first of them loads and closed when the
 last unloads. (A database a driver marks ``pinned``, SQLite's ``:memory:``, stays open for the life of
 the runtime so its data survives a node being replaced.)
@@ -147,7 +150,7 @@ class Database(Protocol):
 
 
 class Driver(Protocol):
-    """Opens databases of one kind."""
+    """Opens databases of one kind. (Optionally ``bind(context) -> Driver``: see ``Drivers.resolve``.)"""
 
     name: str
 
@@ -168,6 +171,10 @@ class Drivers:
         self._aliases: dict[str, str] = {}
 
     def register(self, driver: Driver, *, aliases: tuple[str, ...] | list[str] = ()) -> None:
+        """Add ``driver`` under its name and ``aliases``; a name already taken is a ``ValueError``."""
+        for name in (driver.name, *aliases):
+            if name in self:
+                raise ValueError(f"sql driver {name!r} is registered twice")
         self._drivers[driver.name] = driver
         for alias in aliases:
             self._aliases[alias] = driver.name
@@ -178,6 +185,13 @@ class Drivers:
 
     def get(self, name: str) -> Driver | None:
         return self._drivers.get(name) or self._drivers.get(self._aliases.get(name, ""))
+
+    def resolve(self, name: str, context: Any) -> Driver | None:
+        """The driver called ``name`` for the runtime of ``context``: bound to it when the driver has
+        ``bind(context)``. None when no driver has that name."""
+        driver = self.get(name)
+        bind = getattr(driver, "bind", None)
+        return bind(context) if bind is not None else driver
 
     def names(self) -> list[str]:
         return sorted(self._drivers)
@@ -229,22 +243,13 @@ def _close_pinned(pinned: list[Database]) -> None:
 
 
 class Databases:
-    """Open databases by (driver, source), shared by the nodes of one runtime, counted by reference."""
-
-    KEY = "sql.databases"
+    """Open databases by (driver, source), shared by the nodes of one runtime, counted by reference.
+    A runtime service: ``context.services.get(Databases)``; ``aclose`` runs when the runtime closes."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._pinned: list[Database] = []
         weakref.finalize(self, _close_pinned, self._pinned)
-
-    @classmethod
-    def of(cls, shared: dict[str, Any]) -> Databases:
-        """The table kept in a runtime's ``Context.shared``, created on first use."""
-        table = shared.get(cls.KEY)
-        if table is None:
-            table = shared[cls.KEY] = cls()
-        return table
 
     async def acquire(self, driver: Driver, source: str) -> Database:
         """The open database on ``source``, opening it if no node holds it yet."""

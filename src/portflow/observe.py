@@ -1,0 +1,162 @@
+"""Observing: the one way to watch packets move and processes come and go.
+
+A symbol table owns an ``Observer`` and installs it on the out-ports it links, but only while somebody
+subscribes: with no subscriber ``OutPort.send`` sees ``port.observer is None`` and costs nothing more.
+A ``Subscriber`` (override what you need) is told, per hop from an out-port to one linked in-port,
+``hop_started(hop)`` before the target runs and ``hop_ended(hop)`` after it answered; ``hop_started`` may
+return an awaitable, and the hop waits for it (a debugger's breakpoint). A process is reported by
+``process_started`` before its first observed hop and by ``process_exited`` when it exits (processes
+that never hop through an observed port are never seen, and cost nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .packet import Packet, join
+
+if TYPE_CHECKING:
+    from .port import InPort, OutPort
+    from .process import Process
+
+__all__ = ["Observer", "Subscriber", "Hop"]
+
+
+@dataclass(slots=True, eq=False)
+class Hop:
+    """One packet from ``source`` (an out-port) to ``target`` (the ``index``-th in-port linked to it)."""
+
+    process: Process
+    source: OutPort
+    target: InPort
+    index: int
+    packet: Packet
+    #: The answer (None until the target answered); an exception the target raised, as a packet.
+    answer: Packet | None = None
+    start: float = field(default_factory=time.monotonic)
+    end: float | None = None
+    #: The symbol whose node owns the target in-port (filled by the observer, None when unknown).
+    symbol: Any = None
+
+
+class Subscriber:
+    """Override what you need; every method does nothing by default."""
+
+    def hop_started(self, hop: Hop) -> Awaitable[None] | None:
+        return None
+
+    def hop_ended(self, hop: Hop) -> None:
+        return None
+
+    def process_started(self, proc: Process) -> None:
+        return None
+
+    def process_exited(self, proc: Process) -> None:
+        return None
+
+
+Installer = Callable[["Observer | None"], None]
+
+
+class Observer:
+    """The hub a symbol table installs; ``subscribe(s)`` returns the function that unsubscribes ``s``."""
+
+    def __init__(self) -> None:
+        self.subscribers: tuple[Subscriber, ...] = ()
+        self._installers: list[Installer] = []
+        self._symbol_of: list[Callable[[Any], Any]] = []
+        self._seen: set[Process] = set()  # each leaves on its exit
+
+    # -- who is watched -----------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return bool(self.subscribers)
+
+    def attach(self, install: Installer, symbol_of: Callable[[Any], Any]) -> None:
+        """A table offers its out-ports: ``install(self)`` while subscribed, ``install(None)`` after."""
+        self._installers.append(install)
+        self._symbol_of.append(symbol_of)
+        if self.active:
+            install(self)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        was = self.active
+        self.subscribers = (*self.subscribers, subscriber)
+        if not was:
+            self._install(self)
+
+        def unsubscribe() -> None:
+            self.subscribers = tuple(s for s in self.subscribers if s is not subscriber)
+            if not self.subscribers:
+                self._install(None)
+
+        return unsubscribe
+
+    def _install(self, observer: Observer | None) -> None:
+        for install in self._installers:
+            install(observer)
+
+    def symbol_of(self, node: Any) -> Any:
+        for lookup in self._symbol_of:
+            sb = lookup(node)
+            if sb is not None:
+                return sb
+        return None
+
+    # -- processes ----------------------------------------------------------------------------------
+    def _track(self, proc: Process) -> None:
+        chain: list[Process] = []
+        p: Process | None = proc
+        while p is not None and p not in self._seen and not p.terminated:
+            chain.append(p)
+            p = p.parent
+        for p in reversed(chain):  # the oldest ancestor first
+            self._seen.add(p)
+            p.on_exit(self._exited)
+            for sub in self.subscribers:
+                sub.process_started(p)
+
+    def _exited(self, proc: Process) -> None:
+        self._seen.discard(proc)
+        for sub in self.subscribers:
+            sub.process_exited(proc)
+
+    # -- hops ---------------------------------------------------------------------------------------
+    async def send(self, port: OutPort, proc: Process, pck: Packet) -> Packet:
+        """``port.send`` while observed: every hop reported, answers joined as usual."""
+        if proc not in self._seen:
+            self._track(proc)
+        links = port.links
+        if len(links) == 1:
+            return await self._hop(Hop(proc, port, links[0], 0, pck), raising=True)
+        return join(await asyncio.gather(*(self._hop(Hop(proc, port, t, i, pck)) for i, t in enumerate(links))))
+
+    async def _hop(self, hop: Hop, raising: bool = False) -> Packet:
+        hop.symbol = self.symbol_of(hop.target.node)
+        subscribers = self.subscribers
+        for sub in subscribers:
+            held = sub.hop_started(hop)
+            if held is not None:
+                await held
+        try:
+            answer = await hop.target.handler(hop.process, hop.packet)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one link alone raises, as unobserved; several answer it
+            hop.answer, hop.end = Packet(exc), time.monotonic()
+            _ended(subscribers, hop)
+            if raising:
+                raise
+            return hop.answer
+        hop.answer, hop.end = answer, time.monotonic()
+        _ended(subscribers, hop)
+        return answer
+
+
+def _ended(subscribers: Iterable[Subscriber], hop: Hop) -> None:
+    for sub in subscribers:
+        sub.hop_ended(hop)

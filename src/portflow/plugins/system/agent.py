@@ -1,0 +1,149 @@
+"""The agent of the ``internal`` driver: the live processes of one runtime and the hops they made.
+
+A subscriber of the runtime's hop observer (``observe``), created the first time the driver is compiled
+in a runtime (``context.services.get(Agent)``) and subscribed from then on: a process is kept from its
+first hop until it exits, with its last ``MAX_FRAMES`` frames.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...observe import Hop, Subscriber
+from ...process import TERMINATED, Process
+from ...scheme import Context
+
+__all__ = ["Agent", "MAX_FRAMES", "CREDENTIAL_HEADERS"]
+
+#: The most frames kept per process (the oldest go first), so a long process cannot grow without bound.
+MAX_FRAMES = 1000
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class _Frame:
+    symbol_id: str
+    port: str
+    input: Any
+    output: Any = _MISSING
+    start: float = field(default_factory=time.monotonic)
+    end: float | None = None
+
+
+def _go_duration(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f}ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3f}".rstrip("0").rstrip(".") + "µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3f}".rstrip("0").rstrip(".") + "ms"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+def _plain(value: Any) -> Any:
+    """A payload as a table cell: errors as their message, other non-JSON values as their text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, BaseException):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return str(value)
+
+
+class Agent(Subscriber):
+    """Follows one runtime's processes and their frames through its hop observer."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, Process] = {}
+        self.frames: dict[str, list[_Frame]] = {}
+        self._open: dict[Hop, _Frame] = {}
+
+    @classmethod
+    def service(cls, context: Context) -> Agent:
+        agent = cls()
+        context.lifetime.callback(_unsubscribing(context.observer.subscribe(agent)))
+        return agent
+
+    def process_started(self, proc: Process) -> None:
+        self.processes[proc.id] = proc
+
+    def process_exited(self, proc: Process) -> None:
+        self.processes.pop(proc.id, None)
+        self.frames.pop(proc.id, None)
+
+    def hop_started(self, hop: Hop) -> None:
+        proc = hop.process
+        if proc.status == TERMINATED or proc.id not in self.processes:
+            return
+        symbol_id = hop.symbol.id if hop.symbol is not None else ""
+        frame = self._open[hop] = _Frame(symbol_id, hop.target.name, hop.packet.payload)
+        frames = self.frames.setdefault(proc.id, [])
+        frames.append(frame)
+        if len(frames) > MAX_FRAMES:
+            del frames[: len(frames) - MAX_FRAMES]
+
+    def hop_ended(self, hop: Hop) -> None:
+        frame = self._open.pop(hop, None)
+        if frame is not None and hop.answer is not None:
+            frame.output, frame.end = hop.answer.payload, time.monotonic()
+
+    # -- rows ---------------------------------------------------------------------------------------
+    def process_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for proc in list(self.processes.values()):
+            row: dict[str, Any] = {}
+            try:
+                data = proc.data()
+            except Exception:  # noqa: BLE001 - data is best effort
+                data = {}
+            for key, value in data.items():
+                if isinstance(key, str) and (value is None or isinstance(value, (bool, int, float, str, list, dict))):
+                    row[key] = _plain(value)
+            row.update({"id": proc.id, "status": proc.status, "start_time": int(proc.start_time)})
+            if proc.parent is not None:
+                row["parent_id"] = proc.parent.id
+            if proc.end_time is not None:
+                row["end_time"] = int(proc.end_time)
+            if proc.error is not None:
+                row["error"] = str(proc.error)
+            rows.append(row)
+        return rows
+
+    def frame_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for process_id, frames in list(self.frames.items()):
+            for f in list(frames):
+                row: dict[str, Any] = {"process_id": process_id, "symbol_id": f.symbol_id, "port": f.port,
+                                       "input": _credentials_hidden(_plain(f.input))}
+                if f.output is not _MISSING:
+                    row["output"] = _credentials_hidden(_plain(f.output))
+                if f.end is not None:
+                    row["time"] = _go_duration(f.end - f.start)
+                rows.append(row)
+        return rows
+
+
+#: Request and response headers whose values the frames table never shows.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+
+
+def _credentials_hidden(payload: Any) -> Any:
+    """An HTTP payload with the values of credential headers replaced by ``***``."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("header"), dict):
+        return payload
+    header = {k: (["***"] if str(k).lower() in CREDENTIAL_HEADERS else v) for k, v in payload["header"].items()}
+    return {**payload, "header": header}
+
+
+def _unsubscribing(unsubscribe: Any) -> Any:
+    async def cleanup() -> None:
+        unsubscribe()
+
+    return cleanup
