@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portflow.config import RuntimeSettings
 from portflow.errors import CompileError, FlowError, FlowTimeout, SpecError
 from portflow.plugins.ctrl.if_ import IfNode
 
@@ -66,7 +67,7 @@ async def test_when_in_another_language(build, send, recorder):
 
 
 async def test_default_language_comes_from_the_context(context, send, recorder):
-    context.settings["language"] = "javascript"
+    context.settings = RuntimeSettings(language="javascript")
     spec = context.scheme.decode({"kind": "if", "when": "export default (x) => x === 'a'"})
     node = context.scheme.compile(spec, context)
     branches(node, recorder)

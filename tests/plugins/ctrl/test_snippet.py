@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from portflow.config import RuntimeSettings
 from portflow.errors import CompileError, FlowError, FlowTimeout, SpecError
 from portflow.plugins.ctrl._support import with_timeout
 from portflow.plugins.ctrl.snippet import SnippetNode
@@ -174,10 +175,10 @@ def test_codec_names_the_language_field_for_an_unknown_language():
 
 def test_expression_kinds_use_the_default_language_of_the_context():
     ctx = stand_in_context()
-    ctx.settings["language"] = "py"
+    ctx.settings = RuntimeSettings(language="py")
     node = ctx.scheme.compile(ctx.scheme.decode({"kind": "if", "when": "x > 1"}), ctx)
     assert node is not None
-    ctx.settings["language"] = "cel"
+    ctx.settings = RuntimeSettings(language="cel")
     with pytest.raises(CompileError, match=r"^spec \(kind if\): language: unknown language 'cel' "
                                            r"\(the runtime's default language\)"):
         ctx.scheme.compile(ctx.scheme.decode({"kind": "if", "when": "x > 1"}), ctx)
