@@ -70,9 +70,15 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        keepers = [asyncio.create_task(self._keep(i + 1)) for i in range(self.count)]
-        await stop.wait()
-        self.stopping = True
+        async with asyncio.TaskGroup() as keepers:  # a keeper that fails stops the others, and is raised
+            tasks = [keepers.create_task(self._keep(i + 1)) for i in range(self.count)]
+            await stop.wait()
+            self.stopping = True
+            await self._stop_workers()
+            for task in tasks:  # a keeper waiting out a backoff would otherwise sleep on
+                task.cancel()
+
+    async def _stop_workers(self) -> None:
         log.info("stopping %d worker(s)", len(self.procs))
         for proc in self.procs.values():
             if proc.returncode is None:
@@ -85,10 +91,6 @@ class Supervisor:
                 log.warning("worker pid %d did not stop in time; killing it", proc.pid)
                 proc.kill()
                 await proc.wait()
-        for task in keepers:
-            task.cancel()
-        await asyncio.gather(*keepers, return_exceptions=True)
-
 
 ENVIRONMENT_VARIABLE = "_PORTFLOW_WORKER_ENVIRONMENT"
 
