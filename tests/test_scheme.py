@@ -101,3 +101,20 @@ def test_annotated_fields_show_their_type():
     s = Scheme()
     s.register("described", DescribedSpec, lambda spec, ctx: OneToOne())
     assert s.fields("described")[0]["type"] == "int"
+
+
+def test_registering_a_kind_twice_raises_naming_both_plugins():
+    from portflow.scheme import DuplicateKind
+
+    s = Scheme()
+    s.register("sql", Spec, lambda spec, ctx: None, plugin="sql")
+    with pytest.raises(DuplicateKind, match="kind 'sql' is registered twice: by plugin 'sql' and by plugin 'system'"):
+        s.register("sql", Spec, lambda spec, ctx: None, plugin="system")
+    with pytest.raises(DuplicateKind, match="kind 'sql'"):
+        s.register("other", Spec, lambda spec, ctx: None, aliases=("sql",), plugin="x")
+
+
+def test_the_installed_plugins_register_each_kind_once():
+    from portflow.plugin import default_registries
+
+    assert default_registries().problems == []
