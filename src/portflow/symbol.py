@@ -11,16 +11,17 @@ spec itself, as a map, in a fresh process.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from .errors import FlowError
+from .hooks import Hook, Hooks
+from .hooks import call as _call
 from .node import Node
 from .observe import Observer
 from .packet import Packet
@@ -31,9 +32,6 @@ from .spec import PortRef, Spec
 __all__ = ["Symbol", "SymbolTable", "Hooks", "Hook"]
 
 log = logging.getLogger("portflow.symbol")
-
-Hook = Callable[["Symbol"], Awaitable[None] | None]
-
 
 @dataclass(eq=False)
 class Symbol:
@@ -71,32 +69,6 @@ class Symbol:
 
     def __repr__(self) -> str:
         return f"<Symbol {self.namespace}/{self.label} {self.kind}{' loaded' if self.loaded else ''}>"
-
-
-class Hooks:
-    """Callbacks run when a symbol loads or unloads (after the node's own hooks)."""
-
-    def __init__(self) -> None:
-        self.load: list[Hook] = []
-        self.unload: list[Hook] = []
-
-    def on_load(self, hook: Hook) -> None:
-        self.load.append(hook)
-
-    def on_unload(self, hook: Hook) -> None:
-        self.unload.append(hook)
-
-    def copy(self) -> Hooks:
-        other = Hooks()
-        other.load = list(self.load)
-        other.unload = list(self.unload)
-        return other
-
-
-async def _call(hook: Hook, symbol: Symbol) -> None:
-    result = hook(symbol)
-    if inspect.isawaitable(result):
-        await result
 
 
 _RefKey = tuple[str, str, str]  # ("id", namespace, id) or ("name", namespace, name)
