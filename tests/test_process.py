@@ -129,3 +129,18 @@ async def test_an_async_hook_added_after_exit_still_runs(caplog):
     for _ in range(5):
         await asyncio.sleep(0)
     assert "exit hook failed" in caplog.text
+
+
+async def test_a_failed_task_of_a_process_becomes_its_exit_error():
+    from portflow.process import Process
+
+    async def broken():
+        raise RuntimeError("child task broke")
+
+    proc = Process()
+    seen = []
+    proc.on_exit(lambda p: seen.append(p.error))
+    proc.start(broken())
+    await proc.join()
+    await proc.exit()
+    assert str(proc.failure) == "child task broke" and seen == [proc.failure]

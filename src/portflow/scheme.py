@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .errors import CompileError, SpecError, UserError
-from .spec import Duration, Spec, check_meta, describe, parse_duration
-
 from .config import RuntimeSettings
+from .errors import CompileError, SpecError, UserError
 from .lifetime import Lifetime, TaskStatus
 from .observe import Observer
 from .services import Services
+from .spec import Duration, Spec, check_meta, describe, parse_duration
 
 if TYPE_CHECKING:
     from .lang import Languages

@@ -29,7 +29,6 @@ _TOKEN = re.compile(
     re.X,
 )
 _SUPPORTED = "SELECT * | col, ... FROM table [WHERE col = value [AND ...]] [LIMIT n]"
-_MISSING = object()
 
 
 @dataclass(frozen=True)
