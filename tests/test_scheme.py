@@ -118,3 +118,17 @@ def test_the_installed_plugins_register_each_kind_once():
     from portflow.plugin import default_registries
 
     assert default_registries().problems == []
+
+
+def test_a_plugin_that_extends_another_registers_after_it():
+    from portflow.plugin import _ordered
+
+    def system():
+        pass
+
+    system.after = ("sql",)
+
+    def sql():
+        pass
+
+    assert list(_ordered({"aaa": system, "sql": sql, "zed": sql})) == ["sql", "zed", "aaa"]

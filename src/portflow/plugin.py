@@ -59,14 +59,15 @@ def load_plugins(
     """Register the installed plugins into the given registries; return one line per plugin that failed.
 
     ``enable`` (when given) limits the plugins to those names; ``disable`` removes names. A plugin's
-    register function may accept a fourth argument, its own config mapping (``plugins.<name>``).
+    register function may accept a fourth argument, its own config mapping (``plugins.<name>``), and may
+    name the plugins it extends in an ``after`` attribute; those register first.
     """
     wanted = set(enable) if enable else None
     skipped = set(disable)
     problems = []
-    for name, register in discover().items():
-        if (wanted is not None and name not in wanted) or name in skipped:
-            continue
+    chosen = {name: register for name, register in discover().items()
+              if (wanted is None or name in wanted) and name not in skipped}
+    for name, register in _ordered(chosen).items():
         if isinstance(register, BaseException):
             problems.append(f"plugin {name!r} failed to load: {register}")
             continue
@@ -81,6 +82,19 @@ def load_plugins(
     for line in problems:
         log.warning("%s; skipped", line)
     return problems
+
+
+def _ordered(plugins: dict[str, Register | BaseException]) -> dict[str, Register | BaseException]:
+    """Plugins by name, except that one whose register function says ``after = ("sql",)`` comes after
+    those plugins (when they are there): a plugin that extends another's typed API finds it registered."""
+    done: dict[str, Register | BaseException] = {}
+    pending = dict(plugins)
+    while pending:
+        ready = [n for n, r in pending.items()
+                 if not any(dep in pending and dep != n for dep in getattr(r, "after", ()))]
+        for name in ready or list(pending):  # a cycle: by name
+            done[name] = pending.pop(name)
+    return done
 
 
 def default_registries(settings: RuntimeSettings | Mapping[str, Any] | None = None) -> Registries:

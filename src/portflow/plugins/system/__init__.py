@@ -35,3 +35,6 @@ def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any 
     auth.register(scheme)
     mask.register(scheme)
     internal.register(scheme)
+
+
+register.after = ("sql",)  # type: ignore[attr-defined] - it adds the internal driver to sql's registry
