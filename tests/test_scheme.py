@@ -69,7 +69,8 @@ def test_json_schema_and_fields_come_from_the_declaration():
     assert props["port"]["type"] == "integer"
     assert "required" in schema["$defs"]["ListenerSpec"]
     fields = {f["name"]: f for f in s.fields("listener")}
-    assert fields["port"] == {"name": "port", "type": "int", "required": True, "default": None}
+    assert fields["port"] == {"name": "port", "type": "int", "required": True, "default": None,
+                              "description": "", "constraints": ""}
     assert fields["timeout"]["type"] == "duration | null"
     assert "kind" not in fields
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...errors import FlowError, SpecError, UserError
 from ...node import Node
@@ -14,7 +16,6 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import PortRef, Spec, new_id
 from ...symbol import Hooks, Symbol, SymbolTable
-from ._support import subject
 
 __all__ = ["BlockSpec", "BlockNode", "compile_block", "compile_children", "find_child", "register"]
 
@@ -30,9 +31,9 @@ class BlockSpec(Spec, kw_only=True):
     ``outbounds`` exposes children's out-ports as the block's. The children load (listeners listen,
     tests register) when the block loads, and unload with it."""
 
-    specs: list[dict[str, Any]] = []
-    inbounds: dict[str, list[PortRef]] = {}
-    outbounds: dict[str, list[PortRef]] = {}
+    specs: Annotated[list[dict[str, Any]], Meta(description="the child specs; they connect by their own ports")] = []
+    inbounds: Annotated[dict[str, list[PortRef]], Meta(description="the block's in-port -> children's in-ports")] = {}
+    outbounds: Annotated[dict[str, list[PortRef]], Meta(description="the block's out-port -> children's out-ports")] = {}
 
 
 class _Borrowed(Node):
@@ -168,7 +169,7 @@ def compile_children(spec: Spec, context: Context, docs: Sequence[Any], *, keep_
     names: set[str] = set()
     for i, raw in enumerate(docs):
         if not isinstance(raw, Mapping):
-            raise SpecError(subject(spec), f"specs[{i}]: expected a mapping, got {type(raw).__name__}")
+            raise SpecError(spec.subject, f"specs[{i}]: expected a mapping, got {type(raw).__name__}")
         doc = dict(raw)
         doc["namespace"] = doc.get("namespace") or namespace
         doc["name"] = doc.get("name") or f"${i}"
@@ -176,13 +177,13 @@ def compile_children(spec: Spec, context: Context, docs: Sequence[Any], *, keep_
         if not keep_ports:
             doc.pop("ports", None)
         if doc["name"] in names:
-            raise SpecError(subject(spec), f"specs[{i}].name: {doc['name']!r} is used twice")
+            raise SpecError(spec.subject, f"specs[{i}].name: {doc['name']!r} is used twice")
         names.add(doc["name"])
         try:
             child = context.scheme.decode(doc)
             node = context.scheme.compile(child, context)
         except UserError as exc:
-            raise SpecError(subject(spec), f"specs[{i}]: {exc}") from None
+            raise SpecError(spec.subject, f"specs[{i}]: {exc}") from None
         symbols.append(Symbol(spec=child, node=node, doc=doc))
     return symbols
 
@@ -202,16 +203,16 @@ def _bindings(spec: Spec, symbols: Sequence[Symbol], field: str, ports: Mapping[
         try:
             parse_port(name)
         except ValueError as exc:
-            raise SpecError(subject(spec), f"{field}.{name}: {exc}") from None
+            raise SpecError(spec.subject, f"{field}.{name}: {exc}") from None
         for i, ref in enumerate(refs):
             where = f"{field}.{name}[{i}]"
             sb = find_child(symbols, ref)
             if sb is None:
-                raise SpecError(subject(spec), f"{where}: no child spec with {_ref_text(ref)}")
+                raise SpecError(spec.subject, f"{where}: no child spec with {_ref_text(ref)}")
             port = sb.node.inport(ref.port) if inbound else sb.node.outport(ref.port)  # type: ignore[union-attr]
             if port is None:
                 side = "in-port" if inbound else "out-port"
-                raise SpecError(subject(spec), f"{where}.port: {sb.describe()} has no {side} {ref.port!r}")
+                raise SpecError(spec.subject, f"{where}.port: {sb.describe()} has no {side} {ref.port!r}")
             out.setdefault(name, []).append((sb, ref.port))
     return out
 

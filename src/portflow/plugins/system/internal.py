@@ -45,6 +45,7 @@ from typing import Any
 from ...errors import FlowError, UserError
 from ...packet import Packet
 from ...process import TERMINATED, Process
+from ...spec import format_duration
 from ...store.base import json_eq
 
 __all__ = ["Internal", "InternalError", "InternalDriver", "Query", "parse", "Agent", "TABLES", "agent_for", "follow",
@@ -242,16 +243,6 @@ class _Frame:
     end: float | None = None
 
 
-def _go_duration(seconds: float) -> str:
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:.0f}ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.3f}".rstrip("0").rstrip(".") + "µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3f}".rstrip("0").rstrip(".") + "ms"
-    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
-
-
 def _plain(value: Any) -> Any:
     """A payload as a table cell: errors as their message, other non-JSON values as their text."""
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -359,7 +350,7 @@ class Agent:
                 if f.output is not _MISSING:
                     row["output"] = _credentials_hidden(_plain(f.output))
                 if f.end is not None:
-                    row["time"] = _go_duration(f.end - f.start)
+                    row["time"] = format_duration(f.end - f.start, 1e-6)
                 rows.append(row)
         return rows
 

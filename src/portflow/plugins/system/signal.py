@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ...errors import FlowError
 from ...node import Node
@@ -38,8 +40,9 @@ class SignalSpec(Spec, kw_only=True):
     ``{op, id, namespace, name}``, on ``out`` in a fresh process, in order. ``filter`` narrows the
     events by ``id``, ``namespace`` or ``name``."""
 
-    topic: Literal["specs", "values"]
-    filter: dict[str, Any] = {}
+    topic: Annotated[Literal["specs", "values"], Meta(description="the store collection to watch")]
+    filter: Annotated[dict[str, Any], Meta(description="only documents whose id, namespace or name equal these "
+                                                       "(a list: any of them)")] = {}
 
 
 def event_payload(event: Any) -> dict[str, Any]:
@@ -118,7 +121,7 @@ def compile_signal(spec: SignalSpec, context: Context) -> Signal:
     flt = check_filter(spec.filter, watch=True)  # a UserError names the bad key; compile() adds the spec
     store = runtime_of(context, spec).store
     collection = store.specs if spec.topic == "specs" else store.values
-    return Signal(collection, flt, label=f"spec {spec.label!r} (kind {spec.kind})")
+    return Signal(collection, flt, label=spec.subject)
 
 
 EXAMPLE = """\
