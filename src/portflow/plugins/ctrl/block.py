@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from msgspec import Meta
 
 from ...errors import FlowError, SpecError, UserError
-from ...node import Node
+from ...node import Node, port_lookup
 from ...packet import Packet
 from ...port import InPort, OutPort, parse_port
 from ...process import Process
@@ -61,22 +61,6 @@ class _Borrowed(Node):
         await self.node.unload()
 
 
-def _lookup(ports: Mapping[str, Any], name: str) -> Any:
-    """``ports[name]``; ``out[0]`` also finds ``out`` and ``out`` also finds ``out[0]``."""
-    found = ports.get(name)
-    if found is not None:
-        return found
-    try:
-        base, index = parse_port(name)
-    except ValueError:
-        return None
-    if index == 0:
-        return ports.get(base)
-    if index is None:
-        return ports.get(f"{base}[0]")
-    return None
-
-
 class BlockNode(Node):
     """A cluster of child symbols behind the block's own ports.
 
@@ -120,10 +104,10 @@ class BlockNode(Node):
             self._outputs[name] = out
 
     def inport(self, name: str) -> InPort | None:
-        return _lookup(self._inputs, name)
+        return port_lookup(self._inputs, name)
 
     def outport(self, name: str) -> OutPort | None:
-        return _lookup(self._outputs, name)
+        return port_lookup(self._outputs, name)
 
     async def load(self) -> None:
         if self.loaded:

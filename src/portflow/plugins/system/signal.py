@@ -56,6 +56,8 @@ def event_payload(event: Any) -> dict[str, Any]:
 class Signal(Node):
     """The live signal: built from a store collection (``store.specs`` or ``store.values``) and a filter."""
 
+    OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
+
     def __init__(self, collection: Any, filter: dict[str, Any] | None = None, *, label: str = "signal") -> None:
         self.collection = collection
         self.filter = dict(filter or {})
@@ -63,13 +65,6 @@ class Signal(Node):
         self.out_port = OutPort(OUT, self)
         self.error_port = OutPort(ERROR, self)
         self._task: asyncio.Task | None = None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name in (OUT, "out[0]"):
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
 
     async def load(self) -> None:
         if self._task is not None and not self._task.done():
