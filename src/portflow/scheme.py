@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .errors import CompileError, SpecError, UserError
-from .spec import Duration, Spec, check_meta, describe, format_duration, parse_duration
+from .spec import Duration, Spec, check_meta, describe, parse_duration
 
 if TYPE_CHECKING:
     from .lang import Languages

@@ -39,6 +39,11 @@ def _cell(text: str) -> str:
     return _prose(" ".join(str(text).split())).replace("|", "\\|")
 
 
+def _pipe(text: str) -> str:
+    """Text for a table cell that is code: only ``|`` needs escaping there."""
+    return text.replace("|", "\\|")
+
+
 def _code(text: str) -> str:
     return f"`{text}`" if text else ""
 
@@ -63,7 +68,7 @@ def render_page(info: KindInfo) -> str:
                 "| Field | Type | Required | Default |" + "".join(f" {c.capitalize()} |" for c in columns),
                 "|---|---|---|---|" + "---|" * len(columns)]
         for f in info.fields:
-            extra = "".join(f" {_code(_cell(f[c])) if c == 'constraints' else _cell(f[c])} |" for c in columns)
+            extra = "".join(f" {_code(_pipe(f[c])) if c == 'constraints' else _cell(f[c])} |" for c in columns)
             out.append(f"| `{f['name']}` | {_code(_cell(f['type']))} | {'yes' if f['required'] else 'no'} | "
                        f"{_code(_cell(default_text(f)))} |" + extra)
     else:

@@ -52,7 +52,7 @@ def test_negative_threshold_is_a_spec_error():
 
     from portflow.errors import SpecError
     from portflow.plugins.ctrl import register
-    from portflow.scheme import Context, Scheme
+    from portflow.scheme import Scheme
 
     scheme = Scheme()
     register(scheme)

@@ -33,7 +33,8 @@ class BlockSpec(Spec, kw_only=True):
 
     specs: Annotated[list[dict[str, Any]], Meta(description="the child specs; they connect by their own ports")] = []
     inbounds: Annotated[dict[str, list[PortRef]], Meta(description="the block's in-port -> children's in-ports")] = {}
-    outbounds: Annotated[dict[str, list[PortRef]], Meta(description="the block's out-port -> children's out-ports")] = {}
+    outbounds: Annotated[dict[str, list[PortRef]],
+                         Meta(description="the block's out-port -> children's out-ports")] = {}
 
 
 class _Borrowed(Node):

@@ -25,7 +25,8 @@ class CacheSpec(Spec, kw_only=True):
     ``interval`` is the uniflow v0.12 name of the same setting)."""
 
     capacity: Annotated[int, Meta(ge=0, description="the most entries kept (0: no bound)")] = 0
-    ttl: Annotated[NonNegativeDuration | None, Meta(description="how long an entry is kept (0 or unset: forever)")] = None
+    ttl: Annotated[NonNegativeDuration | None,
+                   Meta(description="how long an entry is kept (0 or unset: forever)")] = None
     interval: Annotated[NonNegativeDuration | None, Meta(description="the uniflow v0.12 name of ttl")] = None
 
 

@@ -25,7 +25,8 @@ class IfSpec(Spec, kw_only=True):
 
     when: Annotated[str, Meta(description="the condition, evaluated on each payload")]
     language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
-    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
 
 
 class IfNode(OneToMany):

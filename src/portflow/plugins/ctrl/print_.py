@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, IO
+from typing import IO, Annotated, Any
 
 from msgspec import Meta
 

@@ -27,7 +27,8 @@ class ReduceSpec(Spec, kw_only=True):
     action: Annotated[str, Meta(description="the expression over acc, cur and index giving the next acc")]
     init: Annotated[Any, Meta(description="the accumulator before the first packet")] = None
     language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
-    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
 
 
 class _Fold:

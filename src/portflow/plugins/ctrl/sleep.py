@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncio
+from typing import Annotated
 
 from msgspec import Meta
 
@@ -20,7 +19,8 @@ __all__ = ["SleepSpec", "SleepNode", "compile_sleep", "register"]
 class SleepSpec(Spec, kw_only=True):
     """Waits ``interval`` (``"2s"``, ``"150ms"``, or milliseconds), then outputs the input unchanged."""
 
-    interval: Annotated[NonNegativeDuration | None, Meta(description="how long to wait (0 or unset: not at all)")] = None
+    interval: Annotated[NonNegativeDuration | None,
+                        Meta(description="how long to wait (0 or unset: not at all)")] = None
 
 
 class SleepNode(OneToOne):

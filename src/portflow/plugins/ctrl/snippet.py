@@ -28,7 +28,8 @@ class SnippetSpec(Spec, kw_only=True):
 
     language: Annotated[str, Meta(description="text, json, yaml, cel, javascript, typescript or python")]
     code: Annotated[str, Meta(description="the program, or the constant for text, json and yaml")]
-    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest one call may run (0 or unset: no limit)")] = None
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one call may run (0 or unset: no limit)")] = None
 
 
 class SnippetNode(OneToOne):

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
-
 from msgspec import Meta
 
 from ...node import OneToMany
@@ -35,7 +34,8 @@ class SwitchSpec(Spec, kw_only=True):
 
     matches: Annotated[list[SwitchMatch], Meta(description="the cases, tried in order")] = []
     language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
-    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
 
 
 class SwitchNode(OneToMany):
