@@ -163,7 +163,7 @@ def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[An
             msgspec.convert(doc[key], info.type, strict=False, dec_hook=_dec_hook)
         except msgspec.ValidationError as exc:
             where, message = _path(str(exc), key), _clean(str(exc))
-            if where == key and ", got " not in message:  # a broken bound: say what was given
+            if where == key and message.startswith("expected ") and ", got " not in message:  # a bound
                 message += f", got {doc[key]!r}"
             problems.append(f"{where}: {message}")
         except (ValueError, TypeError) as exc:
