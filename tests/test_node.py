@@ -219,3 +219,21 @@ async def test_a_cancelled_waiter_does_not_block_the_packets_behind_it():
     assert await first == "first"
     assert await asyncio.wait_for(third, 1) == "third"
     assert node._run._busy == {}  # nothing left behind
+
+
+def test_a_port_table_serves_both_names_of_port_zero():
+    from portflow.node import Node, port_lookup
+    from portflow.port import OutPort
+
+    assert port_lookup({"out": 1}, "out[0]") == 1 and port_lookup({"out[0]": 2}, "out") == 2
+    assert port_lookup({"out": 1}, "out[1]") is None and port_lookup({}, "out") is None
+
+    class Two(Node):
+        OUTPORTS = {"out": "first", "out[1]": "second"}
+
+        def __init__(self) -> None:
+            self.first, self.second = OutPort("out[0]", self), OutPort("out[1]", self)
+
+    node = Two()
+    assert node.outport("out") is node.first and node.outport("out[0]") is node.first
+    assert node.outport("out[1]") is node.second and node.outport("error") is None and node.inport("in") is None

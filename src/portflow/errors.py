@@ -30,7 +30,13 @@ class PortflowError(Exception):
 
 
 class UserError(PortflowError):
-    """The user's input is wrong. The message is one line, fit for a CLI user."""
+    """The user's input is wrong. The message is one line, fit for a CLI user.
+
+    ``subject`` names the spec the error is about (``spec 'x' (kind k)``), empty when it is about none;
+    when set, the message starts with it. ``scheme.spec_error`` builds these for a spec's field.
+    """
+
+    subject: str = ""
 
 
 class DocumentError(UserError):
@@ -46,7 +52,8 @@ class DocumentError(UserError):
 
 
 class SpecError(UserError):
-    """A spec that fails validation. ``problems`` holds one line per problem."""
+    """A spec that fails validation. ``subject`` names it; ``problems`` holds one line per problem,
+    each starting with the field path (``routes[2].path: must start with '/'``)."""
 
     def __init__(self, subject: str, problems: list[str] | str) -> None:
         self.subject = subject
@@ -63,7 +70,12 @@ class TemplateError(UserError):
 
 
 class CompileError(UserError):
-    """Code, an expression or a pattern in a spec that does not compile."""
+    """Code, an expression or a pattern in a spec that does not compile. A language raises it with its
+    own message; a codec names the spec with ``subject`` (the message then starts with it)."""
+
+    def __init__(self, message: str, *, subject: str = "") -> None:
+        self.subject = subject
+        super().__init__(f"{subject}: {message}" if subject else message)
 
 
 class ConfigError(UserError):

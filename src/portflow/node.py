@@ -21,17 +21,28 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import CoroutineType
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from .packet import Packet, join
 from .port import ERROR, IN, OUT, InPort, OutPort, parse_port, port_name
 from .process import Process
 
-__all__ = ["Node", "Relay", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action"]
+__all__ = ["Node", "Relay", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action", "port_lookup"]
 
 Action = Callable[[Process, Packet], Any]
+T = TypeVar("T")
+
+
+def port_lookup(table: Mapping[str, T], name: str) -> T | None:
+    """``table[name]``, where ``NAME[0]`` and ``NAME`` are one port: each also finds the other."""
+    found = table.get(name)
+    if found is not None:
+        return found
+    if name.endswith("[0]"):
+        return table.get(name[:-3])
+    return table.get(f"{name}[0]") if "[" not in name else None
 
 
 def as_packet(result: Any) -> Packet:
@@ -39,13 +50,24 @@ def as_packet(result: Any) -> Packet:
 
 
 class Node:
-    """The base of every live node: ports by name, optional hooks, close."""
+    """The base of every live node: ports by name, optional hooks, close.
+
+    A node declares its fixed ports once, as tables of port name -> the attribute holding the port
+    (``OUTPORTS = {OUT: "out_port", ERROR: "error_port"}``); ``inport``/``outport`` look names up there
+    by ``port_lookup``'s rule (``out`` is ``out[0]``). A node that makes ports on demand (``out[N]``)
+    overrides them instead.
+    """
+
+    INPORTS: ClassVar[Mapping[str, str]] = {}
+    OUTPORTS: ClassVar[Mapping[str, str]] = {}
 
     def inport(self, name: str) -> InPort | None:
-        return None
+        attr = port_lookup(self.INPORTS, name)
+        return getattr(self, attr) if attr is not None else None
 
     def outport(self, name: str) -> OutPort | None:
-        return None
+        attr = port_lookup(self.OUTPORTS, name)
+        return getattr(self, attr) if attr is not None else None
 
     async def load(self) -> None:
         """Called when the node is activated (all its targets are present). Start listening here."""
@@ -65,6 +87,9 @@ class Relay(Node):
     """A node with one ``in`` port handled by ``receive``, an ``out`` port (also named ``out[0]``) and,
     unless ``error=False``, an ``error`` port. Subclasses implement ``receive``."""
 
+    INPORTS = {IN: "in_port"}
+    OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
+
     def __init__(self, *, error: bool = True) -> None:
         self.in_port = InPort(IN, self, self.receive)
         self.out_port = OutPort(OUT, self)
@@ -72,16 +97,6 @@ class Relay(Node):
 
     async def receive(self, proc: Process, pck: Packet) -> Packet:  # pragma: no cover - overridden
         raise NotImplementedError
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name == OUT or name == "out[0]":
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
 
 
 class _ActionRunner:
@@ -176,11 +191,10 @@ class OneToMany(Node):
         self.error_port = OutPort(ERROR, self)
         self._run = _ActionRunner(self, action or self.action)
 
+    INPORTS = {IN: "in_port"}
+
     def action(self, proc: Process, pck: Packet) -> Any:  # pragma: no cover - overridden
         return [pck]
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
 
     def outport(self, name: str) -> OutPort | None:
         if name == ERROR:
@@ -225,6 +239,8 @@ class OneToMany(Node):
 class ManyToOne(Node):
     """in[0..n] -> action -> out | error, one row at a time per process."""
 
+    OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
+
     def __init__(self, action: Callable[[Process, list[Packet]], Any] | None = None) -> None:
         self.in_ports: list[InPort] = []
         self.out_port = OutPort(OUT, self)
@@ -247,13 +263,6 @@ class ManyToOne(Node):
         except ValueError:
             return None
         return self.input(index or 0) if base == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name == OUT or name == "out[0]":
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
 
     def _receiver(self, index: int) -> Callable[[Process, Packet], Awaitable[Packet]]:
         async def receive(proc: Process, pck: Packet) -> Packet:

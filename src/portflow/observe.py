@@ -83,6 +83,13 @@ class Observer:
         if self.active:
             install(self)
 
+    def detach(self, install: Installer) -> None:
+        """Forget a table that ``attach`` offered (it closed)."""
+        for i, known in enumerate(self._installers):
+            if known == install:
+                del self._installers[i], self._symbol_of[i]
+                return
+
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         was = self.active
         self.subscribers = (*self.subscribers, subscriber)

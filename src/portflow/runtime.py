@@ -231,11 +231,10 @@ class Runtime:
             return Symbol(spec=spec, node=None, doc=built, error=reason)
         try:
             node = self.scheme.compile(spec, self.context)
+        except UserError as exc:  # Scheme.compile names the spec (exc.subject)
+            return self._failed(spec, built, str(exc), problems, secrets)
         except PortflowError as exc:
-            message = str(exc)
-            if not message.startswith("spec "):
-                message = f"{describe(doc)}: {message}"
-            return self._failed(spec, built, message, problems, secrets)
+            return self._failed(spec, built, f"{describe(doc)}: {exc}", problems, secrets)
         except Exception as exc:  # noqa: BLE001 - a codec bug must not take the runtime down
             log.debug("%s: codec failed", describe(doc), exc_info=True)
             return self._failed(spec, built, f"{describe(doc)}: compile failed: {exc}", problems, secrets)

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .node import Node
     from .symbol import Hooks, SymbolTable
 
-__all__ = ["Scheme", "Kind", "Context", "Codec", "decode_struct", "DuplicateKind"]
+__all__ = ["Scheme", "Kind", "Context", "Codec", "decode_struct", "DuplicateKind", "spec_error", "constraints",
+           "description"]
 
 T = typing.TypeVar("T")
 
@@ -89,9 +90,27 @@ class Kind:
     plugin: str = ""
 
 
+def spec_error(spec: Spec, field: str, message: str, *, error: type[UserError] = SpecError) -> UserError:
+    """One wrong field, as every codec reports it: ``spec 'x' (kind k): field: message``.
+
+    ``error`` is ``SpecError`` (a bad value) or ``CompileError`` (code that does not compile); either
+    carries the spec's name as ``subject``. ``field`` is a path (``matches[1].when``), or empty.
+    """
+    text = f"{field}: {message}" if field else message
+    if error is SpecError:
+        return SpecError(spec.subject, text)
+    if error is CompileError:
+        return CompileError(text, subject=spec.subject)
+    raise TypeError(f"spec_error: {error.__name__} is neither SpecError nor CompileError")
+
+
+def _is_duration(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Duration)
+
+
 def _dec_hook(tp: Any, obj: Any) -> Any:
-    if tp is Duration:
-        return parse_duration(obj)
+    if _is_duration(tp):
+        return tp.check(parse_duration(obj))  # the bound of PositiveDuration & co (Meta cannot hold it)
     raise NotImplementedError(f"unsupported type {tp!r}")
 
 
@@ -102,9 +121,15 @@ def _enc_hook(obj: Any) -> Any:
 
 
 def _schema_hook(tp: Any) -> dict[str, Any]:
-    if tp is Duration:
-        return {"anyOf": [{"type": "string", "pattern": r"^[0-9.]+(ns|us|ms|s|m|h)+$"}, {"type": "number"}],
-                "description": "a duration: '2s', '150ms', or milliseconds"}
+    if _is_duration(tp):
+        number: dict[str, Any] = {"type": "number"}
+        if tp.gt is not None:
+            number["exclusiveMinimum"] = tp.gt * 1000
+        elif tp.ge is not None:
+            number["minimum"] = tp.ge * 1000
+        bound = f" ({tp.bounds()})" if tp.bounds() else ""
+        return {"anyOf": [{"type": "string", "pattern": r"^[0-9.]+(ns|us|ms|s|m|h)+$"}, number],
+                "description": f"a duration: '2s', '150ms', or milliseconds{bound}"}
     raise NotImplementedError
 
 
@@ -164,7 +189,10 @@ def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[An
         try:
             msgspec.convert(doc[key], info.type, strict=False, dec_hook=_dec_hook)
         except msgspec.ValidationError as exc:
-            problems.append(f"{_path(str(exc), key)}: {_clean(str(exc))}")
+            where, message = _path(str(exc), key), _clean(str(exc))
+            if where == key and message.startswith("expected ") and ", got " not in message:  # a bound
+                message += f", got {doc[key]!r}"
+            problems.append(f"{where}: {message}")
         except (ValueError, TypeError) as exc:
             problems.append(f"{key}: {exc}")
     if problems:
@@ -256,10 +284,12 @@ class Scheme:
             raise UserError(f"{describe({'name': spec.name, 'id': spec.id})}: unknown kind {spec.kind!r}")
         try:
             return kind.codec(spec, context)
-        except (SpecError, CompileError):
-            raise
-        except UserError as exc:
-            raise SpecError(describe({"name": spec.name, "id": spec.id, "kind": spec.kind}), str(exc)) from None
+        except UserError as exc:  # every UserError leaving here names the spec (``exc.subject``)
+            if exc.subject:
+                raise
+            if isinstance(exc, CompileError):
+                raise CompileError(str(exc), subject=spec.subject) from None
+            raise SpecError(spec.subject, str(exc)) from None
 
     def json_schema(self, name: str) -> dict[str, Any]:
         """The JSON Schema of a kind's spec (meta fields included)."""
@@ -268,29 +298,89 @@ class Scheme:
             raise UserError(f"unknown kind {name!r}")
         return msgspec.json.schema(_schema_view(kind.spec), schema_hook=_schema_hook)
 
-    def fields(self, name: str) -> list[dict[str, Any]]:
-        """The kind's own fields (not the meta fields): name, type, default, required."""
+    def fields(self, name: str, *, nested: bool = False) -> list[dict[str, Any]]:
+        """The kind's own fields (not the meta fields): name, type, required, default, description and
+        constraints (``>= 0``, ``> 0s``), from their declaration. ``nested`` adds the fields of
+        struct-typed fields (``target.port``, ``matches[].when``) after their parent."""
         kind = self.kind(name)
         if kind is None:
             raise UserError(f"unknown kind {name!r}")
         meta = {f.name for f in _fields(Spec)}
-        out = []
-        for info in _fields(kind.spec):
-            if info.name in meta:
-                continue
-            default = None
-            if info.default is not msgspec.NODEFAULT:
-                default = info.default
-            elif info.default_factory is not msgspec.NODEFAULT:
-                default = info.default_factory()
-            out.append({"name": info.encode_name, "type": type_name(info.type), "required": info.required,
-                        "default": msgspec.to_builtins(default, enc_hook=_enc_hook)})
-        return out
+        return [row for info in _fields(kind.spec) if info.name not in meta
+                for row in _rows(info, info.encode_name, nested, 0)]
+
+
+def _rows(info: msgspec.structs.FieldInfo, name: str, nested: bool, depth: int) -> list[dict[str, Any]]:
+    default = None
+    if info.default is not msgspec.NODEFAULT:
+        default = info.default
+    elif info.default_factory is not msgspec.NODEFAULT:
+        default = info.default_factory()
+    rows = [{"name": name, "type": type_name(info.type), "required": info.required,
+             "default": msgspec.to_builtins(default, enc_hook=_enc_hook), "description": description(info.type),
+             "constraints": constraints(info.type)}]
+    found = _struct_in(info.type, name) if nested and depth < 3 else None
+    if found is not None:
+        inner, prefix = found
+        for sub in _fields(inner):
+            rows += _rows(sub, f"{prefix}.{sub.encode_name}", nested, depth + 1)
+    return rows
+
+
+def _struct_in(tp: Any, prefix: str) -> tuple[type[msgspec.Struct], str] | None:
+    """The struct type inside a field type, and the path to its fields (``routes[]``, ``env.*``)."""
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return tp, prefix
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _struct_in(args[0], prefix)
+    if origin in (list, tuple, set, frozenset) and args:
+        return _struct_in(args[0], prefix + "[]")
+    if origin is dict and len(args) == 2:
+        return _struct_in(args[1], prefix + ".*")
+    for arg in args:
+        found = _struct_in(arg, prefix)
+        if found:
+            return found
+    return None
+
+
+def _metas(tp: Any) -> list[msgspec.Meta]:
+    """The ``Meta`` annotations of a field type, outermost first (through ``X | None``)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Annotated:
+        return [m for m in args[1:] if isinstance(m, msgspec.Meta)] + _metas(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in args for m in _metas(arg)]
+    return []
+
+
+def description(tp: Any) -> str:
+    """The one-line description a field type declares (``Meta(description=...)``), or ``""``."""
+    return next((m.description for m in _metas(tp) if m.description), "")
+
+
+_BOUNDS = (("gt", "> {}"), ("ge", ">= {}"), ("lt", "< {}"), ("le", "<= {}"), ("multiple_of", "multiple of {}"),
+           ("min_length", "length >= {}"), ("max_length", "length <= {}"), ("pattern", "matches {}"))
+
+
+def constraints(tp: Any) -> str:
+    """The bounds a field type declares, as text: ``>= 0, <= 65535``, ``> 0s``, ``length >= 1``."""
+    parts = [text.format(getattr(m, key)) for m in _metas(tp) for key, text in _BOUNDS
+             if getattr(m, key) is not None]
+    parts += [d.bounds() for d in _durations(tp) if d.bounds()]
+    return ", ".join(dict.fromkeys(parts))
+
+
+def _durations(tp: Any) -> list[type[Duration]]:
+    if _is_duration(tp):
+        return [tp]
+    return [d for arg in typing.get_args(tp) for d in _durations(arg)]
 
 
 def type_name(tp: Any) -> str:
     """A readable name for a field type: ``list[str]``, ``int | None``, ``duration``."""
-    if tp is Duration:
+    if _is_duration(tp):
         return "duration"
     if tp is Any:
         return "any"

@@ -12,17 +12,19 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 import uuid_utils
 import yaml
+from msgspec import Meta
 
 from .errors import DocumentError, SpecError
 
 __all__ = [
     "Spec", "EnvEntry", "PortRef", "Value", "Duration", "DEFAULT_NAMESPACE", "META_KEYS",
-    "new_id", "read_documents", "read_file", "dump_documents", "describe", "parse_duration",
+    "new_id", "read_documents", "read_file", "dump_documents", "describe", "parse_duration", "format_duration",
+    "PositiveDuration", "NonNegativeDuration",
 ]
 
 DEFAULT_NAMESPACE = "default"
@@ -38,10 +40,75 @@ def new_id() -> str:
 
 
 class Duration(float):
-    """Seconds. Written in specs as a Go duration (``"2s"``, ``"150ms"``, ``"1m30s"``) or milliseconds."""
+    """Seconds. Written in specs as a Go duration (``"2s"``, ``"150ms"``, ``"1m30s"``) or milliseconds.
+
+    msgspec's ``Meta(gt=...)`` bounds apply only to its own number types, so a duration field states its
+    bound by its type: ``PositiveDuration`` (more than 0) or ``NonNegativeDuration`` (0 or more). The
+    scheme's decode hook checks ``gt``/``ge`` and names the field when a value is out of bounds.
+    """
+
+    gt: ClassVar[float | None] = None
+    ge: ClassVar[float | None] = None
 
     def __repr__(self) -> str:
         return f"Duration({float(self)!r})"
+
+    @classmethod
+    def bounds(cls) -> str:
+        """The bound as text (``> 0s``, ``>= 0s``), empty when there is none."""
+        if cls.gt is not None:
+            return f"> {format_duration(cls.gt)}"
+        if cls.ge is not None:
+            return f">= {format_duration(cls.ge)}"
+        return ""
+
+    @classmethod
+    def check(cls, value: Duration) -> Duration:
+        """``value`` as this type; ``ValueError`` when it is out of bounds."""
+        if (cls.gt is not None and value <= cls.gt) or (cls.ge is not None and value < cls.ge):
+            raise ValueError(f"expected a duration {cls.bounds()}, got {format_duration(value)}")
+        return cls(value)
+
+
+class PositiveDuration(Duration):
+    """A duration more than zero."""
+
+    gt = 0.0
+
+
+class NonNegativeDuration(Duration):
+    """A duration of zero or more (zero usually means "none": no timeout, no wait)."""
+
+    ge = 0.0
+
+
+def format_duration(seconds: float, resolution: float = 1e-9) -> str:
+    """Seconds as Go's ``time.Duration.String()`` does, rounded to ``resolution`` seconds (default the
+    nanosecond): ``0s``, ``812µs``, ``12.345ms``, ``1.5s``, ``1m30s``, ``1h2m3.25s``."""
+    ns = round(seconds / resolution) * round(resolution * 1e9)
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    if ns < 1_000:
+        return f"{sign}{ns}ns"
+    if ns < 1_000_000:
+        return f"{sign}{_decimal(ns, 1_000)}µs"
+    if ns < 1_000_000_000:
+        return f"{sign}{_decimal(ns, 1_000_000)}ms"
+    minutes, rest = divmod(ns, 60_000_000_000)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{_decimal(rest, 1_000_000_000)}s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    return f"{sign}{minutes}m{text}" if minutes else sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    """``value / unit`` written exactly, without trailing zeros: ``12345, 1000`` -> ``12.345``."""
+    whole, rest = divmod(value, unit)
+    if not rest:
+        return str(whole)
+    return f"{whole}." + str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -81,33 +148,38 @@ def parse_duration(value: Any) -> Duration:
 class EnvEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One env binding: the value named by ``id`` or ``name`` (or the ``-e`` environment), templated into ``data``."""
 
-    data: Any
-    id: str | None = None
-    name: str | None = None
+    data: Annotated[Any, Meta(description="the text or map to bind, templated with the value's data as `.`")]
+    id: Annotated[str | None, Meta(description="the id of the value to bind")] = None
+    name: Annotated[str | None, Meta(description="the name of the value to bind (in the spec's namespace)")] = None
 
 
 class PortRef(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A connection target: the in-port ``port`` of the node named ``name`` or identified by ``id``."""
 
-    port: str
-    id: str | None = None
-    name: str | None = None
+    port: Annotated[str, Meta(description="the target's in-port: NAME or NAME[INDEX]")]
+    id: Annotated[str | None, Meta(description="the target node's id")] = None
+    name: Annotated[str | None, Meta(description="the target node's name (in the same namespace)")] = None
 
 
 class Spec(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The meta fields every spec has. A kind's spec class subclasses this and adds its own fields."""
 
-    kind: str
-    id: str = ""
-    namespace: str = DEFAULT_NAMESPACE
-    name: str = ""
-    annotations: dict[str, str] = {}
-    env: dict[str, EnvEntry] = {}
-    ports: dict[str, list[PortRef]] = {}
+    kind: Annotated[str, Meta(description="the node kind (`portflow kinds` lists them)")]
+    id: Annotated[str, Meta(description="a UUID; assigned (UUIDv7) when missing")] = ""
+    namespace: Annotated[str, Meta(description="the namespace the spec runs in")] = DEFAULT_NAMESPACE
+    name: Annotated[str, Meta(description="unique within the namespace")] = ""
+    annotations: Annotated[dict[str, str], Meta(description="free-form labels")] = {}
+    env: Annotated[dict[str, EnvEntry], Meta(description="values bound into the spec's fields as {{ .KEY }}")] = {}
+    ports: Annotated[dict[str, list[PortRef]], Meta(description="out-port -> the in-ports it sends to")] = {}
 
     @property
     def label(self) -> str:
         return self.name or self.id
+
+    @property
+    def subject(self) -> str:
+        """How messages name this spec: ``spec 'router' (kind router)``."""
+        return describe({"name": self.name, "id": self.id, "kind": self.kind})
 
 
 class Value(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -92,6 +92,8 @@ class SymbolTable:
         self.hooks = hooks or Hooks()
         self.observer = observer if observer is not None else Observer()
         self._installed: Observer | None = None
+        #: True once ``close`` ran: the table no longer offers its out-ports to the observer.
+        self.closed = False
         self._by_node: dict[int, Symbol] = {}
         self.observer.attach(self._install, self.symbol_of)
         self._symbols: dict[str, Symbol] = {}
@@ -399,7 +401,9 @@ class SymbolTable:
         return len(victims)
 
     async def close(self) -> None:
-        """Free every symbol, sources first."""
+        """Free every symbol, sources first, and stop offering out-ports to the observer."""
+        self.closed = True
+        self.observer.detach(self._install)
         if not self._symbols:
             return
         order = list(reversed(self._upstream(list(self._symbols.values()))))

@@ -39,6 +39,11 @@ def _cell(text: str) -> str:
     return _prose(" ".join(str(text).split())).replace("|", "\\|")
 
 
+def _pipe(text: str) -> str:
+    """Text for a table cell that is code: only ``|`` needs escaping there."""
+    return text.replace("|", "\\|")
+
+
 def _code(text: str) -> str:
     return f"`{text}`" if text else ""
 
@@ -58,13 +63,14 @@ def render_page(info: KindInfo) -> str:
     out += ["## Fields", ""]
     every = ", ".join(f"`{f}`" for f in META_FIELDS)
     if info.fields:
-        described = any(f["description"] for f in info.fields)
+        columns = [c for c in ("constraints", "description") if any(f[c] for f in info.fields)]
         out += [f"Besides the fields every spec has ({every}):", "",
-                "| Field | Type | Required | Default |" + (" Description |" if described else ""),
-                "|---|---|---|---|" + ("---|" if described else "")]
+                "| Field | Type | Required | Default |" + "".join(f" {c.capitalize()} |" for c in columns),
+                "|---|---|---|---|" + "---|" * len(columns)]
         for f in info.fields:
+            extra = "".join(f" {_code(_pipe(f[c])) if c == 'constraints' else _cell(f[c])} |" for c in columns)
             out.append(f"| `{f['name']}` | {_code(_cell(f['type']))} | {'yes' if f['required'] else 'no'} | "
-                       f"{_code(_cell(default_text(f)))} |" + (f" {_cell(f['description'])} |" if described else ""))
+                       f"{_code(_cell(default_text(f)))} |" + extra)
     else:
         out.append(f"None of its own; only the fields every spec has ({every}).")
     out += ["", "## Ports", ""]

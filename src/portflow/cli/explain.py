@@ -51,18 +51,7 @@ def kind_info(scheme: Any, name: str) -> KindInfo:
                                                                     "; no plugin provides any kind")
         raise UserError(f"unknown kind {name!r}{hint}")
     schema = scheme.json_schema(kind.name)
-    props = _properties(schema)
-    from ..scheme import _schema_hook
-    from ..spec import Duration
-
-    type_description = _schema_hook(Duration).get("description")
-    fields = []
-    for f in scheme.fields(kind.name):
-        described = dict(f)
-        description = (props.get(f["name"]) or {}).get("description", "")
-        described["description"] = "" if description == type_description else description
-        fields.append(described)
-        fields.extend(_nested(kind.spec, f["name"]))
+    fields = scheme.fields(kind.name, nested=True)
     summary = (kind.description or "").strip()
     import inspect
 
@@ -73,64 +62,13 @@ def kind_info(scheme: Any, name: str) -> KindInfo:
                     kind.example.strip("\n"), schema)
 
 
-def _nested(cls: Any, name: str, depth: int = 0) -> list[dict[str, Any]]:
-    """Rows for the fields of a struct-typed field (``target.port``; ``routes[].path`` for a list)."""
-    import typing
-
-    import msgspec
-
-    from ..scheme import type_name
-
-    info = next((f for f in msgspec.structs.fields(cls) if f.encode_name == name), None)
-    if info is None or depth > 2:
-        return []
-
-    def find(tp: Any, prefix: str) -> tuple[Any, str] | None:
-        if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
-            return tp, prefix
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (list, tuple, set, frozenset) and args:
-            return find(args[0], prefix + "[]")
-        if origin is dict and len(args) == 2:
-            return find(args[1], prefix + ".*")
-        for arg in args:
-            found = find(arg, prefix)
-            if found:
-                return found
-        return None
-
-    found = find(info.type, name)
-    if found is None:
-        return []
-    inner, prefix = found
-    rows = []
-    for sub in msgspec.structs.fields(inner):
-        default = None
-        if sub.default is not msgspec.NODEFAULT:
-            default = sub.default
-        elif sub.default_factory is not msgspec.NODEFAULT:
-            default = sub.default_factory()
-        rows.append({"name": f"{prefix}.{sub.encode_name}", "type": type_name(sub.type), "required": sub.required,
-                     "default": msgspec.to_builtins(default, enc_hook=float), "description": ""})
-        rows.extend({**row, "name": f"{prefix}.{row['name']}"} for row in _nested(inner, sub.encode_name, depth + 1))
-    return rows
-
-
-def _properties(schema: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref", "")
-    if ref.startswith("#/$defs/"):
-        return schema.get("$defs", {}).get(ref.rsplit("/", 1)[1], {}).get("properties", {})
-    return schema.get("properties", {})
-
-
 def default_text(f: dict[str, Any]) -> str:
     """A field's default as it would be written in a spec (durations as ``2s``)."""
     if f["required"]:
         return ""
     default = f["default"]
     if f["type"].split(" | ")[0] == "duration" and isinstance(default, (int, float)) and default is not True:
-        from ..plugins.testing.runner import format_duration
+        from ..spec import format_duration
 
         return format_duration(float(default))
     import json
@@ -160,11 +98,10 @@ def render_text(info: KindInfo) -> str:
         out += ["", prose(info.details)]
     out += ["", "FIELDS:"]
     if info.fields:
-        rows = [[f["name"], f["type"], "required" if f["required"] else f"default {default_text(f)}",
-                 f["description"]] for f in info.fields]
-        headers = ["field", "type", "required/default", "description"]
-        if not any(f["description"] for f in info.fields):
-            headers, rows = headers[:3], [row[:3] for row in rows]
+        columns = [c for c in ("constraints", "description") if any(f[c] for f in info.fields)]
+        rows = [[f["name"], f["type"], "required" if f["required"] else f"default {default_text(f)}"]
+                + [f[c] for c in columns] for f in info.fields]
+        headers = ["field", "type", "required/default", *columns]
         out.append(indent(format_table(headers, rows)))
     else:
         out.append("  (none of its own)")

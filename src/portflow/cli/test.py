@@ -123,9 +123,9 @@ def quiet_load_errors() -> Iterator[None]:
 
 
 def print_result(result: Any) -> None:
-    from ..plugins.testing.runner import format_duration
+    from ..spec import format_duration
 
-    click.echo(f"{'PASS' if result.passed else 'FAIL'}\t{result.name}\t{format_duration(result.duration)}")
+    click.echo(f"{'PASS' if result.passed else 'FAIL'}\t{result.name}\t{format_duration(result.duration, 1e-6)}")
     if not result.passed:
         for line in result.message.splitlines() or [""]:
             click.echo(f"    {line}")

@@ -96,5 +96,5 @@ def test_codec(doc, capacity, ttl):
 def test_negative_capacity_is_a_spec_error():
     scheme = Scheme()
     register(scheme)
-    with pytest.raises(SpecError, match=r"capacity: must be 0 or more"):
-        scheme.compile(scheme.decode({"kind": "cache", "name": "c", "capacity": -1}), Context(scheme))
+    with pytest.raises(SpecError, match=r"capacity: expected int >= 0, got -1"):
+        scheme.decode({"kind": "cache", "name": "c", "capacity": -1})

@@ -1,5 +1,5 @@
-"""What several ctrl kinds share: naming a spec in messages, compiling code with a timeout that names
-the node, Go-style durations, truthiness and ``fmt.Sprint``/``fmt.Sprintf`` text."""
+"""What several ctrl kinds share: compiling code with a timeout that names the node, truthiness and
+``fmt.Sprint``/``fmt.Sprintf`` text."""
 
 from __future__ import annotations
 
@@ -14,35 +14,12 @@ from types import CoroutineType
 from typing import Any
 
 from ...errors import CompileError, FlowTimeout, PortflowError
-from ...scheme import Context
-from ...spec import Spec, describe
+from ...scheme import Context, spec_error
+from ...spec import Spec, format_duration
 
-__all__ = ["subject", "compile_code", "Code", "Program", "format_duration", "truthy", "go_sprint", "go_sprintf"]
+__all__ = ["compile_code", "Code", "Program", "truthy", "go_sprint", "go_sprintf"]
 
 Program = Callable[[Any], Awaitable[Any]]
-
-
-def subject(spec: Spec) -> str:
-    """``spec 'router' (kind router)``: how messages name a spec."""
-    return describe({"name": spec.name, "id": spec.id, "kind": spec.kind})
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as a Go duration string: ``2s``, ``150ms``, ``1m30s``, ``1.5s``."""
-    if seconds <= 0:
-        return "0s"
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:g}ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:g}µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:g}ms"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{int(hours)}h" if hours else ""
-    if hours or minutes:
-        text += f"{int(minutes)}m"
-    return text + f"{round(secs, 9):g}s"
 
 
 def compile_code(
@@ -63,17 +40,17 @@ def compile_code(
     name = language or context.language
     languages = context.languages
     if languages is None:
-        raise CompileError(f"{subject(spec)}: {field}: no languages are registered")
+        raise spec_error(spec, field, "no languages are registered", error=CompileError)
     if not _knows(languages, name):
         names = getattr(languages, "names", None)
         known = f"; known languages: {', '.join(names())}" if callable(names) else ""
         default = "" if language else " (the runtime's default language)"
-        raise CompileError(f"{subject(spec)}: language: unknown language {name!r}{default}{known}")
+        raise spec_error(spec, "language", f"unknown language {name!r}{default}{known}", error=CompileError)
     try:
         program = languages.compile(name, code, timeout=timeout or None)
     except PortflowError as exc:
-        raise CompileError(f"{subject(spec)}: {field}: {exc}") from None
-    return Code(program, timeout, subject(spec))
+        raise spec_error(spec, field, str(exc), error=CompileError) from None
+    return Code(program, timeout, spec.subject)
 
 
 def _knows(languages: Any, name: str) -> bool:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...errors import FlowError, SpecError, UserError
-from ...node import Node
+from ...node import Node, port_lookup
+from ...observe import Observer
 from ...packet import Packet
 from ...port import InPort, OutPort, parse_port
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import PortRef, Spec, new_id
 from ...symbol import Hooks, Symbol, SymbolTable
-from ._support import subject
 
 __all__ = ["BlockSpec", "BlockNode", "compile_block", "compile_children", "find_child", "register"]
 
@@ -30,9 +32,10 @@ class BlockSpec(Spec, kw_only=True):
     ``outbounds`` exposes children's out-ports as the block's. The children load (listeners listen,
     tests register) when the block loads, and unload with it."""
 
-    specs: list[dict[str, Any]] = []
-    inbounds: dict[str, list[PortRef]] = {}
-    outbounds: dict[str, list[PortRef]] = {}
+    specs: Annotated[list[dict[str, Any]], Meta(description="the child specs; they connect by their own ports")] = []
+    inbounds: Annotated[dict[str, list[PortRef]], Meta(description="the block's in-port -> children's in-ports")] = {}
+    outbounds: Annotated[dict[str, list[PortRef]],
+                         Meta(description="the block's out-port -> children's out-ports")] = {}
 
 
 class _Borrowed(Node):
@@ -60,22 +63,6 @@ class _Borrowed(Node):
         await self.node.unload()
 
 
-def _lookup(ports: Mapping[str, Any], name: str) -> Any:
-    """``ports[name]``; ``out[0]`` also finds ``out`` and ``out`` also finds ``out[0]``."""
-    found = ports.get(name)
-    if found is not None:
-        return found
-    try:
-        base, index = parse_port(name)
-    except ValueError:
-        return None
-    if index == 0:
-        return ports.get(base)
-    if index is None:
-        return ports.get(f"{base}[0]")
-    return None
-
-
 class BlockNode(Node):
     """A cluster of child symbols behind the block's own ports.
 
@@ -92,9 +79,11 @@ class BlockNode(Node):
         inbounds: Mapping[str, Iterable[Binding]] | None = None,
         outbounds: Mapping[str, Iterable[Binding]] | None = None,
         hooks: Hooks | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.symbols = list(symbols)
-        self.table = SymbolTable(hooks)
+        self._hooks, self._observer = hooks, observer
+        self.table = SymbolTable(hooks, observer)
         self.loaded = False
         self._inputs: dict[str, InPort] = {}
         self._outputs: dict[str, OutPort] = {}
@@ -119,15 +108,17 @@ class BlockNode(Node):
             self._outputs[name] = out
 
     def inport(self, name: str) -> InPort | None:
-        return _lookup(self._inputs, name)
+        return port_lookup(self._inputs, name)
 
     def outport(self, name: str) -> OutPort | None:
-        return _lookup(self._outputs, name)
+        return port_lookup(self._outputs, name)
 
     async def load(self) -> None:
         if self.loaded:
             return
         self.loaded = True
+        if self.table.closed:  # a table is closed with the unload it served; each load has its own
+            self.table = SymbolTable(self._hooks, self._observer)
         await self.table.insert_many(
             Symbol(spec=sb.spec, node=_Borrowed(sb.node), doc=sb.doc) for sb in self.symbols if sb.node is not None
         )
@@ -168,7 +159,7 @@ def compile_children(spec: Spec, context: Context, docs: Sequence[Any], *, keep_
     names: set[str] = set()
     for i, raw in enumerate(docs):
         if not isinstance(raw, Mapping):
-            raise SpecError(subject(spec), f"specs[{i}]: expected a mapping, got {type(raw).__name__}")
+            raise SpecError(spec.subject, f"specs[{i}]: expected a mapping, got {type(raw).__name__}")
         doc = dict(raw)
         doc["namespace"] = doc.get("namespace") or namespace
         doc["name"] = doc.get("name") or f"${i}"
@@ -176,13 +167,13 @@ def compile_children(spec: Spec, context: Context, docs: Sequence[Any], *, keep_
         if not keep_ports:
             doc.pop("ports", None)
         if doc["name"] in names:
-            raise SpecError(subject(spec), f"specs[{i}].name: {doc['name']!r} is used twice")
+            raise SpecError(spec.subject, f"specs[{i}].name: {doc['name']!r} is used twice")
         names.add(doc["name"])
         try:
             child = context.scheme.decode(doc)
             node = context.scheme.compile(child, context)
         except UserError as exc:
-            raise SpecError(subject(spec), f"specs[{i}]: {exc}") from None
+            raise SpecError(spec.subject, f"specs[{i}]: {exc}") from None
         symbols.append(Symbol(spec=child, node=node, doc=doc))
     return symbols
 
@@ -202,16 +193,16 @@ def _bindings(spec: Spec, symbols: Sequence[Symbol], field: str, ports: Mapping[
         try:
             parse_port(name)
         except ValueError as exc:
-            raise SpecError(subject(spec), f"{field}.{name}: {exc}") from None
+            raise SpecError(spec.subject, f"{field}.{name}: {exc}") from None
         for i, ref in enumerate(refs):
             where = f"{field}.{name}[{i}]"
             sb = find_child(symbols, ref)
             if sb is None:
-                raise SpecError(subject(spec), f"{where}: no child spec with {_ref_text(ref)}")
+                raise SpecError(spec.subject, f"{where}: no child spec with {_ref_text(ref)}")
             port = sb.node.inport(ref.port) if inbound else sb.node.outport(ref.port)  # type: ignore[union-attr]
             if port is None:
                 side = "in-port" if inbound else "out-port"
-                raise SpecError(subject(spec), f"{where}.port: {sb.describe()} has no {side} {ref.port!r}")
+                raise SpecError(spec.subject, f"{where}.port: {sb.describe()} has no {side} {ref.port!r}")
             out.setdefault(name, []).append((sb, ref.port))
     return out
 
@@ -228,7 +219,7 @@ def compile_block(spec: BlockSpec, context: Context) -> BlockNode:
     symbols = compile_children(spec, context, spec.specs, keep_ports=True)
     inbounds = _bindings(spec, symbols, "inbounds", spec.inbounds, inbound=True)
     outbounds = _bindings(spec, symbols, "outbounds", spec.outbounds, inbound=False)
-    return BlockNode(symbols, inbounds, outbounds, context.hooks)
+    return BlockNode(symbols, inbounds, outbounds, context.hooks, context.observer)
 
 
 def register(scheme: Scheme) -> None:

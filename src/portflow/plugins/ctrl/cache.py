@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any
+from typing import Annotated, Any
 
-from ...errors import SpecError
+from msgspec import Meta
+
 from ...node import Relay
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
-from ._support import subject
+from ...spec import NonNegativeDuration, Spec
 
 __all__ = ["CacheSpec", "CacheNode", "LRU", "compile_cache", "register"]
 
@@ -24,9 +24,10 @@ class CacheSpec(Spec, kw_only=True):
     bounds the entries (least recently used go first; 0: no bound) and ``ttl`` their age (0: forever;
     ``interval`` is the uniflow v0.12 name of the same setting)."""
 
-    capacity: int = 0
-    ttl: Duration | None = None
-    interval: Duration | None = None
+    capacity: Annotated[int, Meta(ge=0, description="the most entries kept (0: no bound)")] = 0
+    ttl: Annotated[NonNegativeDuration | None,
+                   Meta(description="how long an entry is kept (0 or unset: forever)")] = None
+    interval: Annotated[NonNegativeDuration | None, Meta(description="the uniflow v0.12 name of ttl")] = None
 
 
 _MISSING = object()
@@ -102,11 +103,7 @@ class CacheNode(Relay):
 
 
 def compile_cache(spec: CacheSpec, context: Context) -> CacheNode:
-    if spec.capacity < 0:
-        raise SpecError(subject(spec), f"capacity: must be 0 or more, got {spec.capacity}")
     ttl = spec.ttl if spec.ttl is not None else spec.interval
-    if ttl is not None and ttl < 0:
-        raise SpecError(subject(spec), "ttl: must not be negative")
     return CacheNode(spec.capacity, float(ttl or 0.0))
 
 

@@ -22,23 +22,14 @@ class ForSpec(Spec, kw_only=True):
 class ForNode(Node):
     """in -> each element -> out[0]; joined answers -> out[1] | error."""
 
+    INPORTS = {IN: "in_port"}
+    OUTPORTS = {OUT: "each_port", "out[1]": "done_port", ERROR: "error_port"}
+
     def __init__(self) -> None:
         self.in_port = InPort(IN, self, self._receive)
         self.each_port = OutPort("out[0]", self)
         self.done_port = OutPort("out[1]", self)
         self.error_port = OutPort(ERROR, self)
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name in (OUT, "out[0]"):
-            return self.each_port
-        if name == "out[1]":
-            return self.done_port
-        if name == ERROR:
-            return self.error_port
-        return None
 
     async def _receive(self, proc: Process, pck: Packet) -> Packet:
         payload = pck.payload

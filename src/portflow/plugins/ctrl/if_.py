@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...node import OneToMany
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...spec import NonNegativeDuration, Spec
 from ._support import compile_code, truthy
 
 __all__ = ["IfSpec", "IfNode", "compile_if", "register"]
@@ -21,9 +23,10 @@ class IfSpec(Spec, kw_only=True):
     ``out[1]``. Falsy is the zero value: false, 0, "", null and empty collections. A branch port that is
     not connected answers the input back; an evaluation error goes to ``error``."""
 
-    when: str
-    language: str = ""
-    timeout: Duration | None = None
+    when: Annotated[str, Meta(description="the condition, evaluated on each payload")]
+    language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
 
 
 class IfNode(OneToMany):

@@ -19,11 +19,10 @@ class NopSpec(Spec, kw_only=True):
 class NopNode(Node):
     """in -> null."""
 
+    INPORTS = {IN: "in_port"}
+
     def __init__(self) -> None:
         self.in_port = InPort(IN, self, self._receive)
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
 
     async def _receive(self, proc: Process, pck: Packet) -> Packet:
         return NONE

@@ -21,13 +21,12 @@ class PipeSpec(Spec, kw_only=True):
 class PipeNode(Node):
     """in -> out[0] -> out[1] -> ... -> answer; error answers -> error."""
 
+    INPORTS = {IN: "in_port"}
+
     def __init__(self) -> None:
         self.in_port = InPort(IN, self, self._receive)
         self.out_ports: list[OutPort] = []
         self.error_port = OutPort(ERROR, self)
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
 
     def outport(self, name: str) -> OutPort | None:
         if name == ERROR:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Any
+from typing import IO, Annotated, Any
+
+from msgspec import Meta
 
 from ...errors import FlowError
 from ...node import OneToOne
@@ -11,7 +13,7 @@ from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
-from ._support import go_sprintf, subject
+from ._support import go_sprintf
 
 __all__ = ["PrintSpec", "PrintNode", "compile_print", "register"]
 
@@ -22,7 +24,7 @@ class PrintSpec(Spec, kw_only=True):
     to standard output. The input is a format string, or ``[format, args...]``. Outputs the number of
     bytes written."""
 
-    filename: str = ""
+    filename: Annotated[str, Meta(description="the file to append to (empty: standard output)")] = ""
 
 
 class PrintNode(OneToOne):
@@ -68,7 +70,7 @@ class PrintNode(OneToOne):
 
 
 def compile_print(spec: PrintSpec, context: Context) -> PrintNode:
-    return PrintNode(spec.filename, subject(spec))
+    return PrintNode(spec.filename, spec.subject)
 
 
 def register(scheme: Scheme) -> None:

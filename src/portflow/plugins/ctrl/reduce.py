@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...spec import NonNegativeDuration, Spec
 from ._support import compile_code
 
 __all__ = ["ReduceSpec", "ReduceNode", "compile_reduce", "register"]
@@ -22,10 +24,11 @@ class ReduceSpec(Spec, kw_only=True):
     0), and outputs ``acc`` each time. An error goes to ``error`` and leaves ``acc`` as it was. Each
     process has its own accumulator."""
 
-    action: str
-    init: Any = None
-    language: str = ""
-    timeout: Duration | None = None
+    action: Annotated[str, Meta(description="the expression over acc, cur and index giving the next acc")]
+    init: Annotated[Any, Meta(description="the accumulator before the first packet")] = None
+    language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
 
 
 class _Fold:

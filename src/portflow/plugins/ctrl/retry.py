@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from ...errors import SpecError
+from typing import Annotated
+
+from msgspec import Meta
+
 from ...node import Relay
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
-from ._support import subject
 
 __all__ = ["RetrySpec", "RetryNode", "compile_retry", "register"]
 
@@ -18,7 +20,7 @@ class RetrySpec(Spec, kw_only=True):
     were made, sends the same input again (``threshold + 1`` attempts in all). The caller gets the
     first success or the last error. There is no ``error`` port."""
 
-    threshold: int = 0
+    threshold: Annotated[int, Meta(ge=0, description="the most retries after the first attempt")] = 0
 
 
 class RetryNode(Relay):
@@ -39,8 +41,6 @@ class RetryNode(Relay):
 
 
 def compile_retry(spec: RetrySpec, context: Context) -> RetryNode:
-    if spec.threshold < 0:
-        raise SpecError(subject(spec), f"threshold: must be 0 or more, got {spec.threshold}")
     return RetryNode(spec.threshold)
 
 

@@ -25,19 +25,14 @@ class SessionSpec(Spec, kw_only=True):
 class SessionNode(Node):
     """io: store the session of a process; in -> [session, input] -> out, once per live session."""
 
+    INPORTS = {IO: "io_port", IN: "in_port"}
+    OUTPORTS = {OUT: "out_port"}
+
     def __init__(self) -> None:
         self.io_port = InPort(IO, self, self._store)
         self.in_port = InPort(IN, self, self._forward)
         self.out_port = OutPort(OUT, self)
         self.sessions: dict[Process, Any] = {}
-
-    def inport(self, name: str) -> InPort | None:
-        if name == IO:
-            return self.io_port
-        return self.in_port if name == IN else None
-
-    def outport(self, name: str) -> OutPort | None:
-        return self.out_port if name in (OUT, "out[0]") else None
 
     async def _store(self, proc: Process, pck: Packet) -> Packet:
         if proc.terminated:

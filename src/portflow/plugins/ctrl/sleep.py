@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from ...errors import SpecError
+from msgspec import Meta
+
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
-from ._support import subject
+from ...spec import NonNegativeDuration, Spec
 
 __all__ = ["SleepSpec", "SleepNode", "compile_sleep", "register"]
 
@@ -18,7 +19,8 @@ __all__ = ["SleepSpec", "SleepNode", "compile_sleep", "register"]
 class SleepSpec(Spec, kw_only=True):
     """Waits ``interval`` (``"2s"``, ``"150ms"``, or milliseconds), then outputs the input unchanged."""
 
-    interval: Duration | None = None
+    interval: Annotated[NonNegativeDuration | None,
+                        Meta(description="how long to wait (0 or unset: not at all)")] = None
 
 
 class SleepNode(OneToOne):
@@ -35,8 +37,6 @@ class SleepNode(OneToOne):
 
 
 def compile_sleep(spec: SleepSpec, context: Context) -> SleepNode:
-    if spec.interval is not None and spec.interval < 0:
-        raise SpecError(subject(spec), "interval: must not be negative")
     return SleepNode(spec.interval or 0.0)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...spec import NonNegativeDuration, Spec
 from ._support import compile_code
 
 __all__ = ["SnippetSpec", "SnippetNode", "compile_snippet", "register"]
@@ -24,9 +26,10 @@ class SnippetSpec(Spec, kw_only=True):
     ``typescript`` and ``python`` call the default export / function with the input.
     """
 
-    language: str
-    code: str
-    timeout: Duration | None = None
+    language: Annotated[str, Meta(description="text, json, yaml, cel, javascript, typescript or python")]
+    code: Annotated[str, Meta(description="the program, or the constant for text, json and yaml")]
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one call may run (0 or unset: no limit)")] = None
 
 
 class SnippetNode(OneToOne):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...port import ERROR, IN, OUT
 from ...scheme import Context, Scheme
@@ -20,7 +22,7 @@ class StepSpec(Spec, kw_only=True):
     ``out``; every child's ``error`` is the step's ``error``. Children live in the namespace
     ``<namespace>/<name>``, are named ``$0, $1, ...`` unless named, and their own ``ports`` are ignored."""
 
-    specs: list[dict[str, Any]] = []
+    specs: Annotated[list[dict[str, Any]], Meta(description="the child specs, run in this order")] = []
 
 
 class StepNode(BlockNode):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from ...node import OneToMany
 from ...packet import Packet
 from ...port import OUT, parse_port
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...spec import NonNegativeDuration, Spec
 from ._support import compile_code, truthy
 
 __all__ = ["SwitchSpec", "SwitchMatch", "SwitchNode", "compile_switch", "register"]
@@ -22,8 +23,8 @@ __all__ = ["SwitchSpec", "SwitchMatch", "SwitchNode", "compile_switch", "registe
 class SwitchMatch(msgspec.Struct, kw_only=True):
     """One case: when ``when`` holds, the packet goes to ``port`` (``out[N]``)."""
 
-    when: str
-    port: str
+    when: Annotated[str, Meta(description="the condition, evaluated on the payload")]
+    port: Annotated[str, Meta(description="where a match goes: out[N] (other ports are ignored, as in uniflow)")]
 
 
 class SwitchSpec(Spec, kw_only=True):
@@ -31,9 +32,10 @@ class SwitchSpec(Spec, kw_only=True):
     (``out[N]``) of the first ``when`` that holds. No match answers the input back; an evaluation error
     goes to ``error``. As in uniflow, a ``port`` that is not ``out[N]`` is ignored."""
 
-    matches: list[SwitchMatch] = []
-    language: str = ""
-    timeout: Duration | None = None
+    matches: Annotated[list[SwitchMatch], Meta(description="the cases, tried in order")] = []
+    language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None
 
 
 class SwitchNode(OneToMany):

@@ -42,11 +42,10 @@ def to_error(payload: Any) -> BaseException | None:
 class ThrowNode(Node):
     """in -> an error answered back."""
 
+    INPORTS = {IN: "in_port"}
+
     def __init__(self) -> None:
         self.in_port = InPort(IN, self, self._receive)
-
-    def inport(self, name: str) -> InPort | None:
-        return self.in_port if name == IN else None
 
     async def _receive(self, proc: Process, pck: Packet) -> Packet:
         error = to_error(pck.payload)

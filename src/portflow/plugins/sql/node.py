@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...errors import SpecError
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import RUNNING, Process
 from ...scheme import Context, Scheme
-from ...spec import Spec, describe
+from ...spec import Spec
 from .drivers import (Args, Database, Databases, Driver, Drivers, Isolation, Rows, SQLError, Unavailable,
                       default_drivers, mask_source, parse_isolation)
 
@@ -51,9 +53,11 @@ class SQLSpec(Spec, kw_only=True):
     them take their turn at their first statement.
     """
 
-    driver: str
-    source: str = ""
-    isolation: str | int | None = None
+    driver: Annotated[str, Meta(description="sqlite, postgres or mysql (or one a plugin adds)")]
+    source: Annotated[str, Meta(description="a sqlite path or :memory:, or the server's URL")] = ""
+    isolation: Annotated[str | int | None,
+                         Meta(description="read uncommitted, read committed, repeatable read or serializable "
+                                          "(default: the database's)")] = None
 
 
 def parse_input(payload: Any) -> tuple[str, Args]:
@@ -194,7 +198,6 @@ class SQLNode(OneToOne):
 def compile_sql(spec: SQLSpec, context: Context, drivers: Drivers | None = None) -> SQLNode:
     """Build the node: check the driver, the source and the isolation level, naming the field at fault."""
     drivers = drivers if drivers is not None else default_drivers()
-    subject = describe({"name": spec.name, "id": spec.id, "kind": spec.kind})
     problems = []
     driver = drivers.resolve(spec.driver, context)
     if driver is None:
@@ -209,7 +212,7 @@ def compile_sql(spec: SQLSpec, context: Context, drivers: Drivers | None = None)
     except ValueError as exc:
         problems.append(f"isolation: {exc}")
     if problems:
-        raise SpecError(subject, problems)
+        raise SpecError(spec.subject, problems)
     assert driver is not None
     return SQLNode(driver, spec.source, name=spec.label or "sql", isolation=isolation,
                    databases=context.services.get(Databases))

@@ -14,6 +14,7 @@ from typing import Any
 from ...observe import Hop, Subscriber
 from ...process import TERMINATED, Process
 from ...scheme import Context
+from ...spec import format_duration
 
 __all__ = ["Agent", "MAX_FRAMES", "CREDENTIAL_HEADERS"]
 
@@ -30,16 +31,6 @@ class _Frame:
     output: Any = _MISSING
     start: float = field(default_factory=time.monotonic)
     end: float | None = None
-
-
-def _go_duration(seconds: float) -> str:
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:.0f}ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.3f}".rstrip("0").rstrip(".") + "µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3f}".rstrip("0").rstrip(".") + "ms"
-    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def _plain(value: Any) -> Any:
@@ -125,7 +116,7 @@ class Agent(Subscriber):
                 if f.output is not _MISSING:
                     row["output"] = _credentials_hidden(_plain(f.output))
                 if f.end is not None:
-                    row["time"] = _go_duration(f.end - f.start)
+                    row["time"] = format_duration(f.end - f.start, 1e-6)
                 rows.append(row)
         return rows
 

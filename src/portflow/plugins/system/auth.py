@@ -21,7 +21,9 @@ refused when the spec compiles: a missing secret never means "no password" or a 
 from __future__ import annotations
 
 import hmac
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ...errors import UserError
 from ...node import Relay
@@ -41,8 +43,9 @@ class AuthSpec(Spec, kw_only=True):
     """Passes an HTTP request on ``out`` only when its ``Authorization: Bearer <token>`` header matches
     ``token`` (compared in constant time); answers anything else with 401 ``Unauthorized`` and no detail."""
 
-    scheme: Literal["bearer"] = "bearer"
-    token: str
+    scheme: Annotated[Literal["bearer"], Meta(description="how the request proves itself (only bearer so far)")] = \
+        "bearer"
+    token: Annotated[str, Meta(min_length=1, description="the secret token; bind it from a value")]
 
 
 def _authorization(payload: Any) -> str | None:

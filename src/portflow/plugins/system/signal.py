@@ -14,7 +14,9 @@ value (a list means any of them), e.g. ``filter: {namespace: default}``.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ...errors import FlowError
 from ...lifetime import Job, Lifetime, TaskStatus
@@ -37,8 +39,9 @@ class SignalSpec(Spec, kw_only=True):
     ``{op, id, namespace, name}``, on ``out`` in a fresh process, in order. ``filter`` narrows the
     events by ``id``, ``namespace`` or ``name``."""
 
-    topic: Literal["specs", "values"]
-    filter: dict[str, Any] = {}
+    topic: Annotated[Literal["specs", "values"], Meta(description="the store collection to watch")]
+    filter: Annotated[dict[str, Any], Meta(description="only documents whose id, namespace or name equal these "
+                                                       "(a list: any of them)")] = {}
 
 
 def event_payload(event: Any) -> dict[str, Any]:
@@ -52,6 +55,8 @@ def event_payload(event: Any) -> dict[str, Any]:
 class Signal(Node):
     """The live signal: built from a store collection (``store.specs`` or ``store.values``) and a filter."""
 
+    OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
+
     def __init__(self, collection: Any, filter: dict[str, Any] | None = None, *, label: str = "signal",
                  lifetime: Lifetime | None = None) -> None:
         self.collection = collection
@@ -62,13 +67,6 @@ class Signal(Node):
         self.out_port = OutPort(OUT, self)
         self.error_port = OutPort(ERROR, self)
         self._job: Job[None] | None = None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name in (OUT, "out[0]"):
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
 
     async def load(self) -> None:
         if self._job is not None and not self._job.done:
@@ -114,7 +112,7 @@ def compile_signal(spec: SignalSpec, context: Context) -> Signal:
     flt = check_filter(spec.filter, watch=True)  # a UserError names the bad key; compile() adds the spec
     store = store_of(context, spec)
     collection = store.specs if spec.topic == "specs" else store.values
-    return Signal(collection, flt, label=f"spec {spec.label!r} (kind {spec.kind})", lifetime=context.lifetime)
+    return Signal(collection, flt, label=spec.subject, lifetime=context.lifetime)
 
 
 EXAMPLE = """\

@@ -28,14 +28,16 @@ name, 500 the store failed — so a flow can answer with it.
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ...apply import prepare_specs, prepare_values
 from ...errors import CompileError, ConflictError, FlowError, NotFoundError, StoreError, UserError
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
-from ...scheme import Context, Scheme
+from ...scheme import Context, Scheme, spec_error
 from ...spec import DEFAULT_NAMESPACE, Spec, new_id
 
 __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
@@ -61,7 +63,7 @@ class SyscallSpec(Spec, kw_only=True):
     it; errors carry a ``status`` (400, 404, 409, 500).
     """
 
-    opcode: Opcode
+    opcode: Annotated[Opcode, Meta(description="the store operation: specs.* or values.*, create|read|update|delete")]
 
 
 class SyscallError(FlowError):
@@ -228,8 +230,7 @@ class Syscall(OneToOne):
 def store_of(context: Context, spec: Spec) -> Any:
     """The store of the runtime compiling ``spec`` (``context.store``); a CompileError without one."""
     if context.store is None:
-        label = spec.name or spec.id
-        raise CompileError(f"spec {label!r} (kind {spec.kind}): needs a runtime with a store to run in")
+        raise spec_error(spec, "", "needs a runtime with a store to run in", error=CompileError)
     return context.store
 
 

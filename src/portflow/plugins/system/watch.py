@@ -27,13 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...spec import NonNegativeDuration, Spec
 from .signal import event_payload
 from .syscall import store_of
 
@@ -48,8 +50,9 @@ class WatchSpec(Spec, kw_only=True):
     events, until the client leaves. ``?namespace=``, ``?name=``, ``?id=`` filter; ``Last-Event-ID``
     resumes; a comment every ``heartbeat`` keeps idle connections open."""
 
-    topic: Literal["specs", "values"]
-    heartbeat: Duration = Duration(15.0)
+    topic: Annotated[Literal["specs", "values"], Meta(description="the store collection to watch")]
+    heartbeat: Annotated[NonNegativeDuration, Meta(description="a comment this often while idle (0: none)")] = \
+        NonNegativeDuration(15.0)
 
 
 def _values(query: Any, key: str) -> list[str]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from ...errors import CompileError, FlowError, FlowTimeout, PortflowError
 from ...node import Node, OneToOne
 from ...packet import Packet
 from ...port import Frame
 from ...process import Process
-from ...scheme import Context, Scheme
-from ...spec import Duration, PortRef, Spec, describe
-from .runner import Runner, format_duration
+from ...scheme import Context, Scheme, spec_error
+from ...spec import NonNegativeDuration, PortRef, Spec, format_duration
+from .runner import Runner
 
 __all__ = ["AssertSpec", "AssertTarget", "AssertNode", "compile_assert", "register"]
 
@@ -26,9 +27,9 @@ Program = Callable[[Any], Awaitable[Any]]
 class AssertTarget(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The node (by ``name`` or ``id``, in the assert's namespace) and its in- or out-port to look at."""
 
-    port: str
-    name: str | None = None
-    id: str | None = None
+    port: Annotated[str, Meta(description="the node's in- or out-port to look at")]
+    name: Annotated[str | None, Meta(description="the node's name")] = None
+    id: Annotated[str | None, Meta(description="the node's id")] = None
 
 
 class AssertSpec(Spec, kw_only=True):
@@ -44,9 +45,10 @@ class AssertSpec(Spec, kw_only=True):
     one continuing the scan where the previous one stopped.
     """
 
-    expect: str
-    target: AssertTarget | None = None
-    timeout: Duration | None = None
+    expect: Annotated[str, Meta(description="the check, in the runtime's expression language")]
+    target: Annotated[AssertTarget | None, Meta(description="a node's port whose packet is checked instead")] = None
+    timeout: Annotated[NonNegativeDuration | None,
+                       Meta(description="the longest the check may run (0 or unset: no limit)")] = None
 
 
 Resolve = Callable[[AssertTarget], "Node | None"]
@@ -128,20 +130,20 @@ def _short(value: Any, limit: int = 120) -> str:
 
 
 def compile_assert(spec: AssertSpec, context: Context) -> AssertNode:
-    subject = describe({"name": spec.name, "id": spec.id, "kind": spec.kind})
     target = spec.target
     if target is not None and not (target.name or target.id):
-        raise CompileError(f"{subject}: target: name or id required")
+        raise spec_error(spec, "target", "name or id required", error=CompileError)
     languages = context.languages
     if languages is None:
-        raise CompileError(f"{subject}: expect: no languages are registered")
+        raise spec_error(spec, "expect", "no languages are registered", error=CompileError)
     language = context.language
     try:
         program = languages.compile(language, spec.expect, timeout=spec.timeout or None)
     except PortflowError as exc:
-        raise CompileError(f"{subject}: expect: {exc}") from None
+        raise spec_error(spec, "expect", str(exc), error=CompileError) from None
     except LookupError:
-        raise CompileError(f"{subject}: expect: unknown language {language!r} (setting runtime.language)") from None
+        raise spec_error(spec, "expect", f"unknown language {language!r} (setting runtime.language)",
+                         error=CompileError) from None
 
     resolve: Resolve | None = None
     table = context.table

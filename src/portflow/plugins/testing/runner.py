@@ -22,8 +22,9 @@ from ...observe import Hop, Observer, Subscriber
 from ...port import Frame
 from ...process import Process
 from ...scheme import Context
+from ...spec import format_duration
 
-__all__ = ["Runner", "Result", "Suite", "runner_for", "find_runner", "format_duration"]
+__all__ = ["Runner", "Result", "Suite", "runner_for", "find_runner"]
 
 
 class Suite(Protocol):
@@ -50,23 +51,6 @@ class Result:
         if self.error is None:
             return ""
         return str(self.error) or type(self.error).__name__
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as a Go duration string, to the microsecond: ``0s``, ``812µs``, ``12.345ms``, ``1.5s``."""
-    micros = round(seconds * 1e6)
-    if micros <= 0:
-        return "0s"
-    if micros < 1000:
-        return f"{micros}µs"
-    if micros < 1_000_000:
-        return f"{micros / 1000:.3f}".rstrip("0").rstrip(".") + "ms"
-    minutes, rest = divmod(micros, 60_000_000)
-    secs = f"{rest / 1e6:.6f}".rstrip("0").rstrip(".") + "s"
-    if not minutes:
-        return secs
-    hours, minutes = divmod(minutes, 60)
-    return (f"{hours}h" if hours else "") + f"{minutes}m" + secs
 
 
 class _Recorder(Subscriber):

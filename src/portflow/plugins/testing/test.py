@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...node import Node
 from ...packet import NONE, Packet
 from ...port import OUT, OutPort
@@ -11,9 +9,6 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
 from .runner import Runner, runner_for
-
-if TYPE_CHECKING:
-    from ...port import InPort
 
 __all__ = ["TestSpec", "TestNode", "compile_test", "register"]
 
@@ -34,22 +29,13 @@ class TestNode(Node):
     """out[0] -> the flow under test; out[1] -> the checks. Registers with ``runner`` while loaded."""
 
     __test__ = False
+    OUTPORTS = {OUT: "out0", "out[1]": "out1"}
 
     def __init__(self, name: str = "", runner: Runner | None = None) -> None:
         self.name = name
         self.runner = runner
         self.out0 = OutPort("out[0]", self)
         self.out1 = OutPort("out[1]", self)
-
-    def inport(self, name: str) -> InPort | None:
-        return None
-
-    def outport(self, name: str) -> OutPort | None:
-        if name in (OUT, "out[0]"):
-            return self.out0
-        if name == "out[1]":
-            return self.out1
-        return None
 
     async def run(self, proc: Process) -> BaseException | None:
         """Run the test in ``proc``: the failure, or None when it passed."""
