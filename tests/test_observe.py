@@ -93,3 +93,45 @@ async def test_an_async_subscriber_holds_the_hop_until_it_lets_go():
     assert held == [2] and not answer.done()  # paused at the hop into b
     release.set()
     assert (await answer).payload == 4
+
+
+async def test_hops_inside_a_block_reach_the_runtimes_observer_also_after_a_reload(flow):
+    from support.probe import call
+
+    block = """
+kind: block
+name: calc
+specs:
+  - kind: snippet
+    name: plus
+    language: cel
+    code: "self + 1"
+    ports:
+      out:
+        - name: twice
+          port: in
+  - kind: snippet
+    name: twice
+    language: cel
+    code: "self * 2"
+inbounds:
+  in:
+    - name: plus
+      port: in
+outbounds:
+  out:
+    - name: twice
+      port: out
+"""
+    runtime = await flow(block)
+    log = Log()
+    runtime.context.observer.subscribe(log)
+    assert await call(runtime, "calc", 1) == 4
+    hops = [e[3] for e in log.events if e[0] == "hop"]
+    assert hops == ["twice"]  # the hop between the two children, seen from the runtime
+    sb = runtime.table.lookup("default", "calc")
+    await sb.node.unload()
+    await sb.node.load()
+    log.events.clear()
+    assert await call(runtime, "calc", 2) == 6
+    assert [e[3] for e in log.events if e[0] == "hop"] == ["twice"]

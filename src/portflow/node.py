@@ -61,6 +61,11 @@ class Node:
     INPORTS: ClassVar[Mapping[str, str]] = {}
     OUTPORTS: ClassVar[Mapping[str, str]] = {}
 
+    @property
+    def owner(self) -> Node:
+        """The node whose ports these are: itself, or the node a wrapper lends (a block's children)."""
+        return self
+
     def inport(self, name: str) -> InPort | None:
         attr = port_lookup(self.INPORTS, name)
         return getattr(self, attr) if attr is not None else None

@@ -95,11 +95,11 @@ class SymbolTable:
         #: True once ``close`` ran: the table no longer offers its out-ports to the observer.
         self.closed = False
         self._by_node: dict[int, Symbol] = {}
-        self.observer.attach(self._install, self.symbol_of)
         self._symbols: dict[str, Symbol] = {}
         self._names: dict[tuple[str, str], str] = {}
         # Reverse references: target key -> ids of the symbols whose ports point at it.
         self._referrers: dict[_RefKey, set[str]] = {}
+        self.observer.attach(self._install, self.symbol_of)  # last: it may install at once
 
     # -- lookup -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -298,7 +298,7 @@ class SymbolTable:
     def _remember(self, sb: Symbol) -> None:
         self._symbols[sb.id] = sb
         if sb.node is not None:
-            self._by_node[id(sb.node)] = sb
+            self._by_node[id(sb.node.owner)] = sb
         if sb.name:
             self._names[(sb.namespace, sb.name)] = sb.id
         for _, ref, _ in self.targets(sb):
@@ -309,8 +309,8 @@ class SymbolTable:
     def _forget(self, sb: Symbol) -> None:
         if self._symbols.get(sb.id) is sb:
             del self._symbols[sb.id]
-        if sb.node is not None and self._by_node.get(id(sb.node)) is sb:
-            del self._by_node[id(sb.node)]
+        if sb.node is not None and self._by_node.get(id(sb.node.owner)) is sb:
+            del self._by_node[id(sb.node.owner)]
         if sb.name and self._names.get((sb.namespace, sb.name)) == sb.id:
             del self._names[(sb.namespace, sb.name)]
         for out, refs in sb.spec.ports.items():

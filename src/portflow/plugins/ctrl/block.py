@@ -50,6 +50,10 @@ class _Borrowed(Node):
     def __getattr__(self, name: str) -> Any:
         return getattr(self.node, name)
 
+    @property
+    def owner(self) -> Node:
+        return self.node.owner
+
     def inport(self, name: str) -> InPort | None:
         return self.node.inport(name)
 
