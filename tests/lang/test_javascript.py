@@ -118,7 +118,7 @@ async def test_an_endless_async_loop_times_out_and_frees_its_thread(languages, t
             await task
         elapsed = time.monotonic() - start
     assert elapsed < 2.5
-    assert ticker.ticks >= 50
+    assert ticker.ticks >= elapsed * 40  # the loop ran every ~10 ms meanwhile
     cpu = time.process_time()
     await asyncio.sleep(0.5)
     assert time.process_time() - cpu < 0.25  # no thread keeps running the loop
