@@ -184,6 +184,8 @@ class JsProgram(GuardedProgram):
             if tag == "0":
                 return _decode(out[1:])
         if tag == "1":
+            if out == "1null":  # what QuickJS throws when it runs out of memory while reporting that
+                raise FlowError("null (thrown by the snippet, or by QuickJS when it ran out of memory)")
             raise FlowError(out[1:])
         raise FlowError(f"{self.language} snippet returned a {out[1:]}, which cannot travel as a payload")
 
