@@ -121,3 +121,9 @@ async def test_a_large_reply_arrives_whole_and_an_oversize_one_is_refused(langua
     assert len(await pool.call("k", "", 4_000_000, 10, "probe")) == 4_000_000
     with pytest.raises(FlowError, match="more than the limit of 5000000"):
         await pool.call("k", "", 6_000_000, 10, "probe")
+
+
+async def test_the_allowed_modules_work_in_the_child(languages):
+    code = "import datetime\ndef main(self):\n    return datetime.datetime.strptime(self, '%Y-%m-%d').year"
+    assert await languages.compile("python-isolated", code, timeout=5)("2024-01-02") == 2024
+    assert await languages.compile("python", code, timeout=5)("2024-01-02") == 2024

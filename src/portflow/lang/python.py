@@ -89,7 +89,12 @@ _modules: dict[str, types.SimpleNamespace] = {}
 _modules_lock = threading.Lock()
 
 
+_INTERNAL = frozenset({"_strptime"})  # imported by datetime's C code; a snippet cannot name it (a "_" name)
+
+
 def _import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+    if level == 0 and name in _INTERNAL:
+        return importlib.import_module(name)
     if level != 0 or name not in ALLOWED_MODULES:
         raise ImportError(f"import of {name!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_MODULES))})")
     ns = _modules.get(name)
@@ -236,7 +241,7 @@ def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_
     from . import _isolated
 
     _globals()
-    for name in ALLOWED_MODULES:
+    for name in ALLOWED_MODULES | _INTERNAL:
         _import(name)
     _isolated.serve(_run_isolated, memory)
 
