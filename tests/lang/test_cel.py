@@ -89,3 +89,70 @@ async def test_an_error_payload_reads_as_its_message(languages):
 
     program = languages.compile("cel", "'handled: ' + self")
     assert await program(FlowError("boom")) == "handled: boom"
+
+
+def test_linear_expressions_run_in_process_and_comprehensions_do_not(languages):
+    from portflow.lang.cel import CelProgram, IsolatedCelProgram
+
+    for code in ("x + 1", "size(self) > 2 && self.startsWith('a')", "'a.map(' + x", "lists.range(3)"):
+        assert isinstance(languages.compile("cel", code), CelProgram), code
+    for code in ("self.exists(i, i > 1)", "[1].map(x, x)", "'a'.replace('a', 'aa')", "cel.bind(a, 1, a)",
+                 "r'\\\\' + [1].map(x, x) + 'a\\\\'", "[" + ", ".join(["x + 1"] * 40) + "]"):
+        assert isinstance(languages.compile("cel", code), IsolatedCelProgram), code
+
+
+async def test_comprehensions_keep_their_meaning(languages):
+    assert await run(languages, "self.items.exists(i, i > 2)", {"items": [1, 2, 3]}) is True
+    assert await run(languages, "items.map(i, i * 2)", {"items": [1, 2]}) == [2, 4]
+    assert await run(languages, "self.filter(k, k != 'b')", {"a": 1, "b": 2}) == ["a"]
+    with pytest.raises(FlowError, match="^no variable named \"y\"$"):
+        await run(languages, "[1].map(x, y)", {})
+
+
+def _children() -> set[int]:
+    import os
+
+    pid = os.getpid()
+    return {int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == pid}
+
+
+def _ppid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+async def test_a_huge_comprehension_is_stopped_at_its_timeout(languages, ticker):
+    import asyncio
+    import time
+
+    huge = languages.compile("cel", "lists.range(1000000).map(x, lists.range(1000000).map(y, y)).size()", timeout=1)
+    quick = languages.compile("cel", "x + 1")
+    before = _children()
+    with ticker:
+        start = time.monotonic()
+        task = asyncio.ensure_future(huge(None))
+        await asyncio.sleep(0.3)
+        assert await quick({"x": 1}) == 2  # the engine answers meanwhile
+        with pytest.raises(FlowError, match=r"^(timeout after 1s|MemoryError: std::bad_alloc)$"):
+            await task
+        elapsed = time.monotonic() - start
+    assert elapsed < 2.5
+    assert ticker.ticks >= elapsed * 40  # the loop ran every ~10 ms meanwhile
+    busy = [pid for pid in _children() - before if _cpu(pid) is not None]
+    cpu = {pid: _cpu(pid) for pid in busy}
+    own = time.process_time()
+    await asyncio.sleep(0.5)
+    assert time.process_time() - own < 0.25  # no thread of ours keeps computing
+    assert all(_cpu(pid) in (None, cpu[pid]) for pid in busy)  # nor a child
+
+
+def _cpu(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else int(fields[11]) + int(fields[12])

@@ -104,3 +104,31 @@ async def test_an_error_payload_reads_as_its_message(languages):
 
     program = languages.compile("javascript", "export default function (e) { return 'handled: ' + e }")
     assert await program(FlowError("boom")) == "handled: boom"
+
+
+async def test_an_endless_async_loop_times_out_and_frees_its_thread(languages, ticker):
+    spin = languages.compile("javascript", "export default async function () { for (;;) { await null } }", timeout=1)
+    quick = languages.compile("javascript", "module.exports = (a) => a + 1")
+    with ticker:
+        start = time.monotonic()
+        task = asyncio.ensure_future(spin(None))
+        await asyncio.sleep(0.3)
+        assert await quick(1) == 2  # the engine answers meanwhile
+        with pytest.raises(FlowTimeout, match=r"^timeout after 1s$"):
+            await task
+        elapsed = time.monotonic() - start
+    assert elapsed < 2.5
+    assert ticker.ticks >= elapsed * 40  # the loop ran every ~10 ms meanwhile
+    cpu = time.process_time()
+    await asyncio.sleep(0.5)
+    assert time.process_time() - cpu < 0.25  # no thread keeps running the loop
+    with pytest.raises(FlowTimeout):
+        await spin(None)  # and it times out again, from a clean context
+
+
+async def test_an_async_snippet_that_spins_inside_a_job_times_out(languages):
+    program = languages.compile("javascript", "export default async function () { await null; for (;;) {} }", timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(FlowTimeout):
+        await program(None)
+    assert time.monotonic() - start < 2

@@ -15,15 +15,26 @@
   when cel-cpp rejects it (a payload without datetimes costs nothing extra).
 * **Errors.** An evaluation error (``NOT_FOUND: Key not found in map : "b"``) becomes a FlowError with the
   status code dropped (``Key not found in map: "b"``); a syntax error is a CompileError with line:column.
-* **Timeouts.** CEL has no loops, and cel-cpp bounds comprehensions with an iteration budget, so an
-  expression runs inline on the loop thread; the Python helpers above are watched like Python snippets
-  (:mod:`portflow.lang._runtime`), and a Program whose call overruns the slice moves to a worker thread.
+* **Bounds.** An expression is checked once, when it is compiled. One that is *linear* — no comprehension
+  (``all``, ``exists``, ``exists_one``, ``map``, ``filter``, ``cel.bind``, …), only functions whose time
+  and output are linear in their input (:data:`LINEAR_FUNCTIONS`), at most :data:`MAX_INLINE_PLUS` ``+``
+  operators — runs in this process, inline on the loop thread, its Python helpers watched like Python
+  snippets (:mod:`portflow.lang._runtime`; a Program whose call overruns the slice moves to a worker
+  thread). Every other expression runs in a killable subprocess (the pool of ``python-isolated``,
+  :mod:`portflow.lang._isolated`: address-space limit, CPU limit, killed at its ``timeout``), because
+  cel-cpp cannot be interrupted: its comprehension budget (:data:`MAX_ITERATIONS` iterations per
+  evaluation, fixed in cel-expr-python) bounds the loop count but not the work or memory of each iteration,
+  and ``replace`` can multiply a string's size per call. Values cross to that subprocess as msgpack: a
+  duration or a naive datetime arrives there as its ISO 8601 string, and a duration result comes back as one.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import re
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +47,28 @@ from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
 
 MAX_RANGE = 1_000_000
 """The largest ``n`` that ``lists.range(n)`` accepts."""
+
+MAX_ITERATIONS = 9_999
+"""Comprehension iterations cel-cpp allows per evaluation (cel-expr-python's built-in budget; not a setting)."""
+
+MAX_INLINE_PLUS = 32
+"""``+`` operators an expression may have and still run in-process (each may copy its operands)."""
+
+LINEAR_FUNCTIONS = frozenset(
+    {
+        "size", "has", "int", "uint", "double", "string", "bytes", "bool", "type", "dyn", "duration",
+        "timestamp", "matches", "contains", "startsWith", "endsWith", "getFullYear", "getMonth",
+        "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek", "getHours", "getMinutes", "getSeconds",
+        "getMilliseconds", "charAt", "indexOf", "lastIndexOf", "lowerAscii", "upperAscii", "trim",
+        "substring", "split", "join", "reverse", "quote", "base64.encode", "base64.decode", "math.greatest",
+        "math.least", "math.abs", "math.sign", "math.ceil", "math.floor", "math.round", "math.trunc",
+        "math.isInf", "math.isNaN", "math.isFinite", "math.sqrt", "math.bitAnd", "math.bitOr",
+        "math.bitXor", "math.bitNot", "lists.range", "flatten", "sort", "distinct", "slice",
+        "sets.contains", "sets.equivalent", "sets.intersects",
+    }
+)  # fmt: skip
+"""Functions an in-process expression may call: time and output linear in their input (the Python helpers
+are interrupted by the watchdog)."""
 
 _T = cel.Type
 _ERROR = _T.ERROR
@@ -184,6 +217,40 @@ def _compile_message(message: str) -> str:
     return first.removeprefix("ERROR: ")
 
 
+# --- bounds --------------------------------------------------------------------------------------------
+
+_QUOTED = ("'''[\\s\\S]*?'''", '"""[\\s\\S]*?"""', r"'(?:\\.|[^'\\\n])*'", r'"(?:\\.|[^"\\\n])*"')
+_RAW = ("'''[\\s\\S]*?'''", '"""[\\s\\S]*?"""', r"'[^'\n]*'", r'"[^"\n]*"')  # no escapes in raw strings
+_TOKEN = re.compile(
+    r"(?P<skip>\s+|//[^\n]*)"
+    r"|(?P<raw>(?:[bB]?[rR]|[rR][bB])(?:" + "|".join(_RAW) + r"))"
+    r"|(?P<string>[bB]?(?:" + "|".join(_QUOTED) + r"))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)"
+    r"|(?P<number>\d[\w.]*)"
+    r"|(?P<op>[\s\S])"
+)
+
+
+def is_linear(code: str) -> bool:
+    """Whether ``code`` may run in-process (see the module docstring); anything unclear is not linear."""
+    plus = 0
+    previous = ""
+    for m in _TOKEN.finditer(code):
+        kind = m.lastgroup
+        if kind == "skip":
+            continue
+        text = m.group()
+        if kind == "op":
+            if text == "(" and previous:
+                parts = re.split(r"\s*\.\s*", previous)
+                if ".".join(parts) not in LINEAR_FUNCTIONS and ".".join(parts[-2:]) not in LINEAR_FUNCTIONS \
+                        and parts[-1] not in LINEAR_FUNCTIONS:
+                    return False
+            plus += text == "+"
+        previous = text if kind == "name" else ""
+    return plus <= MAX_INLINE_PLUS
+
+
 # --- the program ---------------------------------------------------------------------------------------
 
 
@@ -226,6 +293,56 @@ class CelProgram(GuardedProgram):
         return f"CelProgram({self.code!r})"
 
 
+class IsolatedCelProgram:
+    """A non-linear expression, evaluated in a killable subprocess (see the module docstring)."""
+
+    __slots__ = ("code", "key", "timeout")
+
+    def __init__(self, code: str, timeout: float | None) -> None:
+        from ._runtime import DEFAULT_TIMEOUT
+
+        self.code = code
+        self.key = hashlib.sha256(code.encode()).hexdigest()
+        self.timeout = DEFAULT_TIMEOUT if timeout is None or timeout <= 0 else float(timeout)
+
+    async def __call__(self, payload: Any) -> Any:
+        return await _isolated_pool().call(self.key, self.code, payload, self.timeout, "cel")
+
+    def __repr__(self) -> str:
+        return f"IsolatedCelProgram({self.code!r})"
+
+
+_pool: Any = None
+_pool_lock = threading.Lock()
+
+
+def _isolated_pool() -> Any:
+    global _pool
+    from . import _isolated
+
+    with _pool_lock:
+        if _pool is None:
+            argv = [sys.executable, "-I", "-c", f"from portflow.lang.cel import serve_isolated; serve_isolated({_isolated.MEMORY})"]
+            _pool = _isolated.Pool(_isolated.WORKERS, argv)
+        return _pool
+
+
+def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_isolated(MEMORY)"
+    """Run in a CEL child: evaluate non-linear expressions (the parent kills it at the timeout)."""
+    from . import _isolated
+
+    language = Cel()
+    cache: dict[str, CelProgram] = {}
+
+    def run(key: str, code: str, payload: Any) -> Any:
+        program = cache.get(key)
+        if program is None:
+            program = cache[key] = CelProgram(language.env.compile(code, disable_check=True), code, None)
+        return program._eval(payload)
+
+    _isolated.serve(run, memory)
+
+
 class Cel:
     name = "cel"
 
@@ -235,9 +352,11 @@ class Cel:
             functions=_functions(),
         )
 
-    def compile(self, code: str, *, timeout: float | None = None) -> CelProgram:
+    def compile(self, code: str, *, timeout: float | None = None) -> CelProgram | IsolatedCelProgram:
         try:
             expression = self.env.compile(code, disable_check=True)
         except RuntimeError as e:
             raise CompileError(f"cel: {_compile_message(str(e))}") from None
+        if not is_linear(code):
+            return IsolatedCelProgram(code, timeout)
         return CelProgram(expression, code, timeout)

@@ -23,6 +23,9 @@ per snippet; a context costs ~0.2 MiB and ~0.2 ms to create.
 slice (20 ms); an interrupted call is re-run on a worker thread (its own context) with the limit set to the
 timeout. QuickJS measures the limit with ``clock()`` (process CPU time), so when other threads burn CPU the
 limit can trip early; a worker call interrupted before its wall-clock deadline is re-run with the time left.
+An ``async`` snippet's job queue runs under the same deadline (each job under the time limit, the loop over
+jobs checked against the wall clock every :data:`JOB_CHECK` jobs), so ``for (;;) await null`` ends too; its
+context is then dropped and the next call in that thread builds a fresh one.
 
 ``typescript`` would strip types with esbuild; the esbuild-py binding installed here (0.1.6) only exposes
 esbuild's **JSX** loader (no TypeScript loader, no error messages), so code with type annotations fails to
@@ -44,6 +47,9 @@ from ._runtime import GuardedProgram, Interrupted, timeout_message
 
 MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a JavaScript snippet's context may allocate."""
+
+JOB_CHECK = 64
+"""Pending jobs run between two looks at the clock while an async snippet's promise settles."""
 
 def _enc_hook(value: Any) -> Any:
     """An error payload reads as its message, as everywhere else in the engine."""
@@ -171,18 +177,39 @@ class JsProgram(GuardedProgram):
         if tag == "0":
             return _decode(out[1:])
         if tag == "3":
-            context = local.context
-            while context.execute_pending_job():
-                pass
-            out = context.get("__pf_settled")
+            out = self._settle(local, limit)
             if out is None:
                 raise FlowError(f"{self.language}: the snippet's promise never settled")
             tag = out[0]
             if tag == "0":
                 return _decode(out[1:])
         if tag == "1":
+            if out == "1null":  # what QuickJS throws when it runs out of memory while reporting that
+                raise FlowError("null (thrown by the snippet, or by QuickJS when it ran out of memory)")
             raise FlowError(out[1:])
         raise FlowError(f"{self.language} snippet returned a {out[1:]}, which cannot travel as a payload")
+
+    def _settle(self, local: _Local, limit: float) -> Any:
+        """Run the job queue until the promise settles, for at most ``limit`` seconds of wall time.
+
+        Each job is bounded by QuickJS's time limit; the loop over jobs (``for (;;) await null`` queues one
+        forever) by the deadline. A context left with jobs queued is dropped, so the next call starts clean.
+        """
+        context = local.context
+        deadline = _monotonic() + limit
+        jobs = 0
+        try:
+            while context.execute_pending_job():
+                jobs += 1
+                if not jobs % JOB_CHECK and _monotonic() > deadline:
+                    local.call = local.context = None
+                    raise Interrupted
+        except quickjs.JSException as e:
+            local.call = local.context = None
+            if _is_interrupt(e):
+                raise Interrupted from None
+            raise FlowError(_js_message(e)[0]) from None
+        return context.get("__pf_settled")
 
     def run_inline(self, payload: Any) -> Any:
         return self._run(payload, self.slice)

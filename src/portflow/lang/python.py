@@ -6,20 +6,23 @@ called with the payload. The return value must be a payload (None, bool, int, fl
 dict, datetime; tuples become lists); anything else is a FlowError naming its type. An exception raised by
 the snippet becomes a FlowError ``"TypeName: message"``.
 
-Policy (RestrictedPython): no names starting with ``_``, guarded attribute access, no ``print``, no
-``open``/``eval``/``exec``, and ``import`` only of these modules: :data:`ALLOWED_MODULES` (math, json, re,
-datetime, …; not ``time``, ``os``, ``sys``). An imported module is a read-only copy of its public
-functions, classes and constants — its own imports (``json.codecs``…) are not reachable.
+Policy (RestrictedPython): no names starting with ``_``, guarded attribute access (no frame, code or
+generator internals), no ``print``, no ``open``/``eval``/``exec``/``getattr``, no ``str.format``/
+``format_map``/``string.Formatter`` (they walk attributes), and ``import`` only of these modules:
+:data:`ALLOWED_MODULES` (math, json, re, datetime, …; not ``operator``, whose ``attrgetter`` walks around the
+guard, nor ``time``, ``os``, ``sys``). An imported module is a read-only copy of its public functions,
+classes and constants — its own imports (``json.codecs``…) are not reachable.
 
 ``python`` is **trusted** code: it runs in the engine's process, inline on the event loop first, interrupted
 by the watchdog of :mod:`portflow.lang._runtime` and then moved to a worker thread (see there). The policy
 guards against mistakes, not attacks: a long C call (``re`` on a catastrophic pattern, ``10**10**8``)
-cannot be interrupted in-process.
+cannot be interrupted in-process, and an escape from the policy reaches the whole engine.
 
-``python-isolated`` runs the same code, under the same policy, in a pool of subprocesses (spawned lazily,
-:data:`ISOLATED_WORKERS` of them, each with an address-space limit of :data:`ISOLATED_MEMORY`). A call
-past its timeout kills its subprocess, which is replaced on the next call. A call costs a pickle round trip
-through a pipe (~100–200 µs), so use it for code you do not trust.
+``python-isolated`` is for code you do **not** trust. The same code, under the same policy, runs in a pool
+of subprocesses that are a boundary of their own (:mod:`portflow.lang._isolated`): an empty environment, no
+inherited descriptors, resource limits, an unprivileged uid when the engine runs as root, and a data-only
+reply framing the engine checks. A call past its timeout kills its subprocess, which is replaced on the
+next call. A call costs a msgpack round trip through a pipe (~100–200 µs).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import asyncio
 import builtins
 import hashlib
 import importlib
-import os
 import operator
 import threading
 import types
@@ -50,7 +52,7 @@ from ._runtime import GuardedProgram, Interrupted, plain, run_watched, timeout_m
 ALLOWED_MODULES = frozenset(
     {
         "base64", "bisect", "collections", "datetime", "decimal", "fractions", "functools", "hashlib",
-        "heapq", "itertools", "json", "math", "operator", "random", "re", "statistics", "string", "uuid",
+        "heapq", "itertools", "json", "math", "random", "re", "statistics", "string", "uuid",
     }
 )  # fmt: skip
 """Modules a snippet may import."""
@@ -87,7 +89,12 @@ _modules: dict[str, types.SimpleNamespace] = {}
 _modules_lock = threading.Lock()
 
 
+_INTERNAL = frozenset({"_strptime"})  # imported by datetime's C code; a snippet cannot name it (a "_" name)
+
+
 def _import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+    if level == 0 and name in _INTERNAL:
+        return importlib.import_module(name)
     if level != 0 or name not in ALLOWED_MODULES:
         raise ImportError(f"import of {name!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_MODULES))})")
     ns = _modules.get(name)
@@ -217,150 +224,39 @@ class Python:
         return PythonProgram(compile_main(code), timeout)
 
 
-# --- isolated: a subprocess pool ----------------------------------------------------------------------
+# --- isolated: a subprocess pool (see portflow.lang._isolated) ------------------------------------------
 
-ISOLATED_WORKERS = 2
-"""Subprocesses of the ``python-isolated`` pool."""
-
-ISOLATED_MEMORY = 512 * 1024 * 1024
-"""Address-space limit (bytes) of each isolated subprocess (RLIMIT_AS, where the OS has it)."""
+_cache: dict[str, Callable[[Any], Any]] = {}
 
 
-def _serve() -> None:  # the subprocess: python -c "from portflow.lang.python import _serve; _serve()"
-    import pickle
-    import struct
-    import sys
-
-    memory = int(os.environ.get("PORTFLOW_ISOLATED_MEMORY", ISOLATED_MEMORY))
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    except (ImportError, ValueError, OSError):
-        pass
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but frames on the pipe
-    _globals()  # import RestrictedPython before saying ready
-    stdout.write(b"R")
-    stdout.flush()
-    cache: dict[str, Callable[[Any], Any]] = {}
-    while True:
-        head = stdin.read(4)
-        if len(head) < 4:
-            return
-        key, code, payload = pickle.loads(stdin.read(struct.unpack("!I", head)[0]))
-        try:
-            main = cache.get(key)
-            if main is None:
-                main = cache[key] = compile_main(code)
-            reply: tuple[str, Any] = ("ok", plain(main(payload)))
-        except (FlowError, CompileError) as e:
-            reply = ("error", str(e))
-        except BaseException as e:  # noqa: BLE001 - everything the snippet raises is its answer
-            reply = ("error", _describe(e))
-        try:
-            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as e:  # noqa: BLE001
-            data = pickle.dumps(("error", f"cannot send the result: {_describe(e)}"))
-        stdout.write(struct.pack("!I", len(data)) + data)
-        stdout.flush()
+def _run_isolated(key: str, code: str, payload: Any) -> Any:
+    main = _cache.get(key)
+    if main is None:
+        main = _cache[key] = compile_main(code)
+    return plain(main(payload))
 
 
-class _Worker:
-    """One subprocess, spoken to with length-prefixed pickles over its stdin/stdout."""
+def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_isolated(MEMORY)"
+    """Run in a ``python-isolated`` child: import everything a snippet may use, then serve requests."""
+    from . import _isolated
 
-    def __init__(self) -> None:
-        import subprocess
-        import sys
-
-        env = dict(os.environ, PORTFLOW_ISOLATED_MEMORY=str(ISOLATED_MEMORY))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from portflow.lang.python import _serve; _serve()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.stdin, self.stdout = self.process.stdin, self.process.stdout
-        os.set_blocking(self.stdout.fileno(), True)
-        if self.stdout.read(1) != b"R":
-            self.kill()
-            raise FlowError("python-isolated: the subprocess did not start")
-        self.fd = self.stdout.fileno()
-        self.buffer = b""
-
-    def send(self, message: Any) -> None:
-        import pickle
-        import struct
-
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self.stdin.write(struct.pack("!I", len(data)) + data)
-        self.stdin.flush()
-
-    def feed(self) -> Any:
-        """Read what is available (the fd is readable); return the reply once complete, else a sentinel."""
-        import pickle
-        import struct
-
-        chunk = os.read(self.fd, 1 << 16)
-        if not chunk:
-            raise EOFError("end of file")
-        self.buffer += chunk
-        if len(self.buffer) >= 4:
-            size = struct.unpack("!I", self.buffer[:4])[0]
-            if len(self.buffer) >= 4 + size:
-                data, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
-                return pickle.loads(data)
-        return _PENDING
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(1)
-        for f in (self.stdin, self.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+    _globals()
+    for name in ALLOWED_MODULES | _INTERNAL:
+        _import(name)
+    _isolated.serve(_run_isolated, memory)
 
 
-_PENDING = object()
-
-
-class _Pool:
-    """Idle subprocesses; a call borrows one, a timeout kills it."""
-
-    def __init__(self, size: int) -> None:
-        self.idle: list[_Worker] = []
-        self.lock = threading.Lock()
-        self.free = threading.Semaphore(size)
-
-    def acquire(self) -> _Worker:
-        self.free.acquire()
-        with self.lock:
-            if self.idle:
-                return self.idle.pop()
-        try:
-            return _Worker()
-        except BaseException:
-            self.free.release()
-            raise
-
-    def release(self, worker: _Worker | None) -> None:
-        if worker is not None:
-            with self.lock:
-                self.idle.append(worker)
-        self.free.release()
-
-
-_pool: _Pool | None = None
+_pool: Any = None
 _pool_lock = threading.Lock()
 
 
-def _isolated_pool() -> _Pool:
+def _isolated_pool() -> Any:
     global _pool
+    from . import _isolated
+
     with _pool_lock:
         if _pool is None:
-            _pool = _Pool(ISOLATED_WORKERS)
+            _pool = _isolated.Pool(_isolated.WORKERS, _isolated.python_argv())
         return _pool
 
 
@@ -377,53 +273,7 @@ class IsolatedProgram:
         self.timeout = DEFAULT_TIMEOUT if timeout is None or timeout <= 0 else float(timeout)
 
     async def __call__(self, payload: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        pool = _isolated_pool()
-        worker: _Worker | None = await loop.run_in_executor(None, pool.acquire)
-        assert worker is not None
-        reply: Any = _PENDING
-        try:
-            try:
-                worker.send((self.key, self.code, payload))
-            except Exception as e:
-                raise FlowError(f"python-isolated: cannot send the payload: {_describe(e)}") from None
-            done = loop.create_future()
-
-            def readable() -> None:
-                nonlocal reply
-                if done.done():
-                    return
-                try:
-                    reply = worker.feed()  # type: ignore[union-attr]
-                except BaseException as e:  # noqa: BLE001
-                    done.set_exception(e)
-                    return
-                if reply is not _PENDING:
-                    done.set_result(None)
-
-            loop.add_reader(worker.fd, readable)
-            try:
-                await asyncio.wait_for(done, self.timeout)
-            finally:
-                loop.remove_reader(worker.fd)
-        except (asyncio.TimeoutError, TimeoutError):
-            worker.kill()
-            worker = None
-            raise FlowTimeout(timeout_message(self.timeout)) from None
-        except (EOFError, OSError) as e:
-            worker.kill()
-            worker = None
-            raise FlowError(f"python-isolated: the subprocess died ({_describe(e)})") from None
-        except BaseException:
-            worker.kill()
-            worker = None
-            raise
-        finally:
-            pool.release(worker)
-        status, value = reply
-        if status == "ok":
-            return value
-        raise FlowError(value)
+        return await _isolated_pool().call(self.key, self.code, payload, self.timeout, "python-isolated")
 
 
 class IsolatedPython:
