@@ -60,6 +60,26 @@ def redact(message: str, secrets: Iterable[str]) -> str:
     return message
 
 
+STALE = "stale: "
+"""How ``Symbol.error`` starts when the stored spec does not compile and its last good version serves."""
+
+
+def keep_last_good(current: Symbol | None, built: Symbol) -> bool:
+    """Whether to keep ``current`` (a live node) instead of ``built``, recording why on ``current.error``.
+
+    A spec whose update does not compile keeps its last good node until a version that compiles replaces it.
+    """
+    if current is None or current.node is None or (current.error and not current.error.startswith(STALE)):
+        return False
+    if built.node is None and built.error:
+        if current.error != STALE + built.error:
+            log.warning("%s: the stored version does not compile; the last good version keeps serving",
+                        current.describe())
+        current.error = STALE + built.error
+        return True
+    return False
+
+
 class Runtime:
     """Runs one namespace from a store. Use ``async with Runtime(store) as rt:`` or ``start``/``close``."""
 
@@ -163,6 +183,8 @@ class Runtime:
             current = self.table.get(sb.id)
             if current is not None and current.doc == sb.doc and current.error == sb.error and sb.doc:
                 continue  # unchanged: keep the live node
+            if keep_last_good(current, sb):
+                continue  # a broken update: the running version keeps serving
             changed.append(sb)
         found = {doc.get("id") for doc in docs}
         stale = [sb.id for sb in self.table
