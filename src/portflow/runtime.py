@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import BindError, PortflowError, UserError
 from .plugin import default_registries
+from .redact import redact
 from .scheme import Context, Scheme
 from .spec import DEFAULT_NAMESPACE, META_KEYS, EnvEntry, Spec, check_meta, describe
 from .symbol import Hooks, Symbol, SymbolTable
@@ -51,13 +52,6 @@ def _texts(data: Any) -> list[str]:
     if isinstance(data, (str, int, float)) and not isinstance(data, bool):
         return [str(data)]
     return []
-
-
-def redact(message: str, secrets: Iterable[str]) -> str:
-    """``message`` with every secret of 4 characters or more replaced by ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
 
 
 STALE = "stale: "

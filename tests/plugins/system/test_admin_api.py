@@ -319,3 +319,17 @@ async def test_rotating_the_admin_token_through_the_api(admin):
 
     await eventually(rotated)
     assert await admin.call("GET", "/v1/symbols") == (401, "Unauthorized")
+
+
+async def test_a_spec_that_does_not_compile_is_400_on_create_and_patch(admin, store):
+    before = await store.specs.find()
+    status, body = await admin.call("POST", "/v1/specs", json={"kind": "snippet", "name": "calc",
+                                                               "language": "cel", "code": "1 +"})
+    assert status == 400 and body["error"].startswith("spec 'calc' (kind snippet): code: cel: Syntax error")
+    assert await store.specs.find() == before
+    status, made = await admin.call("POST", "/v1/specs", json={"kind": "snippet", "name": "calc",
+                                                               "language": "cel", "code": "self + 1"})
+    assert status == 201
+    status, body = await admin.call("PATCH", f"/v1/specs/{made['id']}", json={"code": "1 +"})
+    assert status == 400 and "code: cel: Syntax error" in body["error"]
+    assert (await store.specs.find({"id": made["id"]}))[0]["code"] == "self + 1"
