@@ -161,7 +161,7 @@ def read_documents(text: str, filename: str = "<input>", *, max_bytes: int = MAX
                 raise DocumentError(exc.msg, filename=filename, line=exc.lineno) from None
             # YAML flow style also starts with [ or {: fall through to the YAML reader.
     try:
-        loaded_docs = _load_yaml(text, filename, max_nodes)
+        loaded_docs = load_yaml(text, max_nodes=max_nodes, filename=filename)
     except RecursionError:
         raise DocumentError("nested too deeply", filename=filename) from None
     except yaml.MarkedYAMLError as exc:
@@ -174,8 +174,9 @@ def read_documents(text: str, filename: str = "<input>", *, max_bytes: int = MAX
     return _flatten(loaded_docs, filename)
 
 
-def _load_yaml(text: str, filename: str, max_nodes: int) -> list[Any]:
-    """Every document of a YAML stream; the node graph is sized (aliases at every use) before building."""
+def load_yaml(text: str, *, max_nodes: int = MAX_YAML_NODES, filename: str | None = None) -> list[Any]:
+    """Every document of a YAML stream (safe loader). The node graph is sized, each alias counted at every
+    use, before anything is built: past ``max_nodes`` it raises ``DocumentError``."""
     loader = _SafeLoader(text)
     try:
         out = []

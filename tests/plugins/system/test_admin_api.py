@@ -333,3 +333,25 @@ async def test_a_spec_that_does_not_compile_is_400_on_create_and_patch(admin, st
     status, body = await admin.call("PATCH", f"/v1/specs/{made['id']}", json={"code": "1 +"})
     assert status == 400 and "code: cel: Syntax error" in body["error"]
     assert (await store.specs.find({"id": made["id"]}))[0]["code"] == "self + 1"
+
+
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQ'IBAD\"ANBgk\\qhkiG9w0\n-----END PRIVATE KEY-----"
+
+
+async def test_a_secret_with_quotes_backslashes_and_newlines_stays_out_of_symbols(admin):
+    status, _ = await admin.call("POST", "/v1/values", json={"name": "pem", "namespace": "system", "data": PEM})
+    assert status == 201
+    status, _ = await admin.call("POST", "/v1/specs", json={
+        "kind": "snippet", "name": "leaky", "namespace": "system", "language": "{{ .K }}", "code": "1",
+        "env": {"K": {"name": "pem", "data": "{{ . }}"}}})
+    assert status == 201
+
+    async def failed() -> Any:
+        status, symbols = await admin.call("GET", "/v1/symbols")
+        return next((s for s in symbols if s["name"] == "leaky" and s.get("error")), None)
+
+    symbol = await eventually(failed)
+    assert "unknown language '***'" in symbol["error"]
+    text = json.dumps(await admin.call("GET", "/v1/symbols"))
+    for form in ("MIIEvQ", "qhkiG9w0", "PRIVATE KEY-----\\\\n"):
+        assert form not in text
