@@ -226,7 +226,7 @@ def _flatten(loaded: Iterable[Any], filename: str) -> list[dict[str, Any]]:
     return docs
 
 
-def read_file(path: str | Path) -> list[dict[str, Any]]:
+def read_file(path: str | Path, **limits: int) -> list[dict[str, Any]]:
     """Documents from a YAML or JSON file (``-`` is not special here). Unreadable: ``DocumentError``."""
     p = Path(path)
     try:
@@ -235,7 +235,7 @@ def read_file(path: str | Path) -> list[dict[str, Any]]:
         raise DocumentError(exc.strerror or str(exc), filename=str(path)) from None
     except UnicodeDecodeError:
         raise DocumentError("not UTF-8 text", filename=str(path)) from None
-    return read_documents(text, str(path))
+    return read_documents(text, str(path), **limits)
 
 
 def _yaml_safe(value: Any) -> Any:

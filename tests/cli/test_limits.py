@@ -62,3 +62,15 @@ def test_a_lone_surrogate_is_one_clear_line_on_sqlite(cli, tmp_path, monkeypatch
     assert result.exit_code == 1
     assert len(result.stderr.splitlines()) == 1 and "internal error" not in result.stderr
     assert "not valid Unicode" in result.stderr
+
+
+def test_the_bounds_are_settings(cli, monkeypatch):
+    path = cli.write("flow.yaml", "- &s {kind: snippet, name: a, language: text, code: hi}\n"
+                                  "- {<<: *s, name: b}\n- {<<: *s, name: c}\n")
+    monkeypatch.setenv("PORTFLOW_DOCUMENTS_MAX_NODES", "20")
+    result = cli("apply", "specs", "-f", path)
+    assert result.exit_code == 1 and result.stderr == f"error: {path}: YAML aliases expand to more than 20 nodes\n"
+    monkeypatch.setenv("PORTFLOW_DOCUMENTS_MAX_NODES", "1000")
+    monkeypatch.setenv("PORTFLOW_DOCUMENTS_MAX_BYTES", "50")
+    result = cli("apply", "specs", "-f", path)
+    assert result.exit_code == 1 and result.stderr == f"error: {path}: larger than 50 bytes\n"

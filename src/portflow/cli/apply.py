@@ -65,7 +65,7 @@ def apply(ctx: click.Context, resource: str, filename: str, namespace: str | Non
     this installation does not know is stored with a warning. The whole file is one transaction.
     """
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
-    docs = read_docs(filename)
+    docs = read_docs(filename, settings.document_limits())
     result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune), quick=True)
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
