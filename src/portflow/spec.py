@@ -58,7 +58,7 @@ def parse_duration(value: Any) -> Duration:
         raise ValueError(f"invalid duration {value!r}: expected a string like '2s' or milliseconds")
     text = value.strip()
     sign = 1.0
-    if text[:1] in "+-":
+    if text[:1] and text[0] in "+-":  # (fuzz finding: "" raised IndexError)
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     if text == "0":
