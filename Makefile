@@ -30,7 +30,7 @@ bench: install
 # Longer fuzzing runs of the fuzz targets the suite runs briefly; one line per target.
 FUZZ_EXAMPLES ?= 20000
 fuzz: install
-	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz_spec.py
+	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/test_fuzz_spec.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info
