@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: start test bench install clean services
+.PHONY: start test bench fuzz install clean services
 
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: install
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 	@echo "== benchmarks/ping.sh (side by side with Node-RED)"; bash benchmarks/ping.sh
+
+# Longer fuzzing runs of the fuzz targets the suite runs briefly; one line per target.
+FUZZ_EXAMPLES ?= 20000
+fuzz: install
+	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/test_fuzz_spec.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import UserError
 from .spec import check_meta, describe, new_id
+from .store.base import Batch
 
 __all__ = ["ApplyResult", "prepare_specs", "prepare_values", "apply"]
 
@@ -119,6 +120,9 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
                 spare: Iterable[Mapping[str, Any]] = ()) -> ApplyResult:
     """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others.
 
+    Everything is written in one transaction (``collection.commit``): a conflict or a crash part-way
+    leaves the collection as it was, and watchers see the whole apply as one run of changes.
+
     ``spare`` lists documents that pruning must keep even though ``docs`` lacks them (matched by id, or
     by namespace and name): pass the whole input, so a document rejected by ``prepare_*`` is not deleted
     just because its new version was invalid.
@@ -131,7 +135,7 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
         if current is not None and current.get("namespace") != doc["namespace"]:
             raise UserError(f"{_kind_label(collection)} {_label(doc)!r}: id {doc['id']} belongs to namespace "
                             f"{current.get('namespace')!r}, not {doc['namespace']!r}; delete it there first")
-    inserts, updates = [], []
+    batch = Batch()
     for doc in docs:
         current = by_id.get(doc.get("id") or "")
         if current is None and doc.get("name"):
@@ -139,26 +143,23 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
         if current is None:
             if not doc.get("id"):
                 doc["id"] = new_id()
-            inserts.append(doc)
+            batch.insert.append(doc)
             result.rows.append(("created", doc))
             continue
         doc["id"] = current["id"]
         if current == doc:
             result.rows.append(("unchanged", doc))
         else:
-            updates.append(doc)
+            batch.update.append(doc)
             result.rows.append(("updated", doc))
-    if inserts:
-        await collection.insert(inserts)
-    if updates:
-        await collection.update(updates)
     if prune:
         keep = {doc["id"] for doc in docs}
         spared = list(spare)
         keep |= {d["id"] for d in spared if isinstance(d.get("id"), str) and d["id"]}
         names = {(d.get("namespace") or namespace, d["name"]) for d in spared if isinstance(d.get("name"), str)}
         gone = [d for d in existing if d["id"] not in keep and (d.get("namespace"), d.get("name")) not in names]
-        if gone:
-            await collection.delete({"id": [d["id"] for d in gone]})
-            result.rows.extend(("removed", d) for d in gone)
+        batch.delete = [d["id"] for d in gone]
+        result.rows.extend(("removed", d) for d in gone)
+    if batch:
+        await collection.commit(batch)  # one transaction: all of it, or (on an error) none of it
     return result

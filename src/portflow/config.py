@@ -3,7 +3,8 @@ variables < flags.
 
 Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
 ``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
-``logging.format``, ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
+``logging.format``, ``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
+and on its YAML aliases' expansion), ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
 it and turning the first ``_`` into a dot: ``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key
 is an error naming it and where it came from.
 """
@@ -34,6 +35,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "runtime.namespace": str,
     "runtime.language": str,
     "runtime.grace": (int, float),
+    "documents.max_bytes": int,
+    "documents.max_nodes": int,
     "listener.server": str,
     "plugins.enable": list,
     "plugins.disable": list,
@@ -104,6 +107,10 @@ class Settings:
     def namespace(self) -> str:
         return self.values["runtime.namespace"]
 
+    def document_limits(self) -> dict[str, int]:
+        """The bounds on a YAML or JSON file read by a command (``read_documents``'s keywords)."""
+        return {"max_bytes": self.values["documents.max_bytes"], "max_nodes": self.values["documents.max_nodes"]}
+
     def runtime_settings(self, **overrides: Any) -> RuntimeSettings:
         """What a ``Runtime`` and its codecs read (``context.settings``), with ``overrides`` by field."""
         return RuntimeSettings(
@@ -123,6 +130,8 @@ def _defaults() -> dict[str, Any]:
         "runtime.namespace": "default",
         "runtime.language": RuntimeSettings.language,
         "runtime.grace": RuntimeSettings.grace,
+        "documents.max_bytes": 16 * 1024 * 1024,
+        "documents.max_nodes": 1_000_000,
         "listener.server": RuntimeSettings.listener_server,
         "plugins.enable": [],
         "plugins.disable": [],
@@ -163,6 +172,13 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
             value = float(value)
         except ValueError:
             raise ConfigError(f"{where}: {key}: expected a number, got {value!r}") from None
+    if expected is int and isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise ConfigError(f"{where}: {key}: expected an integer, got {value!r}") from None
+    if expected is int and isinstance(value, int) and value < 1:
+        raise ConfigError(f"{where}: {key}: must be at least 1, got {value}")
     if not isinstance(value, expected) or isinstance(value, bool):
         want = expected.__name__ if isinstance(expected, type) else "number"
         raise ConfigError(f"{where}: {key}: expected {want}, got {type(value).__name__}")

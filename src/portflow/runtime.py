@@ -28,6 +28,7 @@ from .config import RuntimeSettings
 from .errors import BindError, PortflowError, UserError
 from .lifetime import Job, Lifetime, TaskStatus
 from .plugin import default_registries
+from .redact import redact
 from .scheme import Context, Scheme
 from .spec import DEFAULT_NAMESPACE, META_KEYS, EnvEntry, Spec, check_meta, describe
 from .symbol import Hooks, Symbol, SymbolTable
@@ -59,11 +60,24 @@ def _texts(data: Any) -> list[str]:
     return []
 
 
-def redact(message: str, secrets: Iterable[str]) -> str:
-    """``message`` with every secret of 4 characters or more replaced by ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
+STALE = "stale: "
+"""How ``Symbol.error`` starts when the stored spec does not compile and its last good version serves."""
+
+
+def keep_last_good(current: Symbol | None, built: Symbol) -> bool:
+    """Whether to keep ``current`` (a live node) instead of ``built``, recording why on ``current.error``.
+
+    A spec whose update does not compile keeps its last good node until a version that compiles replaces it.
+    """
+    if current is None or current.node is None or (current.error and not current.error.startswith(STALE)):
+        return False
+    if built.node is None and built.error:
+        if current.error != STALE + built.error:
+            log.warning("%s: the stored version does not compile; the last good version keeps serving",
+                        current.describe())
+        current.error = STALE + built.error
+        return True
+    return False
 
 
 class Runtime:
@@ -165,6 +179,8 @@ class Runtime:
             current = self.table.get(sb.id)
             if current is not None and current.doc == sb.doc and current.error == sb.error and sb.doc:
                 continue  # unchanged: keep the live node
+            if keep_last_good(current, sb):
+                continue  # a broken update: the running version keeps serving
             changed.append(sb)
         found = {doc.get("id") for doc in docs}
         stale = [sb.id for sb in self.table

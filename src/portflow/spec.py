@@ -125,7 +125,7 @@ def parse_duration(value: Any) -> Duration:
         raise ValueError(f"invalid duration {value!r}: expected a string like '2s' or milliseconds")
     text = value.strip()
     sign = 1.0
-    if text[:1] in "+-":
+    if text[:1] and text[0] in "+-":  # (fuzz finding: "" raised IndexError)
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     if text == "0":
@@ -205,23 +205,37 @@ def describe(doc: Any, kind: bool = True) -> str:
 
 # -- reading and writing -----------------------------------------------------------------------
 
-def read_documents(text: str, filename: str = "<input>") -> list[dict[str, Any]]:
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""The largest YAML or JSON text ``read_documents`` reads (bytes of UTF-8)."""
+MAX_YAML_NODES = 1_000_000
+"""The most YAML nodes a text may expand to, aliases counted at every use (a "billion laughs" bound)."""
+
+
+def read_documents(text: str, filename: str = "<input>", *, max_bytes: int = MAX_DOCUMENT_BYTES,
+                   max_nodes: int = MAX_YAML_NODES) -> list[dict[str, Any]]:
     """Documents from YAML or JSON text: a list, a single document, or a multi-document YAML stream.
 
     A syntax error raises ``DocumentError`` as ``FILE:LINE: message``; a document that is not a mapping
-    raises it too, naming its position.
+    raises it too, naming its position; so does a text over ``max_bytes``, one nested too deeply, and YAML
+    whose aliases expand past ``max_nodes`` nodes.
     """
+    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise DocumentError(f"larger than {max_bytes} bytes", filename=filename)
     stripped = text.lstrip()
     if filename.endswith(".json") or stripped[:1] in ("[", "{"):
         try:
             loaded: Any = json.loads(text)
             return _flatten([loaded], filename)
+        except RecursionError:
+            raise DocumentError("nested too deeply", filename=filename) from None
         except json.JSONDecodeError as exc:
             if filename.endswith(".json"):
                 raise DocumentError(exc.msg, filename=filename, line=exc.lineno) from None
             # YAML flow style also starts with [ or {: fall through to the YAML reader.
     try:
-        loaded_docs = list(yaml.load_all(text, Loader=_SafeLoader))
+        loaded_docs = load_yaml(text, max_nodes=max_nodes, filename=filename)
+    except RecursionError:
+        raise DocumentError("nested too deeply", filename=filename) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -230,6 +244,43 @@ def read_documents(text: str, filename: str = "<input>") -> list[dict[str, Any]]
     except yaml.YAMLError as exc:
         raise DocumentError(str(exc).splitlines()[0], filename=filename) from None
     return _flatten(loaded_docs, filename)
+
+
+def load_yaml(text: str, *, max_nodes: int = MAX_YAML_NODES, filename: str | None = None) -> list[Any]:
+    """Every document of a YAML stream (safe loader). The node graph is sized, each alias counted at every
+    use, before anything is built: past ``max_nodes`` it raises ``DocumentError``."""
+    loader = _SafeLoader(text)
+    try:
+        out = []
+        while loader.check_node():
+            node = loader.get_node()
+            if _expanded_size(node, max_nodes) > max_nodes:
+                raise DocumentError(f"YAML aliases expand to more than {max_nodes} nodes", filename=filename)
+            out.append(loader.construct_document(node))
+        return out
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many nodes ``root`` stands for once every alias is expanded; stops counting past ``limit``."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if not done and any(id(c) not in sizes for c in children):
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        sizes[id(node)] = min(limit + 1, 1 + sum(sizes.get(id(c), 1) for c in children))
+    return sizes[id(root)]
 
 
 def _flatten(loaded: Iterable[Any], filename: str) -> list[dict[str, Any]]:
@@ -247,7 +298,7 @@ def _flatten(loaded: Iterable[Any], filename: str) -> list[dict[str, Any]]:
     return docs
 
 
-def read_file(path: str | Path) -> list[dict[str, Any]]:
+def read_file(path: str | Path, **limits: int) -> list[dict[str, Any]]:
     """Documents from a YAML or JSON file (``-`` is not special here). Unreadable: ``DocumentError``."""
     p = Path(path)
     try:
@@ -256,7 +307,7 @@ def read_file(path: str | Path) -> list[dict[str, Any]]:
         raise DocumentError(exc.strerror or str(exc), filename=str(path)) from None
     except UnicodeDecodeError:
         raise DocumentError("not UTF-8 text", filename=str(path)) from None
-    return read_documents(text, str(path))
+    return read_documents(text, str(path), **limits)
 
 
 def _yaml_safe(value: Any) -> Any:

@@ -11,23 +11,34 @@ from .common import RESOURCE, filename_option, format_table, handle_errors, load
 
 
 async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], namespace: str,
-                     prune: bool) -> tuple[Any, list[str]]:
-    """Check and upsert ``docs``; returns the apply result and one line per rejected document."""
+                     prune: bool) -> tuple[Any, list[str], list[str]]:
+    """Check, admit and upsert ``docs`` in one transaction; returns the apply result (None when a
+    document was rejected: then nothing is written), one line per rejected document, and warnings."""
     from ..apply import apply, prepare_specs, prepare_values
 
+    warnings: list[str] = []
     if resource == "specs":
         from ..plugin import default_registries
 
-        scheme = default_registries(settings.runtime_settings()).scheme
-        valid, problems = prepare_specs(docs, namespace, scheme)
+        registries = default_registries(settings.runtime_settings())
+        valid, problems = prepare_specs(docs, namespace, registries.scheme)
     else:
         valid, problems = prepare_values(docs, namespace)
     store = await open_store_for(settings)
     try:
+        if resource == "specs":
+            from ..admission import admission_context, admit
+
+            context = admission_context(registries.scheme, registries.languages, registries.hooks,
+                                        settings.runtime_settings(), store)
+            admitted = await admit(valid, context)
+            problems, warnings = problems + admitted.problems, admitted.warnings
+        if problems:
+            return None, problems, warnings
         result = await apply(getattr(store, resource), valid, namespace=namespace, prune=prune, spare=docs)
     finally:
         await store.close()
-    return result, problems
+    return result, problems, warnings
 
 
 def result_table(resource: str, result: Any) -> str:
@@ -49,19 +60,22 @@ def apply(ctx: click.Context, resource: str, filename: str, namespace: str | Non
 
     A document is matched by its id, else by its namespace and name: a match is updated, anything else is
     created (with a new id). Documents without a namespace go to -n. Prints what was created, updated or
-    left unchanged. An invalid document is reported (naming it and the field) and skipped; the others are
-    still applied, and the exit status is 1.
+    left unchanged. Specs are compiled first: a document that is invalid or does not compile is reported
+    (naming it, the field and the reason), nothing is written, and the exit status is 1. A spec of a kind
+    this installation does not know is stored with a warning. The whole file is one transaction.
     """
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
-    docs = read_docs(filename)
-    result, problems = run(apply_file(settings, resource, docs, settings.namespace, prune), quick=True)
+    docs = read_docs(filename, settings.document_limits())
+    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune), quick=True)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     for line in problems:
         click.echo(f"error: {line}", err=True)
+    if problems:
+        noun = singular(resource) if len(problems) == 1 else resource
+        click.echo(f"error: {len(problems)} {noun} rejected; nothing applied", err=True)
+        raise SystemExit(1)
     if result.rows:
         click.echo(result_table(resource, result))
     else:
         click.echo(f"no {resource} applied", err=True)
-    if problems:
-        click.echo(f"error: {len(problems)} {singular(resource) if len(problems) == 1 else resource} rejected",
-                   err=True)
-        raise SystemExit(1)

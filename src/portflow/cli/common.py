@@ -173,13 +173,13 @@ filename_option = click.option(
 )
 
 
-def read_docs(path: str) -> list[dict[str, Any]]:
+def read_docs(path: str, limits: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """The documents in ``path`` (``-`` is stdin). Unreadable or malformed: ``DocumentError`` (exit 1)."""
     from ..spec import read_documents, read_file
 
     if path == "-":
-        return read_documents(sys.stdin.read(), "<stdin>")
-    return read_file(path)
+        return read_documents(sys.stdin.read(), "<stdin>", **(limits or {}))
+    return read_file(path, **(limits or {}))
 
 
 def singular(resource: str) -> str:

@@ -58,7 +58,7 @@ def delete(ctx: click.Context, resource: str, filename: str | None, names: tuple
     ns = settings.namespace
     filters = [{"namespace": ns, "name": name} for name in names]
     if filename:
-        filters += filters_for(read_docs(filename), ns)
+        filters += filters_for(read_docs(filename, settings.document_limits()), ns)
     deleted = run(delete_docs(settings, resource, filters), quick=True) if filters else []
     if not deleted:
         click.echo(f"no {resource} deleted (none matched)", err=True)

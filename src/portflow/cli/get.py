@@ -21,14 +21,17 @@ async def find_docs(settings: Any, resource: str, namespace: str | None, name: s
         await store.close()
 
 
-def unknown_kinds(settings: Any, docs: list[dict[str, Any]]) -> list[str]:
-    """A warning per spec whose kind no installed plugin provides (so the runtime stores but never runs it)."""
+async def spec_warnings(settings: Any, docs: list[dict[str, Any]]) -> list[str]:
+    """A warning per spec whose kind no installed plugin provides (the runtime stores but never runs it),
+    and per spec that does not compile (a runtime keeps its last good version, or leaves it inactive)."""
+    from ..admission import admission_context, admit
     from ..plugin import default_registries
-    from ..spec import describe
 
-    scheme = default_registries(settings.runtime_settings()).scheme
-    return [f"{describe(doc)}: unknown kind {doc.get('kind')!r}; stored, not compiled"
-            for doc in docs if isinstance(doc.get("kind"), str) and doc.get("kind") not in scheme]
+    registries = default_registries(settings.runtime_settings())
+    context = admission_context(registries.scheme, registries.languages, registries.hooks,
+                                settings.runtime_settings())
+    admitted = await admit([d for d in docs if isinstance(d.get("kind"), str)], context)
+    return admitted.warnings + [f"stale: {line}" for line in admitted.problems]
 
 
 @click.command(short_help="Print specs or values as a table, JSON or YAML.")
@@ -57,7 +60,7 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
 
         raise NotFoundError(f"no {singular(resource)} named {name!r} in {scope}")
     if resource == "specs" and docs:
-        for line in unknown_kinds(settings, docs):
+        for line in run(spec_warnings(settings, docs), quick=True):
             click.echo(f"warning: {line}", err=True)
     if output == "table":
         if docs:

@@ -23,14 +23,14 @@ def print_apply(kind: str, result: Any) -> None:
 
 
 async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, from_values: str | None,
-               prune_specs: bool) -> int:
+               prune_specs: bool, limits: dict[str, int] | None = None) -> int:
     """Apply the files to the store; returns how many documents were rejected. Nothing is written when a
     file does not parse."""
     from ..apply import apply, prepare_specs, prepare_values
     from ..spec import read_file
 
-    spec_docs = read_file(from_specs) if from_specs else None
-    value_docs = read_file(from_values) if from_values else None
+    spec_docs = read_file(from_specs, **(limits or {})) if from_specs else None
+    value_docs = read_file(from_values, **(limits or {})) if from_values else None
     rejected = 0
     if value_docs is not None:
         valid, problems = prepare_values(value_docs, namespace)
@@ -61,7 +61,8 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
     registries = default_registries(runtime_settings)
     store = await open_store_for(settings)
     try:
-        await seed(store, registries.scheme, namespace, from_specs, from_values, prune_specs=True)
+        await seed(store, registries.scheme, namespace, from_specs, from_values, prune_specs=True,
+                   limits=settings.document_limits())
         runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
                           hooks=registries.hooks, environment=environment, settings=runtime_settings)
         stop = asyncio.Event()
@@ -127,7 +128,8 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
     store = await open_store_for(settings)
     try:
         registries = default_registries(settings.runtime_settings())
-        await seed(store, registries.scheme, settings.namespace, from_specs, from_values, prune_specs=True)
+        await seed(store, registries.scheme, settings.namespace, from_specs, from_values, prune_specs=True,
+                   limits=settings.document_limits())
     finally:
         await store.close()
     root = ctx.find_root().obj or {}

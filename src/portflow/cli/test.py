@@ -23,12 +23,13 @@ class LoadFailed(Exception):
         self.problems = problems
 
 
-def read_seed(scheme: Any, namespace: str, from_specs: str | None, from_values: str | None) -> tuple[list, list]:
+def read_seed(scheme: Any, namespace: str, from_specs: str | None, from_values: str | None,
+              limits: dict[str, int] | None = None) -> tuple[list, list]:
     """The files' (specs, values), checked; an invalid document aborts the run (``LoadFailed``)."""
     from ..apply import prepare_specs, prepare_values
 
-    specs, spec_problems = prepare_specs(read_docs(from_specs) if from_specs else [], namespace, scheme)
-    values, value_problems = prepare_values(read_docs(from_values) if from_values else [], namespace)
+    specs, spec_problems = prepare_specs(read_docs(from_specs, limits) if from_specs else [], namespace, scheme)
+    values, value_problems = prepare_values(read_docs(from_values, limits) if from_values else [], namespace)
     if value_problems or spec_problems:
         raise LoadFailed(value_problems + spec_problems)
     return specs, values
@@ -71,7 +72,7 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
         from ..apply import apply
         from ..store import open_store
 
-        specs, values = read_seed(registries.scheme, namespace, from_specs, from_values)
+        specs, values = read_seed(registries.scheme, namespace, from_specs, from_values, settings.document_limits())
         store = open_store(f"memory://portflow-test-{uuid.uuid4().hex}")
         await store.open()
     else:

@@ -20,8 +20,14 @@ class Yaml:
     name = "yaml"
 
     def compile(self, code: str, *, timeout: float | None = None) -> Constant:
+        from ..errors import DocumentError
+        from ..spec import load_yaml
+
         try:
-            value = yaml.load(code, Loader=_Loader)  # noqa: S506 - a safe loader
+            docs = load_yaml(code)  # a safe loader, aliases bounded
+            value = docs[0] if docs else None
+        except (DocumentError, RecursionError) as e:
+            raise CompileError(f"yaml: {e if isinstance(e, DocumentError) else 'nested too deeply'}") from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = f" at {mark.line + 1}:{mark.column + 1}" if mark is not None else ""

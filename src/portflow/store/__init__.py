@@ -20,6 +20,7 @@ from __future__ import annotations
 from portflow.errors import UserError
 
 from .base import (
+    Batch,
     ChangeFeed,
     Collection,
     Doc,
@@ -33,6 +34,7 @@ from .base import (
 )
 
 __all__ = [
+    "Batch",
     "Collection",
     "ChangeFeed",
     "Doc",

@@ -5,64 +5,61 @@ update and delete writes one changelog row per document in the same transaction 
 numbered by ``seq``, strictly increasing per store, and a watcher reads them in that order, so it loses nothing
 and can resume from the last ``seq`` it saw.
 
-This module holds the parts the backends share: :class:`Event`, filter validation and matching (and the
-compilation of a filter to SQL, given a dialect), URL masking, document encoding, and the change feed — the
-fan-out of changelog rows to watchers (:class:`ChangeFeed`, :class:`Watch`). A backend supplies the storage,
-a way to read changelog rows after a ``seq`` (``fetch``), and a doorbell that publishes new rows to the feed.
+This module holds the protocols, the skeleton the backends share (:class:`BaseCollection`,
+:class:`BaseStore`), URL masking and document encoding. Filters live in ``filters.py``, the change feed in
+``feed.py``; both are re-exported here. A backend supplies the storage, a way to read changelog rows after a
+``seq`` (``fetch``), and a doorbell that publishes new rows to the feed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
 import logging
 import re
 import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
 from portflow.errors import ConflictError, StoreError, UserError
 
+from .feed import Change, ChangeFeed, Event, Op, Watch, backoff, event_matches
+from .filters import COLUMNS, Dialect, Filter, check_filter, compile_filter, json_eq, matches
+
 log = logging.getLogger("portflow.store")
+
+__all__ = [
+    "Doc", "Filter", "Op", "Event", "Change", "ChangeFeed", "Watch", "Batch", "Collection", "Store",
+    "BaseCollection", "BaseStore", "COLLECTIONS", "COLUMNS", "CHANGELOG_KEEP", "Dialect", "backoff",
+    "check_docs", "check_filter", "compile_filter", "conflict", "decode_doc", "doc_key", "encode_doc",
+    "event_matches", "json_eq", "mask_url", "matches", "one_line", "scrub", "undecodable",
+]
 
 Doc = dict[str, Any]
 """A JSON-able document. It always has a str ``id`` and a str ``namespace``; ``name`` is a str or absent."""
-
-Filter = Mapping[str, Any]
-"""Field equality on top-level keys; a list/tuple/set value means "any of"; ``{"$or": [filter, ...]}``."""
-
-Op = Literal["insert", "update", "delete"]
 
 COLLECTIONS = ("specs", "values")
 CHANGELOG_KEEP = 100_000
 """How many of the newest changelog rows a store keeps when it opens; older ones are trimmed. A watcher
 that asks to resume from before them (``since=``) gets what is left: runtimes reload everything when they
 start, so only a watcher that was away for that many changes would notice."""
-COLUMNS = ("id", "namespace", "name")
-"""The fields every backend keeps in their own column; the only fields a watch filter may use."""
-
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_ANY_OF = (list, tuple, set, frozenset)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One change: a changelog row."""
+@dataclass
+class Batch:
+    """Writes to one collection that commit together, in this order: inserts, updates, deletes (by id).
 
-    op: Op
-    id: str
-    namespace: str
-    name: str | None
-    seq: int
+    One batch is one transaction and one run of changelog rows: all of it is stored, or none of it.
+    """
 
+    insert: list[Doc] = field(default_factory=list)
+    update: list[Doc] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
 
-Change = tuple[str, Event]
-"""A changelog row as the feed carries it: (collection name, event)."""
+    def __bool__(self) -> bool:
+        return bool(self.insert or self.update or self.delete)
 
 
 # --------------------------------------------------------------------------------------------------- URLs
@@ -171,313 +168,6 @@ def doc_key(doc: Mapping[str, Any]) -> tuple[str, str] | None:
     return None if name is None else (doc["namespace"], name)
 
 
-# ------------------------------------------------------------------------------------------------ filters
-
-
-def check_filter(filter: Filter | None, *, watch: bool = False) -> dict[str, Any]:
-    """Validate a filter and return it normalised: any-of values as tuples, ``$or`` as a tuple of filters.
-
-    Field names must be identifier-like; with ``watch=True`` only ``id``, ``namespace`` and ``name`` are allowed.
-    """
-    if filter is None:
-        return {}
-    if not isinstance(filter, Mapping):
-        raise UserError(f"a filter must be a mapping, got {type(filter).__name__}")
-    out: dict[str, Any] = {}
-    for key, value in filter.items():
-        if key == "$or":
-            if not isinstance(value, (list, tuple)):
-                raise UserError(f"filter '$or' needs a list of filters, got {type(value).__name__}")
-            out[key] = tuple(check_filter(sub, watch=watch) for sub in value)
-            continue
-        if not isinstance(key, str) or not _FIELD.match(key):
-            raise UserError(f"bad filter field {key!r}: use a top-level field name (letters, digits, _)")
-        if watch and key not in COLUMNS:
-            raise UserError(f"a watch filter may only use id, namespace and name, not {key!r}")
-        value = tuple(value) if isinstance(value, _ANY_OF) else value
-        for v in value if isinstance(value, tuple) else (value,):
-            if not _is_json(v):
-                raise UserError(f"filter value for {key!r} is not a JSON value: {v!r}")
-        out[key] = value
-    return out
-
-
-def _is_json(value: Any) -> bool:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
-
-
-def json_eq(a: Any, b: Any) -> bool:
-    """Equality of JSON values: bools are not numbers, 1 == 1.0, objects compare by keys and values."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(json_eq(x, y) for x, y in zip(a, b))
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(json_eq(a[k], b[k]) for k in a)
-    if a is None or b is None:
-        return a is None and b is None
-    return type(a) is type(b) and a == b
-
-
-def _field_eq(doc: Mapping[str, Any], key: str, value: Any) -> bool:
-    if value is None:
-        return doc.get(key) is None  # a missing field equals None
-    return key in doc and json_eq(doc[key], value)
-
-
-def matches(doc: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
-    """Whether ``doc`` satisfies a filter normalised by :func:`check_filter`."""
-    for key, value in filter.items():
-        if key == "$or":
-            if not any(matches(doc, sub) for sub in value):
-                return False
-        elif isinstance(value, tuple):
-            if not any(_field_eq(doc, key, v) for v in value):
-                return False
-        elif not _field_eq(doc, key, value):
-            return False
-    return True
-
-
-def event_matches(event: Event, filter: Mapping[str, Any]) -> bool:
-    """Whether a changelog event satisfies a (watch) filter."""
-    return matches({"id": event.id, "namespace": event.namespace, "name": event.name}, filter)
-
-
-class Dialect(Protocol):
-    """How a SQL backend says "field equals one of values"; see :func:`compile_filter`."""
-
-    def term(self, field: str, values: tuple[Any, ...]) -> tuple[str, list[Any], bool]:
-        """SQL for ``field`` equal to any of ``values``, its parameters, and whether it is exact."""
-        ...
-
-
-def compile_filter(filter: Mapping[str, Any], dialect: Dialect) -> tuple[str, list[Any], bool]:
-    """A normalised filter as a SQL condition, its bound parameters, and whether the SQL is exact.
-
-    When it is not exact (a dict or list value that SQL only narrows down), the rows must be checked
-    with :func:`matches` too. Field names were validated by :func:`check_filter`; values are always parameters.
-    """
-    parts: list[str] = []
-    params: list[Any] = []
-    exact = True
-    for key, value in filter.items():
-        if key == "$or":
-            subs = []
-            for sub in value:
-                sql, p, e = compile_filter(sub, dialect)
-                subs.append(sql)
-                params.extend(p)
-                exact = exact and e
-            parts.append("(" + " OR ".join(subs) + ")" if subs else "1=0")
-        else:
-            sql, p, e = dialect.term(key, value if isinstance(value, tuple) else (value,))
-            parts.append(sql)
-            params.extend(p)
-            exact = exact and e
-    return (" AND ".join(parts) if parts else "1=1"), params, exact
-
-
-# ------------------------------------------------------------------------------------------- change feed
-
-
-def backoff(first: float = 0.1, cap: float = 0.5) -> Iterator[float]:
-    """Reconnect delays: ``first`` seconds, doubling up to ``cap``."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * 2, cap)
-
-
-Fetch = Callable[[str, int, int], Awaitable[list[Change]]]
-"""``fetch(collection, after, limit)``: changelog rows of a collection with seq > after, in seq order."""
-
-_CLOSED = object()
-_PAGE = 1000
-
-
-class ChangeFeed:
-    """Fans changelog rows out to the watchers of one store, one unbounded queue per watcher.
-
-    The backend calls :meth:`publish` (on the event loop) with the rows it read after ``cursor``, in seq order,
-    and :meth:`note_head` whenever it learns of a committed seq (its own write, ``head()``). ``on_active`` is
-    called with True when the first watcher starts and with False when the last one ends.
-    """
-
-    def __init__(self, fetch: Fetch, on_active: Callable[[bool], None] | None = None) -> None:
-        self._fetch = fetch
-        self._on_active = on_active
-        # Weak: a watcher dropped without aclose() (say, a ``break`` out of ``async for``) must not keep
-        # collecting events forever.
-        self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
-        self.cursor = 0
-        """The newest seq published to the watchers."""
-        self.known_head = 0
-        """The newest seq known to be committed; where a ``since=None`` watcher starts."""
-
-    @property
-    def active(self) -> bool:
-        return bool(self._watches)
-
-    def reset(self, head: int) -> None:
-        """Start from ``head`` (when the store opens)."""
-        self.cursor = self.known_head = head
-
-    def note_head(self, seq: int) -> None:
-        if seq > self.known_head:
-            self.known_head = seq
-
-    def publish(self, changes: Iterable[Change], head: int | None = None) -> None:
-        """Deliver rows read from the changelog; rows at or below ``cursor`` were delivered already.
-
-        ``head`` (optional) says that every row up to it has been read, even if none was passed.
-        """
-        for collection, event in changes:
-            if event.seq <= self.cursor:
-                continue
-            self.cursor = event.seq
-            for w in tuple(self._watches):
-                w._offer(collection, event)
-        if head is not None and head > self.cursor:
-            self.cursor = head
-        self.note_head(self.cursor)
-
-    def watch(self, collection: str, filter: Filter | None = None, *, since: int | None = None) -> Watch:
-        """A new watcher on ``collection``; see :meth:`Collection.watch`."""
-        flt = check_filter(filter, watch=True)
-        if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
-            raise UserError(f"watch: since must be a seq (an int >= 0), got {since!r}")
-        w = Watch(self, collection, flt, since)
-        self._watches.add(w)
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        weakref.finalize(w, self._watch_collected, loop)
-        if len(self._watches) == 1 and self._on_active is not None:
-            self._on_active(True)
-        return w
-
-    def _drop(self, w: Watch) -> None:
-        if w in self._watches:
-            self._watches.discard(w)
-            self._check_idle()
-
-    def _watch_collected(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        # The garbage collector may run this on any thread: get back to the loop.
-        if loop is None:
-            self._check_idle()
-        elif not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._check_idle)
-
-    def _check_idle(self) -> None:
-        if not self._watches and self._on_active is not None:
-            self._on_active(False)
-
-    def close(self) -> None:
-        """End every watcher (their iteration stops)."""
-        for w in tuple(self._watches):
-            w._end()
-        self._watches.clear()
-
-
-class Watch:
-    """An async iterator of :class:`Event` for one collection and filter; also an async context manager.
-
-    With ``since=N`` it first replays every change with seq > N from the changelog, then goes live; with
-    ``since=None`` it delivers every change committed after it was created. Never a gap, never a duplicate,
-    always in seq order.
-    """
-
-    def __init__(self, feed: ChangeFeed, collection: str, filter: dict[str, Any], since: int | None) -> None:
-        self._feed = feed
-        self._collection = collection
-        self._filter = filter
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._backlog: collections.deque[Event] = collections.deque()
-        self._catching_up = since is not None
-        self._closed = False
-        self._pos = since if since is not None else feed.known_head
-        self.last_seq: int = self._pos
-        """The seq of the last event delivered (or the starting point)."""
-
-    def __repr__(self) -> str:
-        return f"<Watch {self._collection} {self._filter or '*'} last_seq={self.last_seq}>"
-
-    def _offer(self, collection: str, event: Event) -> None:
-        # Duplicates of what a catch-up replayed are dropped in __anext__, by seq.
-        if collection == self._collection and event_matches(event, self._filter):
-            self._queue.put_nowait(event)
-
-    def _end(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._queue.put_nowait(_CLOSED)
-
-    def __aiter__(self) -> Watch:
-        return self
-
-    async def __anext__(self) -> Event:
-        while True:
-            if self._backlog:
-                event = self._backlog.popleft()
-                self.last_seq = event.seq
-                return event
-            if self._closed:
-                raise StopAsyncIteration
-            if self._catching_up:
-                await self._catch_up()
-                continue
-            item = await self._queue.get()
-            if item is _CLOSED:
-                raise StopAsyncIteration
-            if item.seq <= self._pos:
-                continue  # replayed already
-            self._pos = self.last_seq = item.seq
-            return item
-
-    async def _catch_up(self) -> None:
-        delays = backoff()
-        while not self._closed:
-            try:
-                rows = await self._feed._fetch(self._collection, self._pos, _PAGE)
-            except StoreError as exc:
-                delay = next(delays)
-                log.warning("%s: watch cannot read the changelog (retrying in %.1f s): %s",
-                            self._collection, delay, exc)
-                await asyncio.sleep(delay)
-                continue
-            for collection, event in rows:
-                if event.seq > self._pos:
-                    self._pos = event.seq
-                    if collection == self._collection and event_matches(event, self._filter):
-                        self._backlog.append(event)
-            if len(rows) < _PAGE:
-                self._catching_up = False
-            return
-
-    async def aclose(self) -> None:
-        """Stop watching; a pending or later ``__anext__`` raises ``StopAsyncIteration``."""
-        self._end()
-        self._backlog.clear()
-        self._feed._drop(self)
-
-    async def __aenter__(self) -> Watch:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
 # -------------------------------------------------------------------------------------------- protocols
 
 
@@ -490,6 +180,7 @@ class Collection(Protocol):
     async def insert(self, docs: Sequence[Doc]) -> None: ...
     async def update(self, docs: Sequence[Doc]) -> int: ...
     async def delete(self, filter: Filter) -> int: ...
+    async def commit(self, batch: Batch) -> int: ...
     async def find(self, filter: Filter | None = None, *, limit: int | None = None) -> list[Doc]: ...
     def watch(self, filter: Filter | None = None, *, since: int | None = None) -> Watch: ...
 
@@ -540,6 +231,21 @@ class BaseCollection:
                 raise UserError(f"{self.name}: a document to update needs an 'id' or a 'name'")
         self._store._check_open()
         return await self._store._update(self.name, batch) if batch else 0
+
+    async def commit(self, batch: Batch) -> int:
+        """Insert, update and delete (each document by its id) in one transaction, all or nothing.
+
+        Watchers see the batch's changes as one run of events. Returns how many documents changed.
+        """
+        inserts = check_docs(self.name, batch.insert)
+        updates = check_docs(self.name, batch.update)
+        deletes = list(batch.delete)
+        if not all(isinstance(i, str) and i for i in deletes):
+            raise UserError(f"{self.name}: documents to delete are named by non-empty str ids")
+        self._store._check_open()
+        if not (inserts or updates or deletes):
+            return 0
+        return await self._store._commit(self.name, Batch(inserts, updates, deletes))
 
     async def delete(self, filter: Filter) -> int:
         """Delete the documents that match ``filter`` (``{}`` deletes all); returns how many."""
@@ -624,5 +330,9 @@ class BaseStore:
     async def _delete(self, collection: str, filter: dict[str, Any]) -> int:  # pragma: no cover
         raise NotImplementedError
 
+    async def _commit(self, collection: str, batch: Batch) -> int:  # pragma: no cover
+        raise NotImplementedError
+
     async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:  # pragma: no cover
         raise NotImplementedError
+

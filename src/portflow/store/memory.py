@@ -18,6 +18,7 @@ from typing import Any
 from portflow.errors import UserError
 
 from .base import (
+    Batch,
     BaseStore,
     Change,
     ChangeFeed,
@@ -42,6 +43,12 @@ class _Collection:
         self.by_name: dict[tuple[str, str], str] = {}
         self.order: dict[str, int] = {}  # id -> insertion number, to sort index lookups
         self.counter = 0
+
+    def snapshot(self) -> tuple[dict, dict, dict, int]:
+        return dict(self.by_id), dict(self.by_name), dict(self.order), self.counter
+
+    def restore(self, saved: tuple[dict, dict, dict, int]) -> None:
+        self.by_id, self.by_name, self.order, self.counter = saved
 
     def add(self, entry: _Entry) -> None:
         ident = entry[0]["id"]
@@ -72,14 +79,17 @@ class _State:
                     break
         return out
 
-    def log(self, collection: str, op: Op, docs: list[Doc]) -> None:
+    def log_many(self, runs: list[tuple[str, Op, list[Doc]]]) -> None:
+        """Append the changelog rows of one transaction and publish them together."""
         changes: list[Change] = []
-        for doc in docs:
-            self.seq += 1
-            changes.append((collection, Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq)))
+        for collection, op, docs in runs:
+            for doc in docs:
+                self.seq += 1
+                changes.append((collection, Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq)))
         self.changelog.extend(changes)
         self.seqs.extend(e.seq for _, e in changes)
-        self.feed.publish(changes)
+        if changes:
+            self.feed.publish(changes)
 
 
 _STATES: dict[str, _State] = {}
@@ -99,6 +109,7 @@ class MemoryStore(BaseStore):
         super().__init__(url)
         self._state = _STATES.setdefault(url, _State())
         self._feed = self._state.feed
+        self._pending: list[tuple[str, Op, list[Doc]]] | None = None
 
     async def open(self) -> None:
         self._opened = True
@@ -132,7 +143,7 @@ class MemoryStore(BaseStore):
             entries.append((decode_doc(data), data))
         for entry in entries:
             coll.add(entry)
-        self._state.log(collection, "insert", [p for p, _ in entries])
+        self._log(collection, "insert", [p for p, _ in entries])
 
     async def _update(self, collection: str, docs: list[Doc]) -> int:
         coll = self._state.collections[collection]
@@ -160,8 +171,34 @@ class MemoryStore(BaseStore):
                 self._replace(coll, ident, old)
             raise
         if undo:
-            self._state.log(collection, "update", replaced)
+            self._log(collection, "update", replaced)
         return len(undo)
+
+    async def _commit(self, collection: str, batch: Batch) -> int:
+        coll = self._state.collections[collection]
+        saved = coll.snapshot()
+        self._pending = []  # the steps below never await: no other write interleaves
+        try:
+            if batch.insert:
+                await self._insert(collection, batch.insert)
+            if batch.update:
+                await self._update(collection, batch.update)
+            if batch.delete:
+                await self._delete(collection, {"id": tuple(batch.delete)})
+        except BaseException:
+            coll.restore(saved)
+            raise
+        finally:
+            runs, self._pending = self._pending, None
+        self._state.log_many(runs)
+        return sum(len(docs) for *_, docs in runs)
+
+    def _log(self, collection: str, op: Op, docs: list[Doc]) -> None:
+        """Log a write now, or with the rest of the batch being committed."""
+        if self._pending is not None:
+            self._pending.append((collection, op, docs))
+        else:
+            self._state.log_many([(collection, op, docs)])
 
     @staticmethod
     def _replace(coll: _Collection, ident: str, entry: _Entry) -> None:
@@ -184,7 +221,7 @@ class MemoryStore(BaseStore):
             if key is not None:
                 coll.by_name.pop(key, None)
         if gone:
-            self._state.log(collection, "delete", gone)
+            self._log(collection, "delete", gone)
         return len(gone)
 
     async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:

@@ -32,6 +32,7 @@ from portflow.errors import ConflictError, StoreError, UserError
 from .base import (
     CHANGELOG_KEEP,
     COLUMNS,
+    Batch,
     BaseStore,
     Change,
     Doc,
@@ -262,18 +263,35 @@ class PostgresStore(BaseStore):
     # ------------------------------------------------------------------------------------ operations
 
     async def _insert(self, collection: str, docs: list[Doc]) -> None:
-        table = _TABLES[collection]
+        await self._write(collection, self._insert_runs(collection, docs), docs)
+
+    async def _update(self, collection: str, docs: list[Doc]) -> int:
+        return await self._write(collection, self._update_runs(collection, docs), docs)
+
+    async def _commit(self, collection: str, batch: Batch) -> int:
+        runs = self._insert_runs(collection, batch.insert) if batch.insert else []
+        if batch.update:
+            runs += self._update_runs(collection, batch.update)
+        if batch.delete:
+            sql = (f"WITH changed AS (DELETE FROM {_TABLES[collection]} WHERE id = ANY(%s::text[])"
+                   f" RETURNING pos, id, namespace, name) {_LOG_ROWS}")
+            runs.append((sql, [(list(batch.delete), collection, "delete")]))
+        return await self._write(collection, runs, [*batch.insert, *batch.update])
+
+    @staticmethod
+    def _insert_runs(collection: str, docs: list[Doc]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         sql = (
-            f"WITH changed AS (INSERT INTO {table} (id, namespace, name, doc) VALUES (%s, %s, %s, %s::jsonb)"
-            f" RETURNING pos, id, namespace, name) {_LOG_ROWS}"
+            f"WITH changed AS (INSERT INTO {_TABLES[collection]} (id, namespace, name, doc)"
+            f" VALUES (%s, %s, %s, %s::jsonb) RETURNING pos, id, namespace, name) {_LOG_ROWS}"
         )
         params = [
             (d["id"], d["namespace"], d.get("name"), encode_doc(collection, d).decode(), collection, "insert")
             for d in docs
         ]
-        await self._write(collection, [(sql, params)], docs)
+        return [(sql, params)]
 
-    async def _update(self, collection: str, docs: list[Doc]) -> int:
+    @staticmethod
+    def _update_runs(collection: str, docs: list[Doc]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         table = _TABLES[collection]
         set_ = "SET namespace = %s, name = %s, doc = %s::jsonb || jsonb_build_object('id', t.id)"
         by_id = f"UPDATE {table} AS t {set_} WHERE t.id = %s RETURNING t.pos, t.id, t.namespace, t.name"
@@ -294,7 +312,7 @@ class PostgresStore(BaseStore):
                 runs[-1][1].append(p)
             else:
                 runs.append((sql, [p]))
-        return await self._write(collection, runs, docs)
+        return runs
 
     async def _delete(self, collection: str, filter: dict[str, Any]) -> int:
         table = _TABLES[collection]

@@ -20,10 +20,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import os
 import sqlite3
-import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +29,7 @@ from portflow.errors import StoreError, UserError
 
 from .base import (
     CHANGELOG_KEEP,
-    COLUMNS,
+    Batch,
     BaseStore,
     Change,
     Doc,
@@ -46,6 +44,11 @@ from .base import (
     one_line,
     undecodable,
 )
+from .sqlite_sql import CHANGELOG as _CHANGELOG
+from .sqlite_sql import DIALECT as _DIALECT
+from .sqlite_sql import SCHEMA as _SCHEMA
+from .sqlite_sql import TABLES as _TABLES
+from .sqlite_sql import sqlite_path
 
 log = logging.getLogger("portflow.store")
 
@@ -54,99 +57,6 @@ T = TypeVar("T")
 POLL_INTERVAL = 0.02
 """Seconds between two ``PRAGMA data_version`` polls while someone watches."""
 BUSY_TIMEOUT_MS = 5000
-
-_TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
-_CHANGELOG = "portflow_changelog"
-
-_SCHEMA = [
-    *(
-        stmt
-        for table in _TABLES.values()
-        for stmt in (
-            f"""CREATE TABLE IF NOT EXISTS {table} (
-                pos INTEGER PRIMARY KEY,
-                id TEXT NOT NULL UNIQUE,
-                namespace TEXT NOT NULL,
-                name TEXT,
-                doc TEXT NOT NULL
-            )""",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_namespace_name ON {table} (namespace, name)",
-        )
-    ),
-    f"""CREATE TABLE IF NOT EXISTS {_CHANGELOG} (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection TEXT NOT NULL,
-        op TEXT NOT NULL,
-        id TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        name TEXT,
-        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    )""",
-]
-
-
-def sqlite_path(url: str) -> str:
-    """The file path a ``sqlite:`` URL names (``~`` expanded), or ``:memory:``."""
-    if not url.startswith("sqlite:"):
-        raise UserError(f"not a sqlite URL: {mask_url(url)}")
-    rest = url[len("sqlite:"):]
-    if rest.startswith("///"):
-        path = rest[3:]
-    elif rest.startswith("//"):
-        path = rest[2:]
-        if not path.startswith("~"):
-            raise UserError(f"bad sqlite URL {mask_url(url)}: use sqlite:///relative/path.db or sqlite:////abs/path.db")
-    else:
-        path = rest
-    path = urllib.parse.unquote(path.split("?", 1)[0])
-    if not path:
-        raise UserError(f"bad sqlite URL {mask_url(url)}: no file path")
-    if path == ":memory:":
-        return path
-    return os.path.expanduser(path)
-
-
-class _Dialect:
-    """Filter terms in SQLite SQL: columns for id/namespace/name, ``json_type``/``json_extract`` otherwise."""
-
-    def term(self, field: str, values: tuple[Any, ...]) -> tuple[str, list[Any], bool]:
-        parts: list[str] = []
-        params: list[Any] = []
-        exact = True
-        if field in COLUMNS:
-            strs = [v for v in values if isinstance(v, str)]
-            if strs:
-                parts.append(f"{field} IN ({', '.join('?' * len(strs))})")
-                params.extend(strs)
-            if any(v is None for v in values):
-                parts.append(f"{field} IS NULL")
-        else:
-            path = f'$."{field}"'
-            for v in values:
-                if v is None:
-                    parts.append("coalesce(json_type(doc, ?), 'null') = 'null'")
-                    params.append(path)
-                elif isinstance(v, bool):
-                    parts.append("json_type(doc, ?) = ?")
-                    params += [path, "true" if v else "false"]
-                elif isinstance(v, (int, float)):  # the cheap, selective test first
-                    parts.append("(json_extract(doc, ?) = ? AND json_type(doc, ?) IN ('integer', 'real'))")
-                    params += [path, v if -(2**63) <= v < 2**63 else float(v), path]
-                elif isinstance(v, str):
-                    parts.append("(json_extract(doc, ?) = ? AND json_type(doc, ?) = 'text')")
-                    params += [path, v, path]
-                elif isinstance(v, (Mapping, list, tuple)):
-                    parts.append("json_type(doc, ?) = ?")  # narrowed here, compared by matches()
-                    params += [path, "object" if isinstance(v, Mapping) else "array"]
-                    exact = False
-                else:
-                    raise UserError(f"filter value for {field!r} is not a JSON value: {v!r}")
-        if not parts:
-            return "1=0", [], True
-        return "(" + " OR ".join(parts) + ")", params, exact
-
-
-_DIALECT = _Dialect()
 
 _Row = tuple[str, str, "str | None", "Doc | None"]  # id, namespace, name, decoded doc (None: not decoded)
 
@@ -214,6 +124,9 @@ class SqliteStore(BaseStore):
     async def _delete(self, collection: str, filter: dict[str, Any]) -> int:
         return await self._run(self._db_delete, collection, filter)
 
+    async def _commit(self, collection: str, batch: Batch) -> int:
+        return await self._run(self._db_commit, collection, batch)
+
     async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:
         rows = await self._run(self._db_select, collection, filter, limit, True)
         return [doc for *_, doc in rows if doc is not None]
@@ -229,6 +142,9 @@ class SqliteStore(BaseStore):
             return await loop.run_in_executor(executor, fn, *args)
         except sqlite3.Error as exc:
             raise StoreError(f"{mask_url(self.url)}: {one_line(exc)}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate in an id, name or filter value
+            raise UserError(f"{mask_url(self.url)}: text that is not valid Unicode cannot be stored or looked "
+                            f"up ({exc.reason}: {exc.object[exc.start:exc.end]!r})") from None
         except RuntimeError as exc:  # the executor was shut down under us
             raise StoreError(f"store {mask_url(self.url)} is closed") from exc
 
@@ -325,59 +241,83 @@ class SqliteStore(BaseStore):
         return cur.lastrowid or 0
 
     def _db_insert(self, collection: str, docs: list[Doc]) -> None:
-        table = _TABLES[collection]
-        encoded = [encode_doc(collection, doc).decode() for doc in docs]
-        last = 0
-        with self._transaction() as db:
-            for doc, data in zip(docs, encoded):
-                try:
-                    db.execute(
-                        f"INSERT INTO {table} (id, namespace, name, doc) VALUES (?, ?, ?, ?)",
-                        (doc["id"], doc["namespace"], doc.get("name"), data),
-                    )
-                except sqlite3.IntegrityError as exc:
-                    raise conflict(collection, doc, "id" if f"{table}.id" in str(exc) else "name") from None
-                last = self._log(db, collection, "insert", doc["id"], doc["namespace"], doc.get("name"))
-        self._collect(last)
+        self._db_commit(collection, Batch(insert=docs))
 
     def _db_update(self, collection: str, docs: list[Doc]) -> int:
-        table = _TABLES[collection]
+        return self._db_commit(collection, Batch(update=docs))
+
+    def _db_delete(self, collection: str, filter: dict[str, Any]) -> int:
+        last = 0
+        with self._transaction() as db:
+            rows = self._db_select(collection, filter, None, False)
+            last = self._delete_rows(db, collection, rows)
+        if rows:
+            self._collect(last)
+        return len(rows)
+
+    def _db_commit(self, collection: str, batch: Batch) -> int:
+        """Inserts, updates and deletes of one collection in one transaction; one ``_collect`` after it."""
+        encoded = [encode_doc(collection, doc).decode() for doc in batch.insert]
         count = last = 0
         with self._transaction() as db:
-            for doc in docs:
-                if "id" in doc:
-                    row = db.execute(f"SELECT id FROM {table} WHERE id = ?", (doc["id"],)).fetchone()
-                else:
-                    row = db.execute(
-                        f"SELECT id FROM {table} WHERE namespace = ? AND name = ?", (doc["namespace"], doc["name"])
-                    ).fetchone()
-                if row is None:
-                    continue
-                new = dict(doc, id=row[0])
-                try:
-                    db.execute(
-                        f"UPDATE {table} SET namespace = ?, name = ?, doc = ? WHERE id = ?",
-                        (new["namespace"], new.get("name"), encode_doc(collection, new).decode(), new["id"]),
-                    )
-                except sqlite3.IntegrityError:
-                    raise conflict(collection, new, "name") from None
-                last = self._log(db, collection, "update", new["id"], new["namespace"], new.get("name"))
-                count += 1
+            if batch.insert:
+                last = self._insert_rows(db, collection, batch.insert, encoded)
+                count = len(batch.insert)
+            if batch.update:
+                updated, seq = self._update_rows(db, collection, batch.update)
+                count, last = count + updated, max(last, seq)
+            if batch.delete:
+                rows = self._db_select(collection, {"id": tuple(batch.delete)}, None, False)
+                if rows:
+                    count, last = count + len(rows), self._delete_rows(db, collection, rows)
         if count:
             self._collect(last)
         return count
 
-    def _db_delete(self, collection: str, filter: dict[str, Any]) -> int:
+    def _insert_rows(self, db: sqlite3.Connection, collection: str, docs: list[Doc], encoded: list[str]) -> int:
         table = _TABLES[collection]
         last = 0
-        with self._transaction() as db:
-            rows = self._db_select(collection, filter, None, False)
-            for ident, ns, name, _ in rows:
-                db.execute(f"DELETE FROM {table} WHERE id = ?", (ident,))
-                last = self._log(db, collection, "delete", ident, ns, name)
-        if rows:
-            self._collect(last)
-        return len(rows)
+        for doc, data in zip(docs, encoded):
+            try:
+                db.execute(
+                    f"INSERT INTO {table} (id, namespace, name, doc) VALUES (?, ?, ?, ?)",
+                    (doc["id"], doc["namespace"], doc.get("name"), data),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise conflict(collection, doc, "id" if f"{table}.id" in str(exc) else "name") from None
+            last = self._log(db, collection, "insert", doc["id"], doc["namespace"], doc.get("name"))
+        return last
+
+    def _update_rows(self, db: sqlite3.Connection, collection: str, docs: list[Doc]) -> tuple[int, int]:
+        table = _TABLES[collection]
+        count = last = 0
+        for doc in docs:
+            if "id" in doc:
+                row = db.execute(f"SELECT id FROM {table} WHERE id = ?", (doc["id"],)).fetchone()
+            else:
+                row = db.execute(
+                    f"SELECT id FROM {table} WHERE namespace = ? AND name = ?", (doc["namespace"], doc["name"])
+                ).fetchone()
+            if row is None:
+                continue
+            new = dict(doc, id=row[0])
+            try:
+                db.execute(
+                    f"UPDATE {table} SET namespace = ?, name = ?, doc = ? WHERE id = ?",
+                    (new["namespace"], new.get("name"), encode_doc(collection, new).decode(), new["id"]),
+                )
+            except sqlite3.IntegrityError:
+                raise conflict(collection, new, "name") from None
+            last = self._log(db, collection, "update", new["id"], new["namespace"], new.get("name"))
+            count += 1
+        return count, last
+
+    def _delete_rows(self, db: sqlite3.Connection, collection: str, rows: list[_Row]) -> int:
+        last = 0
+        for ident, ns, name, _ in rows:
+            db.execute(f"DELETE FROM {_TABLES[collection]} WHERE id = ?", (ident,))
+            last = self._log(db, collection, "delete", ident, ns, name)
+        return last
 
     def _db_select(self, collection: str, filter: dict[str, Any], limit: int | None, decode: bool) -> list[_Row]:
         """The rows that match, in insertion order; with ``decode`` (find) undecodable rows are skipped."""

@@ -319,3 +319,39 @@ async def test_rotating_the_admin_token_through_the_api(admin):
 
     await eventually(rotated)
     assert await admin.call("GET", "/v1/symbols") == (401, "Unauthorized")
+
+
+async def test_a_spec_that_does_not_compile_is_400_on_create_and_patch(admin, store):
+    before = await store.specs.find()
+    status, body = await admin.call("POST", "/v1/specs", json={"kind": "snippet", "name": "calc",
+                                                               "language": "cel", "code": "1 +"})
+    assert status == 400 and body["error"].startswith("spec 'calc' (kind snippet): code: cel: Syntax error")
+    assert await store.specs.find() == before
+    status, made = await admin.call("POST", "/v1/specs", json={"kind": "snippet", "name": "calc",
+                                                               "language": "cel", "code": "self + 1"})
+    assert status == 201
+    status, body = await admin.call("PATCH", f"/v1/specs/{made['id']}", json={"code": "1 +"})
+    assert status == 400 and "code: cel: Syntax error" in body["error"]
+    assert (await store.specs.find({"id": made["id"]}))[0]["code"] == "self + 1"
+
+
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQ'IBAD\"ANBgk\\qhkiG9w0\n-----END PRIVATE KEY-----"
+
+
+async def test_a_secret_with_quotes_backslashes_and_newlines_stays_out_of_symbols(admin):
+    status, _ = await admin.call("POST", "/v1/values", json={"name": "pem", "namespace": "system", "data": PEM})
+    assert status == 201
+    status, _ = await admin.call("POST", "/v1/specs", json={
+        "kind": "snippet", "name": "leaky", "namespace": "system", "language": "{{ .K }}", "code": "1",
+        "env": {"K": {"name": "pem", "data": "{{ . }}"}}})
+    assert status == 201
+
+    async def failed() -> Any:
+        status, symbols = await admin.call("GET", "/v1/symbols")
+        return next((s for s in symbols if s["name"] == "leaky" and s.get("error")), None)
+
+    symbol = await eventually(failed)
+    assert "unknown language '***'" in symbol["error"]
+    text = json.dumps(await admin.call("GET", "/v1/symbols"))
+    for form in ("MIIEvQ", "qhkiG9w0", "PRIVATE KEY-----\\\\n"):
+        assert form not in text

@@ -19,7 +19,8 @@ the keys it names replace the stored ones, maps merge, ``null`` removes a key. A
 namespace goes to ``default``.
 
 Documents are checked exactly as ``portflow apply`` checks them (``apply.prepare_specs`` with the
-runtime's scheme, ``apply.prepare_values``): a rejected document stores nothing and answers a
+runtime's scheme, then ``admission.admit``, which compiles each spec; ``apply.prepare_values``): a
+rejected document stores nothing and answers a
 ``SyscallError`` on ``error`` whose message names the spec and the field, one line per problem. Every
 error carries an HTTP-style ``status`` — 400 invalid input, 404 no such document, 409 a duplicate id or
 name, 500 the store failed — so a flow can answer with it.
@@ -28,10 +29,12 @@ name, 500 the store failed — so a flow can answer with it.
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
+from ...admission import admission_context, admit
 from ...apply import prepare_specs, prepare_values
 from ...errors import CompileError, ConflictError, FlowError, NotFoundError, StoreError, UserError
 from ...node import OneToOne
@@ -42,6 +45,8 @@ from ...spec import DEFAULT_NAMESPACE, Spec, new_id
 
 __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
            "store_of"]
+
+log = logging.getLogger("portflow.syscall")
 
 OPCODES = (
     "specs.create", "specs.read", "specs.update", "specs.delete",
@@ -141,13 +146,14 @@ class Syscall(OneToOne):
     the scheme that validates specs (without one, only the meta fields are checked)."""
 
     def __init__(self, opcode: str, store: Any, scheme: Scheme | None = None,
-                 namespace: str = DEFAULT_NAMESPACE) -> None:
+                 namespace: str = DEFAULT_NAMESPACE, admission: Context | None = None) -> None:
         if opcode not in OPCODES:
             raise UserError(f"opcode: {opcode!r} is not one of {', '.join(OPCODES)}")
         self.opcode = opcode
         self.store = store
         self.scheme = scheme
         self.namespace = namespace
+        self.admission = admission  # a context to compile specs in before they are written (None: no compile)
         topic, _, self.verb = opcode.partition(".")
         self.topic = topic
         super().__init__()
@@ -164,9 +170,14 @@ class Syscall(OneToOne):
         return Packet(result)
 
     # -- checking ---------------------------------------------------------------------------------
-    def _prepare(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _prepare(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.topic == "specs":
             valid, problems = prepare_specs(docs, self.namespace, self.scheme)
+            if not problems and self.admission is not None:
+                admitted = await admit(valid, self.admission)
+                problems = admitted.problems
+                for line in admitted.warnings:
+                    log.warning("%s", line)
         else:
             valid, problems = prepare_values(docs, self.namespace)
         if problems:
@@ -176,7 +187,7 @@ class Syscall(OneToOne):
     # -- operations -------------------------------------------------------------------------------
     async def _create(self, payload: Any) -> Any:
         docs, single = _documents(payload, "a document")
-        valid = self._prepare(docs)
+        valid = await self._prepare(docs)
         for doc in valid:
             if not doc.get("id"):
                 doc["id"] = new_id()
@@ -197,7 +208,7 @@ class Syscall(OneToOne):
                                    f"{doc.get('namespace')!r}; delete the document and create it anew")
             doc["id"] = current["id"]
             merged.append(doc)
-        valid = self._prepare(merged)
+        valid = await self._prepare(merged)
         await self.collection.update(valid)
         return valid[0] if single else valid
 
@@ -235,7 +246,9 @@ def store_of(context: Context, spec: Spec) -> Any:
 
 
 def compile_syscall(spec: SyscallSpec, context: Context) -> Syscall:
-    return Syscall(spec.opcode, store_of(context, spec), context.scheme)
+    store = store_of(context, spec)
+    admission = admission_context(context.scheme, context.languages, context.hooks, context.settings, store)
+    return Syscall(spec.opcode, store, context.scheme, admission=admission)
 
 
 EXAMPLE = """\
