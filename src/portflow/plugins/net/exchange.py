@@ -60,7 +60,8 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
     except _Refused as refused:
         await respond(send, *error_response(refused.status, refused.reason))
         return
-    except ClientGone:
+    except ClientGone:  # or a body the server could not parse (granian says "disconnect" for bad chunks)
+        await respond(send, *error_response(400, "incomplete or malformed request body"))
         return
     proc = Process()
     proc.set(CLIENT_KEY, scope.get("client"))
@@ -131,10 +132,24 @@ async def _read_body(receive: Any, limit: int, decoder: Decoder) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _Refused(413)
-        chunks.append(decoder.feed(chunk) if decoder.layers else chunk)
-        if not message.get("more_body"):
+        more = message.get("more_body", False)
+        try:
+            chunks.append(decoder.feed(chunk) if decoder.layers else chunk)
+        except mime.BodyError:
+            if more:  # read (and drop) the rest, at most ``limit`` bytes, so the client reads our answer
+                await _discard(receive, limit - size)
+            raise
+        if not more:
             decoder.finish()
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _discard(receive: Any, room: int) -> None:
+    while room >= 0:
+        message = await receive()
+        room -= len(message.get("body", b""))
+        if message["type"] == "http.disconnect" or not message.get("more_body"):
+            return
 
 
 # -- run ----------------------------------------------------------------------------------------------

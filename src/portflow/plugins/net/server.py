@@ -194,13 +194,22 @@ class _Base:
         return f"<{type(self).__name__} {self.scheme}://{self.host or '*'}:{self.port}>"
 
 
+def _backpressure(backlog: int, max_connections: int) -> int:
+    """granian stops accepting past its backpressure and cannot shed an idle connection, so let it accept
+    as many as the process may open (it times out slow heads and idle keep-alive connections itself)."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(backlog, max_connections, soft if soft != resource.RLIM_INFINITY else 65536)
+
+
 class GranianServer(_Base):
     """granian, embedded: its Rust worker accepts and parses, our loop runs each request as a task
     (through ``granian_seam``, the one module that uses granian's private API).
 
     granian times out a request head (and an idle keep-alive connection) after ``header_timeout`` but never a
     connection that sends nothing, and stops accepting past its backpressure: the socket defers accepting
-    until a client sends (``TCP_DEFER_ACCEPT``), and the backpressure is ``max_connections``.
+    until a client sends (``TCP_DEFER_ACCEPT``), and the backpressure is the open-files limit.
     """
 
     async def start(self) -> None:
@@ -214,7 +223,7 @@ class GranianServer(_Base):
         try:
             # granian owns (and closes) the descriptor it is given; we keep ours to report the address.
             self._worker = Worker(self.app, os.dup(sock.fileno()), backlog=self.backlog,
-                                  backpressure=max(self.backlog, self.limits.max_connections),
+                                  backpressure=_backpressure(self.backlog, self.limits.max_connections),
                                   header_timeout=timeout, websockets=self.websockets,
                                   tls=(tls.cert, tls.key) if tls else None)
         except BaseException:
