@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: start test bench install clean services
+.PHONY: start test bench install clean services fuzz
 
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ start: install
 
 test: install
 	$(BIN)/pytest
+
+# Longer fuzzing runs of the property-based targets (seconds each in `make test`). One line per target.
+FUZZ_EXAMPLES ?= 20000
+fuzz: install
+	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/plugins/net/test_fuzz_request.py
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

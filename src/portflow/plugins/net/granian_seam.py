@@ -51,9 +51,13 @@ class Worker:
 
     def __init__(self, app: Any, fd: int, *, backlog: int, backpressure: int, header_timeout: float,
                  websockets: bool, tls: tuple[str, str] | None) -> None:
-        from granian._futures import _new_cbscheduler
-        from granian._granian import ASGIWorker, SocketHolder, WorkerSignal
-        from granian.http import HTTP1Settings
+        try:
+            from granian._futures import _new_cbscheduler
+            from granian._granian import ASGIWorker, SocketHolder, WorkerSignal
+            from granian.http import HTTP1Settings
+        except ImportError as exc:
+            raise ConfigError(f"granian {installed()}: its private API changed ({exc}); portflow supports granian "
+                              f"{_supported()}") from None
 
         loop = asyncio.get_running_loop()
         self.stopped: asyncio.Future[None] = loop.create_future()
