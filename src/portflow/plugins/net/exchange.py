@@ -54,15 +54,27 @@ def _first(header: dict[str, list[str]], name: str) -> str | None:
 
 async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Serve one HTTP request; see the module docstring."""
-    header = header_map(scope["headers"])
+    node.active += 1
     try:
-        body, has_body, body_error = await _read(node, header, receive)
-    except _Refused as refused:
-        await respond(send, *error_response(refused.status, refused.reason))
-        return
-    except ClientGone:  # or a body the server could not parse (granian says "disconnect" for bad chunks)
-        await respond(send, *error_response(400, "incomplete or malformed request body"))
-        return
+        await _serve(node, scope, receive, send)
+    finally:
+        node.served()
+
+
+async def _serve(node: Listener, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    header = header_map(scope["headers"])
+    body: Any = None
+    has_body = False
+    body_error: Exception | None = None
+    if "Content-Length" in header or "Transfer-Encoding" in header:
+        try:
+            body, has_body, body_error = await _read(node, header, receive)
+        except _Refused as refused:
+            await respond(send, *error_response(refused.status, refused.reason))
+            return
+        except ClientGone:  # or a body the server could not parse (granian says "disconnect" for bad chunks)
+            await respond(send, *error_response(400, "incomplete or malformed request body"))
+            return
     proc = Process()
     proc.set(CLIENT_KEY, scope.get("client"))
     error: BaseException | None = FlowError("request cancelled")

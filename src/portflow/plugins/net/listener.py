@@ -85,8 +85,8 @@ class Listener(Node):
         self.out_port = OutPort(OUT, self)
         self.error_port = OutPort(ERROR, self)
         self.binding: Any = None
-        self._active = 0  # requests and connections being served
-        self._idle: asyncio.Event | None = None  # set when _active drops to 0 while draining
+        self.active = 0  # requests and connections being served
+        self._idle: asyncio.Event | None = None  # set when active drops to 0 while draining
         self.running: set[asyncio.Task] = set()  # the tasks of requests that are waiting (to cancel them)
         self.streams: set[asyncio.Task] = set()  # the tasks writing a streaming body (ended first on drain)
 
@@ -119,7 +119,7 @@ class Listener(Node):
 
     async def drain(self, timeout: float) -> None:
         """Wait until the requests in flight have been answered; cancel those still running after ``timeout``."""
-        if not self._active:
+        if not self.active:
             return
         self._idle = idle = asyncio.Event()
         for task in list(self.streams):  # a stream has no end of its own: end it now (clients resume)
@@ -141,19 +141,23 @@ class Listener(Node):
         """Serve one ASGI connection scope (returns the coroutine to await)."""
         kind = scope["type"]
         if kind == "http":
-            return self._serve(serve_http(self, scope, receive, send))
+            return serve_http(self, scope, receive, send)
         if kind == "websocket":
             return self._serve_websocket(scope, receive, send)
         return _nothing()
 
     async def _serve(self, request: Any) -> None:
-        self._active += 1
+        self.active += 1
         try:
             await request
         finally:
-            self._active -= 1
-            if not self._active and self._idle is not None:
-                self._idle.set()
+            self.served()
+
+    def served(self) -> None:
+        """One request or connection less in flight (``active`` counts them; ``drain()`` waits for 0)."""
+        self.active -= 1
+        if not self.active and self._idle is not None:
+            self._idle.set()
 
     async def _serve_websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         task = asyncio.current_task()
