@@ -36,6 +36,9 @@ CLIENT_KEY = "net.client"
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
 
 
+_NO_BODY: tuple[Any, bool, Exception | None] = (None, False, None)
+
+
 class _Refused(Exception):
     """A request answered before the flow sees it (``status``, ``reason``)."""
 
@@ -53,44 +56,53 @@ def _first(header: dict[str, list[str]], name: str) -> str | None:
 
 
 async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Serve one HTTP request; see the module docstring."""
+    """Serve one HTTP request; see the module docstring. The request's process exits in one place."""
     node.active += 1
-    try:
-        await _serve(node, scope, receive, send)
-    finally:
-        node.served()
-
-
-async def _serve(node: Listener, scope: dict[str, Any], receive: Any, send: Any) -> None:
     header = header_map(scope["headers"])
-    body: Any = None
-    has_body = False
-    body_error: Exception | None = None
-    if "Content-Length" in header or "Transfer-Encoding" in header:
-        try:
-            body, has_body, body_error = await _read(node, header, receive)
-        except _Refused as refused:
-            await respond(send, *error_response(refused.status, refused.reason))
-            return
-        except ClientGone:  # or a body the server could not parse (granian says "disconnect" for bad chunks)
-            await respond(send, *error_response(400, "incomplete or malformed request body"))
-            return
-    proc = Process()
-    proc.set(CLIENT_KEY, scope.get("client"))
+    proc: Process | None = None
     error: BaseException | None = FlowError("request cancelled")
     try:
-        answer = await _run(node, proc, request_payload(scope, header, body, has_body), body_error, receive)
-        reply = await _commit(node, proc, _reply(node, answer, scope, header), scope, header)
-        error = await _write(node, reply, scope, send, receive)
+        body, has_body, body_error = await _read(node, header, receive) if (
+            "Content-Length" in header or "Transfer-Encoding" in header) else _NO_BODY
+        proc = Process()
+        proc.set(CLIENT_KEY, scope.get("client"))
+        if body_error is not None:
+            answer = await _undecodable(node, proc, body_error)
+        else:
+            # Run the flow at once; only if it has to wait, race it against the client going away. Most
+            # flows answer without waiting and skip the race.
+            flow = node.out_port.send(proc, Packet(request_payload(scope, header, body, has_body)))
+            try:
+                waiting = flow.send(None)
+            except StopIteration as stop:
+                answer = stop.value
+            else:
+                answer = await race(resume(flow, waiting), receive, node.running)
+            if isinstance(answer.payload, BaseException):
+                answer = await node.error_port.send(proc, answer, answer)
+        reply = _reply(node, answer, scope, header)
+        if _status(reply) < 400:
+            try:
+                await proc.commit()  # before the answer says it is done
+            except Exception as exc:  # noqa: BLE001 - the resource rolled back; the client must not see a 200
+                reply = await _commit_failed(node, proc, exc, scope, header)
+        status = await _write(node, reply, scope, send, receive)
+        error = FlowError(STATUS_TEXT.get(status, str(status))) if status >= 400 else None
         await proc.join()
-    except ClientGone:
+    except _Refused as refused:
+        await respond(send, *error_response(refused.status, refused.reason))
+    except ClientGone:  # before a process: a body the server could not parse (granian says "disconnect")
         error = FlowError("client disconnected")
+        if proc is None:
+            await respond(send, *error_response(400, "incomplete or malformed request body"))
     except Exception as exc:  # noqa: BLE001 - a bug in a node: log it, answer 500, never show it
         _log_failure(node, scope, exc)
         await respond(send, *error_response(500))
         error = exc
     finally:
-        await proc.exit(error)
+        if proc is not None:
+            await proc.exit(error)
+        node.served()
 
 
 def _log_failure(node: Listener, scope: dict[str, Any], exc: BaseException) -> None:
@@ -166,26 +178,12 @@ async def _discard(receive: Any, room: int) -> None:
 
 # -- run ----------------------------------------------------------------------------------------------
 
-async def _run(node: Listener, proc: Process, payload: dict[str, Any], body_error: Exception | None,
-               receive: Any) -> Packet:
-    """The flow's answer to the request (or to a body that did not decode), after ``error`` saw an error."""
-    if body_error is not None:
-        failure = FlowError(str(body_error))
-        answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
-        if answer.payload is failure:  # nobody handled it: the body's own status (400, 413, 415)
-            return Packet(mime.BodyError(str(body_error), getattr(body_error, "status", 400)))
-        return answer
-    # Run the flow at once; only if it has to wait, race it against the client going away. Most flows
-    # answer without waiting and skip the race.
-    flow = node.out_port.send(proc, Packet(payload))
-    try:
-        waiting = flow.send(None)
-    except StopIteration as stop:
-        answer = stop.value
-    else:
-        answer = await race(resume(flow, waiting), receive, node.running)
-    if isinstance(answer.payload, BaseException):
-        answer = await node.error_port.send(proc, answer, answer)
+async def _undecodable(node: Listener, proc: Process, body_error: Exception) -> Packet:
+    """``error``'s answer to a body that did not decode; unhandled, the body's own status (400, 413, 415)."""
+    failure = FlowError(str(body_error))
+    answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
+    if answer.payload is failure:
+        return Packet(mime.BodyError(str(body_error), getattr(body_error, "status", 400)))
     return answer
 
 
@@ -212,37 +210,29 @@ def _status(reply: Reply) -> int:
     return reply[0] if isinstance(reply, tuple) else int(reply.get("status") or 200)
 
 
-async def _commit(node: Listener, proc: Process, reply: Reply, scope: dict[str, Any],
-                  header: dict[str, list[str]]) -> Reply:
-    """Commit what the process opened before a successful answer goes out; a failed commit answers 500,
-    or what ``error`` answers to it."""
-    if _status(reply) >= 400:
-        return reply
-    try:
-        await proc.commit()
-    except Exception as exc:  # noqa: BLE001 - the resource rolled back; the client must not see a 200
-        failure = FlowError(f"commit failed: {exc}")
-        answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
-        if answer.payload is failure:
-            log.error("%s: %s", node.label, failure)
-            return error_response(500)
-        return _reply(node, answer, scope, header)
-    return reply
+async def _commit_failed(node: Listener, proc: Process, exc: Exception, scope: dict[str, Any],
+                         header: dict[str, list[str]]) -> Reply:
+    """The reply to a failed commit: what ``error`` answers to it, or 500."""
+    failure = FlowError(f"commit failed: {exc}")
+    answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
+    if answer.payload is failure:
+        log.error("%s: %s", node.label, failure)
+        return error_response(500)
+    return _reply(node, answer, scope, header)
 
 
-async def _write(node: Listener, reply: Reply, scope: dict[str, Any], send: Any, receive: Any) -> BaseException | None:
-    """Write ``reply``; the process's exit error (None for a status under 400). Raises ``ClientGone``."""
-    if isinstance(reply, tuple):
+async def _write(node: Listener, reply: Reply, scope: dict[str, Any], send: Any, receive: Any) -> int:
+    """Write ``reply``; its status. Raises ``ClientGone``."""
+    if type(reply) is tuple:
         if not await respond(send, *reply):
             raise ClientGone
-        status = reply[0]
-    else:
-        node.streams.add(asyncio.current_task())  # type: ignore[arg-type]
-        try:
-            written = await race(write_stream(send, reply, scope["method"] == "HEAD"), receive, node.running)
-        finally:
-            node.streams.discard(asyncio.current_task())  # type: ignore[arg-type]
-        if written is None:
-            raise ClientGone
-        status = written
-    return FlowError(STATUS_TEXT.get(status, str(status))) if status >= 400 else None
+        return reply[0]
+    task = asyncio.current_task()
+    node.streams.add(task)  # type: ignore[arg-type]
+    try:
+        written = await race(write_stream(send, reply, scope["method"] == "HEAD"), receive, node.running)
+    finally:
+        node.streams.discard(task)  # type: ignore[arg-type]
+    if written is None:
+        raise ClientGone
+    return written
