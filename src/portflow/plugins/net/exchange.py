@@ -86,7 +86,12 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
                 await proc.commit()  # before the answer says it is done
             except Exception as exc:  # noqa: BLE001 - the resource rolled back; the client must not see a 200
                 reply = await _commit_failed(node, proc, exc, scope, header)
-        status = await _write(node, reply, scope, send, receive)
+        if type(reply) is tuple:
+            if not await respond(send, *reply):
+                raise ClientGone
+            status = reply[0]
+        else:
+            status = await _stream(node, reply, scope, send, receive)
         error = FlowError(STATUS_TEXT.get(status, str(status))) if status >= 400 else None
         await proc.join()
     except _Refused as refused:
@@ -221,12 +226,8 @@ async def _commit_failed(node: Listener, proc: Process, exc: Exception, scope: d
     return _reply(node, answer, scope, header)
 
 
-async def _write(node: Listener, reply: Reply, scope: dict[str, Any], send: Any, receive: Any) -> int:
-    """Write ``reply``; its status. Raises ``ClientGone``."""
-    if type(reply) is tuple:
-        if not await respond(send, *reply):
-            raise ClientGone
-        return reply[0]
+async def _stream(node: Listener, reply: dict[str, Any], scope: dict[str, Any], send: Any, receive: Any) -> int:
+    """Write a streaming reply, raced against the client leaving; its status. Raises ``ClientGone``."""
     task = asyncio.current_task()
     node.streams.add(task)  # type: ignore[arg-type]
     try:
