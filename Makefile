@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: start test bench fuzz install clean services
+.PHONY: start test bench install clean services fuzz
 
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,15 @@ start: install
 test: install
 	$(BIN)/pytest
 
-bench: install
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
-	@echo "== benchmarks/ping.sh (side by side with Node-RED)"; bash benchmarks/ping.sh
-
-# Longer fuzzing runs of the fuzz targets the suite runs briefly; one line per target.
+# Longer fuzzing runs of the property-based targets (seconds each in `make test`). One line per target.
 FUZZ_EXAMPLES ?= 20000
 fuzz: install
 	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/test_fuzz_spec.py
+	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/plugins/net/test_fuzz_request.py
+
+bench: install
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@echo "== benchmarks/ping.sh (side by side with Node-RED)"; bash benchmarks/ping.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

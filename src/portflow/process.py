@@ -28,6 +28,7 @@ TERMINATED = 1
 
 ExitHook = Callable[["Process"], Awaitable[None] | None]
 _MISSING = object()
+_RESOURCES = object()  # the ``_locals`` key of the resources a process opened, in opening order
 
 
 _late: set[asyncio.Future] = set()
@@ -150,12 +151,33 @@ class Process:
             return slots[key]
         res = opener()
         self.local(key, lambda: res)
+        self.local(_RESOURCES, list).append(res)
 
         async def close(proc: Process) -> None:
-            await res.close(proc.error)
+            opened = proc.peek_local(_RESOURCES)
+            if opened is not None and any(r is res for r in opened):  # not closed by ``commit()`` already
+                await res.close(proc.error)
 
         self.on_exit(close)
         return res
+
+    async def commit(self) -> None:
+        """Close the resources opened so far as on success (a transaction commits), now: before an answer
+        that says so is sent. Waits for the process's tasks and children first. Raises the first failure;
+        the resources after it then close with that error (roll back)."""
+        opened = self.peek_local(_RESOURCES)
+        if not opened:
+            return
+        await self.join()
+        failure: Exception | None = None
+        while opened:
+            res = opened.pop()
+            try:
+                await res.close(failure)
+            except Exception as exc:  # noqa: BLE001 - reported to the caller, which answers for it
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     # -- children ---------------------------------------------------------------------------------
     def fork(self) -> Process:

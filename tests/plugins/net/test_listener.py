@@ -240,7 +240,7 @@ async def test_unload_drains_in_flight_requests(make_listener, client):
 
     listener = await make_listener(slow, port=0)
     request = asyncio.ensure_future(client.get(listener.url))
-    while not listener._tasks:
+    while not listener.running:
         await asyncio.sleep(0.01)
     unloading = asyncio.ensure_future(listener.unload())
     await asyncio.sleep(0.05)
@@ -292,9 +292,9 @@ async def test_same_node_reloads_on_its_port(make_listener, client):
 
 
 async def test_released_server_closes_after_the_handover(make_listener, monkeypatch):
-    from portflow.plugins.net import listener as module
+    from portflow.plugins.net import registry as registry_module
 
-    monkeypatch.setattr(module, "HANDOVER", 0.1)
+    monkeypatch.setattr(registry_module, "HANDOVER", 0.1)
     listener = await make_listener(lambda p, k: "x", port=0)
     port = listener.port
     await listener.unload()

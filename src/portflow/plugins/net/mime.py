@@ -22,7 +22,7 @@ import msgspec
 __all__ = [
     "TEXT_PLAIN", "APPLICATION_JSON", "APPLICATION_FORM", "MULTIPART_FORM", "APPLICATION_OCTET",
     "APPLICATION_XML", "BodyError", "canonical", "media_type", "parse_accept", "negotiate", "offers",
-    "decode", "encode", "compress", "decompress", "ENCODINGS", "detect",
+    "decode", "encode", "compress", "decompress", "ENCODINGS", "detect", "decode_json", "MAX_JSON_DEPTH", "decode_text",
 ]
 
 TEXT_PLAIN = "text/plain"
@@ -183,55 +183,46 @@ def compress(data: bytes, encoding: str) -> bytes:
 def decompress(data: bytes, header: str | None, limit: int | None = None) -> bytes:
     """Undo ``Content-Encoding`` (a comma list, applied in order, undone in reverse). Output over
     ``limit`` bytes raises ``BodyError`` 413; a corrupt stream raises ``BodyError`` 400."""
-    if not header:
-        return data
-    for encoding in reversed([e.strip().lower() for e in header.split(",") if e.strip()]):
-        if encoding == "identity":
-            continue
-        try:
-            if encoding in ("gzip", "x-gzip"):
-                data = _inflate(data, zlib.decompressobj(47), limit)  # gzip or zlib header
-            elif encoding == "deflate":
-                try:
-                    data = _inflate(data, zlib.decompressobj(15), limit)
-                except zlib.error:
-                    data = _inflate(data, zlib.decompressobj(-15), limit)  # raw DEFLATE, as some clients send
-            elif encoding == "br":
-                import brotli
+    from .decoding import decompress
 
-                out = brotli.Decompressor()
-                data = out.process(data)
-                if limit is not None and len(data) > limit:
-                    raise BodyError("request body too large", 413)
-            else:
-                raise BodyError(f"unsupported content encoding {encoding!r}", 415)
-        except (zlib.error, OSError, EOFError) as exc:
-            raise BodyError(f"body is not valid {encoding}: {exc}") from None
-        except Exception as exc:
-            if isinstance(exc, BodyError):
-                raise
-            raise BodyError(f"body is not valid {encoding}") from None
-    return data
-
-
-def _inflate(data: bytes, obj: Any, limit: int | None) -> bytes:
-    if limit is None:
-        out = obj.decompress(data) + obj.flush()
-    else:
-        out = obj.decompress(data, limit + 1)
-        if len(out) > limit or obj.unconsumed_tail:
-            raise BodyError("request body too large", 413)
-    if not obj.eof:
-        raise zlib.error("truncated stream")
-    return out
+    return decompress(data, header, limit)
 
 
 # -- decoding -----------------------------------------------------------------------------------------
 
 _json_decode = msgspec.json.Decoder().decode
 
+#: How deep a JSON body may nest: flows walk payloads recursively, so deeper is refused with a 400.
+MAX_JSON_DEPTH = 200
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
-def _text(data: bytes, charset: str | None) -> str | bytes:
+
+def json_depth(data: bytes) -> int:
+    """How deep ``data`` nests arrays and objects (strings skipped)."""
+    depth = deepest = 0
+    for match in _JSON_NESTING.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def decode_json(data: bytes) -> Any:
+    """A JSON body as a value. Raises ``BodyError`` for JSON that is not JSON or nests too deep."""
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
+        raise BodyError(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return _json_decode(data)
+    except msgspec.DecodeError as exc:
+        raise BodyError(f"invalid JSON body: {str(exc)[:120]}") from None
+    except RecursionError:
+        raise BodyError(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
+
+
+def decode_text(data: bytes, charset: str | None) -> str | bytes:
     """Text in its charset; bytes that are not valid text stay bytes (never a crash)."""
     try:
         return data.decode(charset or "utf-8")
@@ -256,15 +247,12 @@ def decode(data: bytes, content_type: str | None) -> Any:
     if mtype == APPLICATION_JSON or (mtype.startswith("application/") and mtype.endswith("+json")):
         if not data.strip():
             return None
-        try:
-            return _json_decode(data)
-        except msgspec.DecodeError as exc:
-            raise BodyError(f"invalid JSON body: {str(exc)[:120]}") from None
+        return decode_json(data)
     if mtype == APPLICATION_FORM:
-        text = _text(data, params.get("charset"))
+        text = decode_text(data, params.get("charset"))
         return _form(text) if isinstance(text, str) else text
     if mtype == TEXT_PLAIN:
-        return _text(data, params.get("charset"))
+        return decode_text(data, params.get("charset"))
     if mtype == MULTIPART_FORM:
         boundary = params.get("boundary")
         if not boundary:
@@ -307,45 +295,10 @@ def detect(data: bytes) -> str:
 
 
 def decode_multipart(data: bytes, boundary: str) -> dict[str, Any]:
-    """``{values: {k: [v]}, files: {field: [{filename, header, size, data}]}}``."""
-    delimiter = b"--" + boundary.encode("latin-1")
-    values: dict[str, list[Any]] = {}
-    files: dict[str, list[dict[str, Any]]] = {}
-    parts = data.split(delimiter)
-    if len(parts) < 3:
-        raise BodyError("malformed multipart body")
-    for part in parts[1:]:
-        if part.startswith(b"--"):
-            break
-        part = part[2:] if part.startswith(b"\r\n") else part.lstrip(b"\n")
-        head, sep, body = part.partition(b"\r\n\r\n")
-        if not sep:
-            head, sep, body = part.partition(b"\n\n")
-            if not sep:
-                raise BodyError("malformed multipart part")
-        if body.endswith(b"\r\n"):
-            body = body[:-2]
-        elif body.endswith(b"\n"):
-            body = body[:-1]
-        header: dict[str, list[str]] = {}
-        for line in head.decode("utf-8", "replace").splitlines():
-            name, colon, value = line.partition(":")
-            if colon:
-                header.setdefault(canonical(name.strip().lower()), []).append(value.strip())
-        disposition = media_type(header.get("Content-Disposition", [""])[0])[1]
-        name = disposition.get("name", "")
-        filename = disposition.get("filename")
-        ctype = header.get("Content-Type", [None])[0]
-        if filename is None:
-            text = _text(body, media_type(ctype)[1].get("charset")) if not ctype or \
-                media_type(ctype)[0] == TEXT_PLAIN else decode(body, ctype)
-            values.setdefault(name, []).append(text)
-        else:
-            files.setdefault(name, []).append({
-                "filename": filename, "header": header, "size": len(body),
-                "data": decode(body, ctype or APPLICATION_OCTET),
-            })
-    return {"values": values, "files": files}
+    """``{values: {k: [v]}, files: {field: [{filename, header, size, data}]}}`` (see ``multipart``)."""
+    from .multipart import decode_multipart
+
+    return decode_multipart(data, boundary)
 
 
 # -- encoding -----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
 from . import mime
-from .listener import CLIENT_KEY
+from .exchange import CLIENT_KEY
 from .payload import header_map
 
 __all__ = ["ProxySpec", "Proxy", "compile_proxy", "register", "CLIENT_KEY"]

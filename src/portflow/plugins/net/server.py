@@ -19,6 +19,7 @@ server is listening when ``start()`` returns (or ``async with`` enters), so a cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -28,9 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ...errors import ConfigError, UserError
-from ...lifetime import current as current_lifetime
 
-__all__ = ["serve", "Server", "TLS", "SERVERS", "bind_socket"]
+__all__ = ["serve", "Server", "TLS", "Limits", "SERVERS", "bind_socket"]
 
 log = logging.getLogger("portflow.net.server")
 
@@ -44,6 +44,19 @@ class TLS:
 
     cert: str
     key: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a client may take and how many connections may be open; the defaults are nginx's.
+
+    ``header_timeout``: to send a request head (nginx ``client_header_timeout``); ``idle_timeout``: a
+    keep-alive connection between requests (``keepalive_timeout``); ``max_connections``: open connections,
+    past which the oldest idle one is closed to let a new one in (uvicorn; granian accepts up to it)."""
+
+    header_timeout: float = 60.0
+    idle_timeout: float = 75.0
+    max_connections: int = 10_000
 
 
 class Server(Protocol):
@@ -60,15 +73,16 @@ class Server(Protocol):
 
 
 def serve(app: ASGIApp, host: str = "", port: int = 0, tls: TLS | None = None, reuse_port: bool = False, *,
-          server: str = "granian", backlog: int = 1024, read_timeout: float = 60.0,
+          server: str = "granian", backlog: int = 1024, limits: Limits | None = None,
           websockets: bool = True) -> Server:
     """A server for ``app`` on ``host:port`` (not started yet: ``await start()`` or ``async with``)."""
+    limits = limits if limits is not None else Limits()
     if server == "granian":
-        return GranianServer(app, host, port, tls, reuse_port, backlog=backlog, read_timeout=read_timeout,
-                             websockets=websockets)
+        return GranianServer(app, host, port, tls, reuse_port, backlog=backlog, limits=limits, websockets=websockets)
     if server == "uvicorn":
-        return UvicornServer(app, host, port, tls, reuse_port, backlog=backlog, read_timeout=read_timeout,
-                             websockets=websockets)
+        from .uvicorn_server import UvicornServer
+
+        return UvicornServer(app, host, port, tls, reuse_port, backlog=backlog, limits=limits, websockets=websockets)
     raise ConfigError(f"listener.server: unknown server {server!r}; expected one of {', '.join(SERVERS)}")
 
 
@@ -132,14 +146,14 @@ class _TLSFiles:
 
 class _Base:
     def __init__(self, app: ASGIApp, host: str, port: int, tls: TLS | None, reuse_port: bool, *,
-                 backlog: int, read_timeout: float, websockets: bool) -> None:
+                 backlog: int, limits: Limits, websockets: bool) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.tls = tls
         self.reuse_port = reuse_port
         self.backlog = backlog
-        self.read_timeout = read_timeout
+        self.limits = limits
         self.websockets = websockets
         self.scheme = "https" if tls else "http"
         self._sock: socket.socket | None = None
@@ -180,181 +194,55 @@ class _Base:
         return f"<{type(self).__name__} {self.scheme}://{self.host or '*'}:{self.port}>"
 
 
-class GranianServer(_Base):
-    """granian, embedded: its Rust worker accepts and parses, our loop runs each request as a task.
+def _backpressure(backlog: int, max_connections: int) -> int:
+    """granian stops accepting past its backpressure and cannot shed an idle connection, so let it accept
+    as many as the process may open (it times out slow heads and idle keep-alive connections itself)."""
+    import resource
 
-    This drives granian's worker the way ``granian.server.embed`` does, minus the process-manager parts
-    (logging configuration, signal handling, lifespan), and hands it a socket we bound.
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(backlog, max_connections, soft if soft != resource.RLIM_INFINITY else 65536)
+
+
+class GranianServer(_Base):
+    """granian, embedded: its Rust worker accepts and parses, our loop runs each request as a task
+    (through ``granian_seam``, the one module that uses granian's private API).
+
+    granian times out a request head (and an idle keep-alive connection) after ``header_timeout`` but never a
+    connection that sends nothing, and stops accepting past its backpressure: the socket defers accepting
+    until a client sends (``TCP_DEFER_ACCEPT``), and the backpressure is the open-files limit.
     """
 
     async def start(self) -> None:
-        from granian._futures import _new_cbscheduler
-        from granian._granian import ASGIWorker, SocketHolder, WorkerSignal
-        from granian.http import HTTP1Settings
+        from .granian_seam import Worker
 
-        loop = asyncio.get_running_loop()
         sock = self._bind()
-        app = self.app
-
-        async def callback(watcher: Any) -> None:
-            try:
-                await app(watcher.scope, watcher.proto.receive, watcher.proto.send)
-            except BaseException as exc:  # noqa: BLE001 - reported to granian, which logs and answers 500
-                watcher.err(exc)
-                return
-            watcher.done()
-
-        self._stopped: asyncio.Future[None] = loop.create_future()
-
-        def on_stopped() -> None:
-            def done() -> None:
-                if not self._stopped.done():
-                    self._stopped.set_result(None)
-
-            loop.call_soon_threadsafe(done)
-
-        self._signal = WorkerSignal()
-        self._signal.add_cb(on_stopped)
-        # granian owns (and closes) the descriptor it is given; we keep ours to report the address.
-        holder = SocketHolder(os.dup(sock.fileno()), False, self.backlog)
+        if hasattr(socket, "TCP_DEFER_ACCEPT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, int(self.limits.header_timeout)))
         tls = self._tls_files
-        http1 = HTTP1Settings(header_read_timeout=max(1, int(self.read_timeout * 1000)), keep_alive=True)
+        timeout = min(self.limits.header_timeout, self.limits.idle_timeout)
         try:
-            worker = ASGIWorker(
-                1, (None, holder), None,
-                1, 512, 1, 30,  # runtime threads, runtime blocking threads, py threads, idle timeout
-                self.backlog,  # backpressure
-                "auto", http1, None, self.websockets, None,
-                tls is not None, tls.cert if tls else None, tls.key if tls else None, None, "tls1.2", None, [],
-                False, (None, None),
-            )
-            scheduler = _new_cbscheduler(loop, callback, impl_asyncio=True)
-            worker.serve_async(scheduler, loop, self._signal)
+            # granian owns (and closes) the descriptor it is given; we keep ours to report the address.
+            self._worker = Worker(self.app, os.dup(sock.fileno()), backlog=self.backlog,
+                                  backpressure=_backpressure(self.backlog, self.limits.max_connections),
+                                  header_timeout=timeout, websockets=self.websockets,
+                                  tls=(tls.cert, tls.key) if tls else None)
         except BaseException:
             sock.close()
             self._cleanup()
             raise
-        self._worker = worker
-        self._scheduler = scheduler
         self.running = True
 
     async def stop(self, grace: float = 10.0) -> None:
         if not self.running:
             return
         self.running = False
-        self._signal.set()  # stop accepting; granian drains its connections
+        self._worker.stop()  # stop accepting; granian drains its connections
         try:
-            await asyncio.wait_for(asyncio.shield(self._stopped), grace)
+            await asyncio.wait_for(asyncio.shield(self._worker.stopped), grace)
         except asyncio.TimeoutError:
             log.warning("%r: connections still open after %.1fs; closing", self, grace)
         finally:
             if self._sock is not None:
                 self._sock.close()
                 self._sock = None
-            self._cleanup()
-
-
-def _header_timeout_protocol(timeout: float) -> type:
-    """uvicorn's httptools protocol, closing a connection whose request head takes over ``timeout`` seconds
-    (uvicorn has no such limit of its own; granian has ``header_read_timeout``)."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class Protocol(HttpToolsProtocol):
-        _head_timer: asyncio.TimerHandle | None = None
-
-        def _arm(self) -> None:
-            if self._head_timer is None:
-                self._head_timer = self.loop.call_later(timeout, self._head_timeout)
-
-        def _head_timeout(self) -> None:
-            self._head_timer = None
-            if not self.transport.is_closing():
-                self.transport.close()
-
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._arm()
-
-        def on_headers_complete(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-            super().on_headers_complete()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-            super().connection_lost(exc)
-
-    return Protocol
-
-
-class UvicornServer(_Base):
-    """uvicorn's httptools protocol (h11 when httptools is missing) on the loop's own server."""
-
-    async def start(self) -> None:
-        import uvicorn
-
-        sock = self._bind()
-        tls = self._tls_files
-        ws = "none"
-        if self.websockets:
-            for module, name in (("websockets", "websockets"), ("wsproto", "wsproto")):
-                try:
-                    __import__(module)
-                except ImportError:
-                    continue
-                ws = name
-                break
-        try:
-            http: Any = _header_timeout_protocol(self.read_timeout)
-        except ImportError:  # pragma: no cover - no httptools
-            http = "h11"
-        config = uvicorn.Config(
-            self.app, loop="none", http=http, ws=ws, lifespan="off", interface="asgi3", access_log=False, log_config=None,
-            timeout_keep_alive=max(1, int(self.read_timeout)), backlog=self.backlog, server_header=False,
-            ssl_certfile=tls.cert if tls else None, ssl_keyfile=tls.key if tls else None,
-        )
-        config.load()
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
-        try:
-            await server.startup(sockets=[sock])
-        except BaseException:
-            sock.close()
-            self._cleanup()
-            raise
-        await server.on_tick(0)  # the Date header
-        self._server = server
-        # The ticker (the Date header) runs in the runtime's task group; outside a runtime the header
-        # keeps the time the server started.
-        owner = current_lifetime()
-        self._ticker = await owner.spawn(self._tick, name="portflow-uvicorn-tick") if owner else None
-        self.running = True
-
-    async def _tick(self, status: Any) -> None:
-        status.started()
-        counter = 0
-        while True:
-            await asyncio.sleep(1.0)
-            counter += 10
-            await self._server.on_tick(counter)
-
-    async def stop(self, grace: float = 10.0) -> None:
-        if not self.running:
-            return
-        self.running = False
-        if self._ticker is not None:
-            await self._ticker.stop()
-        server = self._server
-        server.config.timeout_graceful_shutdown = grace
-        try:
-            await server.shutdown(sockets=[self._sock] if self._sock else None)
-        finally:
-            self._sock = None
             self._cleanup()

@@ -29,7 +29,7 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Duration, Spec
 from . import mime
-from .listener import WEBSOCKET_KEY
+from .upgrade import WEBSOCKET_KEY
 
 __all__ = ["GatewaySpec", "WebSocketSpec", "Gateway", "WebSocketClient", "register", "TEXT", "BINARY", "CLOSE"]
 

@@ -102,14 +102,13 @@ class _ProcessTransaction:
             tx, self.tx = self.tx, None
             if tx is None:
                 return
+            if error is None:
+                await tx.commit()  # a failed commit raises: the process's answer must say so (500)
+                return
             try:
-                if error is None:
-                    await tx.commit()
-                else:
-                    await tx.rollback()
+                await tx.rollback()
             except SQLError as exc:
-                log.error("sql node %r: %s failed: %s", self.node.name, "commit" if error is None else "rollback",
-                          exc.message)
+                log.error("sql node %r: rollback failed: %s", self.node.name, exc.message)
 
 
 class SQLNode(OneToOne):

@@ -1,0 +1,239 @@
+"""One HTTP request through the flow: read the body -> run the flow -> write the answer.
+
+Reading is bounded (``max_body`` on the raw and on the decoded body, ``read_timeout`` for the whole body)
+and answers 400/408/413 itself, before any process exists. The flow then runs in a fresh process, raced
+against the client going away (``race``); an error answer is offered to ``error``. Resources the process
+opened (a transaction) commit *before* the answer is written, and a commit that fails answers 500 (through
+``error`` when it is wired). The process exits in one place, with an error when the status is 400 or more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ...errors import FlowError
+from ...packet import Packet
+from ...process import Process
+from . import mime
+from .decoding import Decoder
+from .payload import STATUS_TEXT, error_response, header_map, request_payload, response
+from .race import ClientGone, race, resume
+from .writer import respond, write_stream
+
+if TYPE_CHECKING:
+    from .listener import Listener
+
+__all__ = ["serve_http", "CLIENT_KEY"]
+
+log = logging.getLogger("portflow.net.listener")
+
+#: Process data key holding the client's ``(host, port)`` (the proxy reads it for ``X-Forwarded-For``).
+CLIENT_KEY = "net.client"
+
+#: A reply: ``(status, headers, body)`` written at once, or a payload whose body is an async iterator.
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
+
+
+_NO_BODY: tuple[Any, bool, Exception | None] = (None, False, None)
+
+
+class _Refused(Exception):
+    """A request answered before the flow sees it (``status``, ``reason``)."""
+
+    def __init__(self, status: int, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _first(header: dict[str, list[str]], name: str) -> str | None:
+    values = header.get(name)
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else ", ".join(values)
+
+
+async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Serve one HTTP request; see the module docstring. The request's process exits in one place."""
+    node.active += 1
+    header = header_map(scope["headers"])
+    proc: Process | None = None
+    error: BaseException | None = FlowError("request cancelled")
+    try:
+        body, has_body, body_error = await _read(node, header, receive) if (
+            "Content-Length" in header or "Transfer-Encoding" in header) else _NO_BODY
+        proc = Process()
+        proc.set(CLIENT_KEY, scope.get("client"))
+        if body_error is not None:
+            answer = await _undecodable(node, proc, body_error)
+        else:
+            # Run the flow at once; only if it has to wait, race it against the client going away. Most
+            # flows answer without waiting and skip the race.
+            flow = node.out_port.send(proc, Packet(request_payload(scope, header, body, has_body)))
+            try:
+                waiting = flow.send(None)
+            except StopIteration as stop:
+                answer = stop.value
+            else:
+                answer = await race(resume(flow, waiting), receive, node.running)
+            if isinstance(answer.payload, BaseException):
+                answer = await node.error_port.send(proc, answer, answer)
+        reply = _reply(node, answer, scope, header)
+        if _status(reply) < 400:
+            try:
+                await proc.commit()  # before the answer says it is done
+            except Exception as exc:  # noqa: BLE001 - the resource rolled back; the client must not see a 200
+                reply = await _commit_failed(node, proc, exc, scope, header)
+        if type(reply) is tuple:
+            if not await respond(send, *reply):
+                raise ClientGone
+            status = reply[0]
+        else:
+            status = await _stream(node, reply, scope, send, receive)
+        error = FlowError(STATUS_TEXT.get(status, str(status))) if status >= 400 else None
+        await proc.join()
+    except _Refused as refused:
+        await respond(send, *error_response(refused.status, refused.reason))
+    except ClientGone:  # before a process: a body the server could not parse (granian says "disconnect")
+        error = FlowError("client disconnected")
+        if proc is None:
+            await respond(send, *error_response(400, "incomplete or malformed request body"))
+    except Exception as exc:  # noqa: BLE001 - a bug in a node: log it, answer 500, never show it
+        _log_failure(node, scope, exc)
+        await respond(send, *error_response(500))
+        error = exc
+    finally:
+        if proc is not None:
+            await proc.exit(error)
+        node.served()
+
+
+def _log_failure(node: Listener, scope: dict[str, Any], exc: BaseException) -> None:
+    trace = not isinstance(exc, RecursionError)  # too deep a payload: one line, its traceback says nothing
+    log.error("%s: %s %s failed: %s", node.label, scope["method"], scope["path"], exc or type(exc).__name__,
+              exc_info=exc if trace else None)
+
+
+# -- read ---------------------------------------------------------------------------------------------
+
+async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> tuple[Any, bool, Exception | None]:
+    """``(body, has_body, body_error)``; raises ``_Refused`` (400, 408, 413) or ``ClientGone``."""
+    length = header.get("Content-Length")
+    has_body = length is not None or "Transfer-Encoding" in header
+    if length is not None:
+        try:
+            size = int(length[0])
+        except ValueError:
+            size = -1
+        if size < 0 or len(length) > 1 and len(set(length)) > 1:
+            raise _Refused(400, "invalid Content-Length")
+        if size > node.max_body:
+            raise _Refused(413)
+        has_body = size > 0
+    if not has_body:
+        return None, False, None
+    try:
+        decoder = Decoder(_first(header, "Content-Encoding"), node.max_body)
+        async with asyncio.timeout(node.read_timeout):
+            raw = await _read_body(receive, node.max_body, decoder)
+        return mime.decode(raw, _first(header, "Content-Type")), True, None
+    except mime.BodyError as exc:
+        return None, True, exc
+    except TimeoutError:
+        raise _Refused(408) from None
+
+
+async def _read_body(receive: Any, limit: int, decoder: Decoder) -> bytes:
+    """The body, decoded as it arrives. Raises ``_Refused`` 413 past ``limit`` raw bytes, 400 for a body
+    the server could not parse (a malformed chunked encoding), and ``mime.BodyError`` from decoding."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            message = await receive()
+        except Exception:  # noqa: BLE001 - the server could not read the body (bad chunked framing)
+            raise _Refused(400, "malformed request body") from None
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413)
+        more = message.get("more_body", False)
+        try:
+            chunks.append(decoder.feed(chunk) if decoder.layers else chunk)
+        except mime.BodyError:
+            if more:  # read (and drop) the rest, at most ``limit`` bytes, so the client reads our answer
+                await _discard(receive, limit - size)
+            raise
+        if not more:
+            decoder.finish()
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _discard(receive: Any, room: int) -> None:
+    while room >= 0:
+        message = await receive()
+        room -= len(message.get("body", b""))
+        if message["type"] == "http.disconnect" or not message.get("more_body"):
+            return
+
+
+# -- run ----------------------------------------------------------------------------------------------
+
+async def _undecodable(node: Listener, proc: Process, body_error: Exception) -> Packet:
+    """``error``'s answer to a body that did not decode; unhandled, the body's own status (400, 413, 415)."""
+    failure = FlowError(str(body_error))
+    answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
+    if answer.payload is failure:
+        return Packet(mime.BodyError(str(body_error), getattr(body_error, "status", 400)))
+    return answer
+
+
+# -- answer -------------------------------------------------------------------------------------------
+
+def _reply(node: Listener, answer: Packet, scope: dict[str, Any], header: dict[str, list[str]]) -> Reply:
+    result = answer.payload
+    if isinstance(result, mime.BodyError):
+        return error_response(result.status, str(result))
+    if isinstance(result, BaseException):
+        log.error("%s: %s %s: unhandled error: %s", node.label, scope["method"], scope["path"], result,
+                  exc_info=result if not isinstance(result, FlowError) else None)
+        return error_response(500)
+    if type(result) is dict and hasattr(result.get("body"), "__aiter__"):
+        return result  # a streaming body (an async iterator, e.g. the system plugin's ``watch``)
+    try:
+        return response(result, _first(header, "Accept"), _first(header, "Accept-Encoding"), scope["method"] == "HEAD")
+    except Exception as exc:  # noqa: BLE001 - a body we cannot encode is our 500, not a crash
+        log.error("%s: cannot write the answer: %s", node.label, exc, exc_info=not isinstance(exc, RecursionError))
+        return error_response(500)
+
+
+def _status(reply: Reply) -> int:
+    return reply[0] if isinstance(reply, tuple) else int(reply.get("status") or 200)
+
+
+async def _commit_failed(node: Listener, proc: Process, exc: Exception, scope: dict[str, Any],
+                         header: dict[str, list[str]]) -> Reply:
+    """The reply to a failed commit: what ``error`` answers to it, or 500."""
+    failure = FlowError(f"commit failed: {exc}")
+    answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
+    if answer.payload is failure:
+        log.error("%s: %s", node.label, failure)
+        return error_response(500)
+    return _reply(node, answer, scope, header)
+
+
+async def _stream(node: Listener, reply: dict[str, Any], scope: dict[str, Any], send: Any, receive: Any) -> int:
+    """Write a streaming reply, raced against the client leaving; its status. Raises ``ClientGone``."""
+    task = asyncio.current_task()
+    node.streams.add(task)  # type: ignore[arg-type]
+    try:
+        written = await race(write_stream(send, reply, scope["method"] == "HEAD"), receive, node.running)
+    finally:
+        node.streams.discard(task)  # type: ignore[arg-type]
+    if written is None:
+        raise ClientGone
+    return written
