@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: start test bench install clean services fuzz
+.PHONY: start test lint bench install clean services fuzz
 
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,lint,bench]'
 	@if [ -f examples/plugin/pyproject.toml ]; then $(BIN)/pip install --quiet -e examples/plugin; fi
 	$(BIN)/python -c "import yaml, sys; sys.exit(0 if yaml.__with_libyaml__ else 'PyYAML was built without libyaml')"
 	touch $(STAMP)
@@ -22,6 +22,11 @@ start: install
 
 test: install
 	$(BIN)/pytest
+
+# ruff (style, bugs, security, async traps) over the whole tree; mypy (strict on the core modules).
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 # Longer fuzzing runs of the property-based targets (seconds each in `make test`). One line per target.
 FUZZ_EXAMPLES ?= 20000

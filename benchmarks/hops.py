@@ -8,6 +8,7 @@ Prints the median µs per hop per chain length, then µs to create and exit a pr
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 
@@ -22,7 +23,7 @@ ROUNDS = 5
 
 def chain(n: int) -> OutPort:
     nodes = [OneToOne(lambda proc, pck: pck) for _ in range(n)]
-    for a, b in zip(nodes, nodes[1:]):
+    for a, b in itertools.pairwise(nodes):
         a.out_port.link(b.in_port)
     head = OutPort("bench")
     head.link(nodes[0].in_port)

@@ -140,13 +140,13 @@ async def wrk(url: str) -> tuple[float, float] | None:
 
 
 async def http(driver: str, source: str, table: str) -> tuple[float, float] | None:
+    from portflow.apply import apply, prepare_specs
     from portflow.plugins.net import register as register_net
     from portflow.plugins.sql import register as register_sql
     from portflow.runtime import Runtime
     from portflow.scheme import Scheme
     from portflow.spec import read_documents
     from portflow.store import open_store
-    from portflow.apply import apply, prepare_specs
 
     scheme = Scheme()
     register_net(scheme)
@@ -218,7 +218,7 @@ async def main() -> None:
         figures["postgres"] = (None, None)
     line = []
     for name in ("sqlite", "postgres"):
-        us, result = figures[name]
+        _us, result = figures[name]
         line.append(f"{name}_rps={fmt(result[0] if result else None, '.0f')}")
         line.append(f"{name}_p99_ms={fmt(result[1] if result else None, '.2f')}")
     for name in ("sqlite", "postgres"):

@@ -66,7 +66,7 @@ def main() -> None:
         servers = {n: start(n, Path(tmp)) for n in (1, 2)}
         results: dict[int, list[float]] = {1: [], 2: []}
         try:
-            for n, (_, url) in servers.items():
+            for _, url in servers.values():
                 wrk(url, "3")  # warm-up
             for r in range(ROUNDS):
                 for n, (_, url) in servers.items():

@@ -25,7 +25,7 @@ async def test_start_returns_the_ready_value_and_close_cancels_the_task():
     ctx = Context(scheme=Scheme())
     port = await ctx.start(serve, name="server")
     assert isinstance(port, int) and port > 0
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)  # it really listens
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)  # it really listens
     writer.close()
     await ctx.lifetime.aclose()
     assert cancelled.is_set()

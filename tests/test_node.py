@@ -3,8 +3,8 @@
 import asyncio
 
 from portflow.errors import FlowError
-from portflow.observe import Observer, Subscriber
 from portflow.node import ManyToOne, OneToMany, OneToOne
+from portflow.observe import Observer, Subscriber
 from portflow.packet import NONE, Packet
 from portflow.port import InPort, OutPort
 from portflow.process import Process

@@ -45,7 +45,7 @@ class Log(Subscriber):
 
 
 async def test_nothing_is_installed_until_somebody_subscribes_and_nothing_after():
-    table, a, b = await two_nodes()
+    table, a, _b = await two_nodes()
     assert a.out_port.observer is None  # unobserved: send() checks one attribute, nothing more
     unsubscribe = table.observer.subscribe(Log())
     assert a.out_port.observer is table.observer
@@ -54,7 +54,7 @@ async def test_nothing_is_installed_until_somebody_subscribes_and_nothing_after(
 
 
 async def test_a_subscriber_sees_process_start_each_hop_with_symbol_and_answer_and_exit():
-    table, a, b = await two_nodes()
+    table, a, _b = await two_nodes()
     log = Log()
     table.observer.subscribe(log)
     proc = Process()
@@ -78,7 +78,7 @@ async def test_a_context_from_the_runtime_shares_the_tables_observer():
 
 
 async def test_an_async_subscriber_holds_the_hop_until_it_lets_go():
-    table, a, b = await two_nodes()
+    table, a, _b = await two_nodes()
     release = asyncio.Event()
     held = []
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.node import OneToOne
 from portflow.packet import Packet
 from portflow.runtime import Runtime
 from portflow.scheme import Scheme
 from portflow.spec import Spec, read_documents
-from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.store import open_store
 from support.probe import call
 
@@ -93,7 +93,7 @@ FLOW = """
 
 
 async def test_load_links_and_serves(store, registries):
-    scheme, compiled, loads = registries
+    scheme, _compiled, _loads = registries
     await seed(store, FLOW)
     async with Runtime(store, scheme=scheme, languages=object()) as rt:
         assert await call(rt, "head") == 42

@@ -32,7 +32,7 @@ _EXPORTS = {
     "load_plugins": "plugin", "default_registries": "plugin",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -52,9 +52,22 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings, load_settings
-    from .errors import (BindError, CompileError, ConfigError, ConflictError, DocumentError, DroppedPacket,
-                         FlowError, FlowTimeout, NotFoundError, PortflowError, SpecError, StoreError,
-                         TemplateError, UserError)
+    from .errors import (
+        BindError,
+        CompileError,
+        ConfigError,
+        ConflictError,
+        DocumentError,
+        DroppedPacket,
+        FlowError,
+        FlowTimeout,
+        NotFoundError,
+        PortflowError,
+        SpecError,
+        StoreError,
+        TemplateError,
+        UserError,
+    )
     from .lang import Languages, builtin_languages
     from .node import ManyToOne, Node, OneToMany, OneToOne
     from .packet import NONE, Packet, join

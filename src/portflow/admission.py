@@ -77,7 +77,7 @@ async def _compile(doc: dict[str, Any], context: Context) -> str | None:
         return " ".join(str(exc).split("\n"))
     except PortflowError as exc:
         return f"{describe(doc)}: " + " ".join(str(exc).split("\n"))
-    except Exception as exc:  # noqa: BLE001 - a codec bug refuses the spec instead of crashing the caller
+    except Exception as exc:
         log.debug("%s: codec failed", describe(doc), exc_info=True)
         return f"{describe(doc)}: compile failed: {type(exc).__name__}: {exc}"
     close = getattr(node, "close", None)

@@ -37,7 +37,7 @@ def _label(doc: dict[str, Any]) -> str:
 
 
 def _prepare(docs: Iterable[dict[str, Any]], namespace: str, noun: str,
-             check: Callable[[dict[str, Any], str], str | None]) -> tuple[list[dict], list[str]]:
+             check: Callable[[dict[str, Any], str], str | None]) -> tuple[list[dict[str, Any]], list[str]]:
     """Fill namespaces, run ``check(doc, subject)`` (a problem line or None) on each document, and refuse a
     second use of a name in a namespace."""
     valid, problems = [], []
@@ -64,7 +64,7 @@ def _prepare(docs: Iterable[dict[str, Any]], namespace: str, noun: str,
     return valid, problems
 
 
-def prepare_specs(docs: Iterable[dict[str, Any]], namespace: str, scheme: Any = None) -> tuple[list[dict], list[str]]:
+def prepare_specs(docs: Iterable[dict[str, Any]], namespace: str, scheme: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Fill namespaces, check meta fields (and, for specs of known kinds without templates, the kind's fields).
 
     Returns the valid documents and one problem line per invalid one. Two specs with one name in a
@@ -85,7 +85,7 @@ def prepare_specs(docs: Iterable[dict[str, Any]], namespace: str, scheme: Any = 
     return _prepare(docs, namespace, "spec", check)
 
 
-def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list[dict], list[str]]:
+def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Fill namespaces and check that each value has a name or id and ``data``."""
     def check(doc: dict[str, Any], subject: str) -> str | None:
         bad = [f"{k}: expected a string" for k in ("id", "namespace", "name")
@@ -101,7 +101,7 @@ def _kind_label(collection: Any) -> str:
     return "value" if getattr(collection, "name", "") == "values" else "spec"
 
 
-async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[str, dict], dict[tuple[str, str], dict]]:
+async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
     """The stored documents the input may match, by id and by (namespace, name), in a few queries."""
     ids = sorted({d["id"] for d in docs if d.get("id")})
     by_id = {d["id"]: d for d in await collection.find({"id": ids})} if ids else {}
@@ -109,7 +109,7 @@ async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[st
     for d in docs:
         if d.get("name"):
             names.setdefault(d["namespace"], set()).add(d["name"])
-    by_name: dict[tuple[str, str], dict] = {}
+    by_name: dict[tuple[str, str], dict[str, Any]] = {}
     for ns, wanted in names.items():
         for d in await collection.find({"namespace": ns, "name": sorted(wanted)}):
             by_name[(d["namespace"], d["name"])] = d

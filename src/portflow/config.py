@@ -101,11 +101,11 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        return self.values["database.url"]
+        return str(self.values["database.url"])
 
     @property
     def namespace(self) -> str:
-        return self.values["runtime.namespace"]
+        return str(self.values["runtime.namespace"])
 
     def document_limits(self) -> dict[str, int]:
         """The bounds on a YAML or JSON file read by a command (``read_documents``'s keywords)."""
@@ -145,7 +145,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if dotted == "environment" or dotted.startswith("plugins.") and dotted not in _KEYS:
+        if dotted == "environment" or (dotted.startswith("plugins.") and dotted not in _KEYS):
             out[dotted] = value
         elif isinstance(value, Mapping):
             out.update(_flatten(value, dotted + "."))

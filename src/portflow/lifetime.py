@@ -104,13 +104,14 @@ class Lifetime:
                                                       context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        done, _ = await asyncio.wait([task, status._ready], return_when=asyncio.FIRST_COMPLETED)
+        either: list[asyncio.Future[Any]] = [task, status._ready]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if status._ready.done():
             return Job(task, status._ready.result())
         error = task.exception() if not task.cancelled() else None
         if error is not None:
             raise error
-        return Job(task, None)  # type: ignore[arg-type] - ended (or was cancelled) without reporting
+        return Job(task, None)  # type: ignore[arg-type]  # ended (or was cancelled) without reporting
 
     async def start(self, fn: Callable[[TaskStatus[T]], Awaitable[Any]], *, name: str = "portflow-task",
                     owner: Any = None) -> T:
@@ -157,5 +158,5 @@ class Lifetime:
 async def _logged(fn: Callable[[], Awaitable[Any]]) -> None:
     try:
         await fn()
-    except Exception:  # noqa: BLE001 - one cleanup failing must not skip the others
+    except Exception:
         log.exception("cleanup %s failed", getattr(fn, "__qualname__", fn))

@@ -117,7 +117,7 @@ class _ActionRunner:
         self.action = action
         self.is_async = inspect.iscoroutinefunction(action)
         # process -> the futures of the packets waiting behind the one inside (None: nobody waits)
-        self._busy: dict[Process, deque[asyncio.Future] | None] = {}
+        self._busy: dict[Process, deque[asyncio.Future[None]] | None] = {}
 
     async def __call__(self, proc: Process, pck: Packet) -> Any:
         if not self.is_async:

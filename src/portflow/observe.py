@@ -153,7 +153,7 @@ class Observer:
             answer = await hop.target.handler(hop.process, hop.packet)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - one link alone raises, as unobserved; several answer it
+        except Exception as exc:
             hop.answer, hop.end = Packet(exc), time.monotonic()
             _ended(subscribers, hop)
             if raising:

@@ -15,7 +15,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import uuid_utils
 
@@ -31,7 +31,7 @@ _MISSING = object()
 _RESOURCES = object()  # the ``_locals`` key of the resources a process opened, in opening order
 
 
-_late: set[asyncio.Future] = set()
+_late: set[asyncio.Future[Any]] = set()
 
 
 def _late_hook(proc: Process, awaitable: Awaitable[None]) -> None:
@@ -39,7 +39,7 @@ def _late_hook(proc: Process, awaitable: Awaitable[None]) -> None:
     future = asyncio.ensure_future(awaitable)
     _late.add(future)
 
-    def done(f: asyncio.Future) -> None:
+    def done(f: asyncio.Future[Any]) -> None:
         _late.discard(f)
         if not f.cancelled() and f.exception() is not None:
             log.error("process %s: exit hook failed", proc.id, exc_info=f.exception())
@@ -73,8 +73,8 @@ class Process:
         self._data: dict[str, Any] | None = None
         self._hooks: list[ExitHook] | None = None
         self._children: set[Process] | None = None
-        self._tasks: set[asyncio.Task] | None = None
-        self._done: asyncio.Future | None = None
+        self._tasks: set[asyncio.Task[Any]] | None = None
+        self._done: asyncio.Future[None] | None = None
         self._locals: dict[Any, Any] | None = None
 
     # -- identity -------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class Process:
         """The resource under ``key``, opened on first use and closed when the process exits."""
         slots = self._locals
         if slots is not None and key in slots:
-            return slots[key]
+            return cast(Resource, slots[key])
         res = opener()
         self.local(key, lambda: res)
         self.local(_RESOURCES, list).append(res)
@@ -193,7 +193,7 @@ class Process:
         self._children.add(child)
         return child
 
-    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+    def start(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` in this process's task group: ``join()`` waits for it, ``exit()`` cancels it.
 
         A task that fails is logged and its error kept as ``failure``: the process then exits with that
@@ -205,7 +205,7 @@ class Process:
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         if self._tasks is not None:
             self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:

@@ -224,7 +224,8 @@ class Runtime:
             ors.append({"id": sorted(ids)})
         if names:
             ors.append({"name": sorted(names)})
-        return await self.store.values.find({"namespace": self.namespace, "$or": ors})
+        found: list[dict[str, Any]] = await self.store.values.find({"namespace": self.namespace, "$or": ors})
+        return found
 
     def _build(self, doc: dict[str, Any], values: list[dict[str, Any]], problems: list[str]) -> Symbol:
         """Bind, render, decode and compile one document into a symbol (node None on failure)."""
@@ -251,7 +252,7 @@ class Runtime:
             return self._failed(spec, built, str(exc), problems, secrets)
         except PortflowError as exc:
             return self._failed(spec, built, f"{describe(doc)}: {exc}", problems, secrets)
-        except Exception as exc:  # noqa: BLE001 - a codec bug must not take the runtime down
+        except Exception as exc:
             log.debug("%s: codec failed", describe(doc), exc_info=True)
             return self._failed(spec, built, f"{describe(doc)}: compile failed: {exc}", problems, secrets)
         return Symbol(spec=spec, node=node, doc=built)
@@ -318,7 +319,7 @@ class Runtime:
                     await self._apply(batch)
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # noqa: BLE001 - keep reconciling; the store may come back
+                except Exception:
                     log.exception("reconcile failed; will retry on the next change")
 
     async def _apply(self, batch: list[tuple[str, Any]]) -> None:

@@ -275,7 +275,7 @@ class Scheme:
             spec, problems = decode_struct(doc, cls)
         if problems:
             raise SpecError(describe(doc), problems)
-        return spec
+        return typing.cast(Spec, spec)
 
     def compile(self, spec: Spec, context: Context) -> Node:
         """Build the live node for ``spec`` with its kind's codec."""

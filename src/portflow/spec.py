@@ -323,7 +323,7 @@ def dump_documents(docs: list[dict[str, Any]], fmt: str = "yaml") -> str:
     if fmt == "json":
         return json.dumps(docs, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "yaml":
-        return yaml.dump(_yaml_safe(docs), Dumper=_SafeDumper, sort_keys=False, allow_unicode=True)
+        return str(yaml.dump(_yaml_safe(docs), Dumper=_SafeDumper, sort_keys=False, allow_unicode=True))
     raise ValueError(f"unknown format {fmt!r}")
 
 

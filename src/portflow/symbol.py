@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,7 @@ class SymbolTable:
     def __len__(self) -> int:
         return len(self._symbols)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Symbol]:
         return iter(list(self._symbols.values()))
 
     def get(self, id: str) -> Symbol | None:
@@ -313,7 +313,7 @@ class SymbolTable:
             del self._by_node[id(sb.node.owner)]
         if sb.name and self._names.get((sb.namespace, sb.name)) == sb.id:
             del self._names[(sb.namespace, sb.name)]
-        for out, refs in sb.spec.ports.items():
+        for _out, refs in sb.spec.ports.items():
             for ref in refs:
                 key = _ref_key(sb.namespace, ref)
                 if key is not None and key in self._referrers:
@@ -342,7 +342,7 @@ class SymbolTable:
         if sb.node is not None:
             try:
                 await sb.node.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("%s: close failed", sb.describe())
 
     async def _load_all(self, order: list[Symbol]) -> None:
@@ -360,12 +360,12 @@ class SymbolTable:
                     await _call(hook, sb)
                 await self._lifecycle(sb, ACTIVE)
                 sb.loaded = True
-            except Exception as exc:  # noqa: BLE001 - a node's failure must not stop the others
+            except Exception as exc:
                 sb.error = f"load failed: {exc}"
                 log.error("%s: load failed: %s", sb.describe(), exc, exc_info=not isinstance(exc, FlowError))
                 try:
                     await sb.node.unload()  # type: ignore[union-attr]
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.debug("%s: unload after failed load also failed", sb.describe(), exc_info=True)
 
     async def _unload(self, sb: Symbol) -> None:
@@ -383,7 +383,7 @@ class SymbolTable:
                     await sb.node.unload()  # type: ignore[union-attr]
                 else:
                     await self._lifecycle(sb, DEINIT)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.error("%s: unload (%s) failed: %s", sb.describe(), step, exc,
                           exc_info=not isinstance(exc, FlowError))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .conftest import ROOT
 
 
-
 def test_docs_kinds_is_up_to_date(cli, tmp_path):
     out = tmp_path / "kinds"
     result = cli("docs", str(out))

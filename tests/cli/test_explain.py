@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 
-
-
 def test_explain_shows_fields_ports_and_example(cli):
     result = cli("explain", "assert")
     assert result.exit_code == 0

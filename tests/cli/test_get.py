@@ -7,7 +7,6 @@ import json
 import yaml
 
 
-
 def seed_values(cli):
     path = cli.write("values.yaml", """
 - name: db

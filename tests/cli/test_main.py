@@ -6,7 +6,8 @@ import click
 import pytest
 
 from portflow import __version__
-from portflow.cli.main import COMMANDS, cli as portflow_cli
+from portflow.cli.main import COMMANDS
+from portflow.cli.main import cli as portflow_cli
 
 
 def walk(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-
 from .conftest import ROOT
 
 LINE = re.compile(r"^(PASS|FAIL)\t(\S+)\t(\d+(\.\d+)?(µs|ms|s)|0s|\d+m[\d.]+s)$")

@@ -47,11 +47,11 @@ async def test_lists_and_sets(languages):
 
 
 async def test_datetime_in_and_out(languages):
-    t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     assert await run(languages, "t + duration('1h')", {"t": t}) == t + dt.timedelta(hours=1)
     assert await run(languages, "t.getFullYear()", {"t": t}) == 2024
     assert await run(languages, "d", {"d": dt.timedelta(seconds=3)}) == dt.timedelta(seconds=3)
-    assert await run(languages, "timestamp('2020-01-01T00:00:00Z')") == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    assert await run(languages, "timestamp('2020-01-01T00:00:00Z')") == dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 
 async def test_missing_key_error(languages):

@@ -42,7 +42,7 @@ async def test_unsupported_return(languages):
 
 async def test_unicode_and_values(languages):
     assert await js(languages, "module.exports = (a) => a + 'é✓'", "Zoë") == "Zoëé✓"
-    t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     assert await js(languages, "module.exports = (a) => a", {"b": b"hi", "t": t}) == {"b": "aGk=", "t": "2024-01-01T00:00:00Z"}
     assert await js(languages, "module.exports = () => undefined") is None
 

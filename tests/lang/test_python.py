@@ -12,7 +12,8 @@ async def test_expression_over_self(languages):
 
 
 async def test_main_function(languages):
-    code = "import math\n\ndef main(self):\n    total = 0\n    for v in self:\n        total += v\n    return {'sum': total, 'root': math.sqrt(total)}\n"
+    code = ("import math\n\ndef main(self):\n    total = 0\n    for v in self:\n        total += v\n"
+            "    return {'sum': total, 'root': math.sqrt(total)}\n")
     assert await languages.compile("python", code)([4, 5]) == {"sum": 9, "root": 3.0}
 
 
@@ -95,9 +96,8 @@ async def test_concurrent_spinning_calls(languages):
 async def test_isolated(languages, ticker):
     program = languages.compile("python-isolated", "def main(self):\n    while self:\n        pass\n    return {'ok': 'ü'}", timeout=0.5)
     assert await program(0) == {"ok": "ü"}
-    with ticker:
-        with pytest.raises(FlowTimeout, match=r"^timeout after 0.5s$"):
-            await program(1)
+    with ticker, pytest.raises(FlowTimeout, match=r"^timeout after 0.5s$"):
+        await program(1)
     assert ticker.ticks >= 20
     assert await program(0) == {"ok": "ü"}  # a fresh subprocess
     with pytest.raises(FlowError, match="^KeyError: 'x'$"):

@@ -107,10 +107,10 @@ def test_spinning_snippets_neither_stop_other_routes_nor_sigterm(tmp_path: Path)
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         try:
-            out, err = proc.communicate(timeout=15)
+            _out, err = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
             raise AssertionError(f"SIGTERM was not honoured within 15 s:\n{err[-2000:]}") from None
     assert time.monotonic() - sent < 12  # the grace period (10 s) and a margin
     assert "Traceback" not in err, err[-3000:]

@@ -110,7 +110,7 @@ async def test_a_spec_applied_anywhere_reaches_every_machine(machines, postgres_
         # The "third machine": seeds the shared database.
         subprocess.run([*cli, "apply", "specs", "-f", str(PING)], env=env, check=True, timeout=60,
                        capture_output=True)
-        for ns, host_ip, ns_ip in machines:
+        for ns, host_ip, _ns_ip in machines:
             relay = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432, listen=host_ip)
             await relay.start()
             relays.append(relay)

@@ -129,7 +129,7 @@ def test_a_killed_worker_is_restarted_and_the_other_keeps_answering(workers):
 
 
 def test_a_spec_change_reaches_every_worker(workers):
-    proc, port, url = workers
+    _proc, port, url = workers
 
     async def change():
         async with open_store(url) as store:

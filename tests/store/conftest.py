@@ -11,6 +11,7 @@ import pytest
 
 from portflow.store import Store, open_store
 
+
 def reset_postgres(url: str) -> None:
     """Drop the store's tables, so that a test starts from an empty store."""
     import psycopg

@@ -473,14 +473,14 @@ async def test_aclose_ends_the_iteration(store: Store) -> None:
 
 async def test_a_dropped_watcher_is_forgotten(store: Store) -> None:
     w = store.specs.watch()
-    assert store._feed.active  # noqa: SLF001
+    assert store._feed.active
     await store.specs.insert([doc("a")])
-    async for _ in w:  # noqa: B007 - leave the loop without aclose(), as user code often does
+    async for _ in w:
         break
     del w
     gc.collect()
     await asyncio.sleep(0)  # the collector hands the news to the loop
-    assert not store._feed.active  # noqa: SLF001
+    assert not store._feed.active
     await store.specs.insert([doc("b")])  # nobody collects this event
 
 

@@ -7,18 +7,16 @@ import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from portflow.errors import StoreError
 from portflow.store import Event, open_store
 from portflow.store.postgres import PostgresStore
-
 from support.proxy import Proxy
 
 from .conftest import reset_postgres
 from .test_contract import doc, take
-
-import psycopg
 
 
 @pytest.fixture

@@ -147,26 +147,26 @@ async def test_in_memory_database() -> None:
 async def test_it_polls_only_while_someone_watches(tmp_path: Path) -> None:
     store = SqliteStore(f"sqlite:///{tmp_path}/x.db")
     async with store:
-        assert store._poller is None  # noqa: SLF001
+        assert store._poller is None
         w1, w2 = store.specs.watch(), store.values.watch()
-        assert store._poller is not None  # noqa: SLF001
+        assert store._poller is not None
         await w1.aclose()
-        assert store._poller is not None  # noqa: SLF001
+        assert store._poller is not None
         await w2.aclose()
-        assert store._poller is None  # noqa: SLF001
+        assert store._poller is None
         w3 = store.specs.watch()
-        assert store._poller is not None  # noqa: SLF001
+        assert store._poller is not None
         del w3  # dropped without aclose()
         gc.collect()
         await asyncio.sleep(0)
-        assert store._poller is None  # noqa: SLF001
+        assert store._poller is None
 
 
 async def test_work_runs_on_one_dedicated_thread(tmp_path: Path) -> None:
     store = SqliteStore(f"sqlite:///{tmp_path}/x.db")
     async with store:
         await asyncio.gather(*(store.specs.insert([doc(f"{i}")]) for i in range(20)))
-        assert store._executor is not None and store._executor._max_workers == 1  # noqa: SLF001
+        assert store._executor is not None and store._executor._max_workers == 1
         assert len(await store.specs.find()) == 20
 
 

@@ -6,8 +6,18 @@ from typing import Any
 
 import click
 
-from .common import RESOURCE, filename_option, format_table, handle_errors, load_settings_for, namespace_option, \
-    open_store_for, read_docs, run, singular
+from .common import (
+    RESOURCE,
+    filename_option,
+    format_table,
+    handle_errors,
+    load_settings_for,
+    namespace_option,
+    open_store_for,
+    read_docs,
+    run,
+    singular,
+)
 
 
 async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], namespace: str,

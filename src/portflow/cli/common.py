@@ -112,7 +112,7 @@ def handle_errors(fn: Callable[..., T]) -> Callable[..., T]:
                 logging.getLogger("portflow").exception("command failed")
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             fail(f"{where}{exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only at debug level
+        except Exception as exc:
             if logging.getLogger().level <= logging.DEBUG:
                 logging.getLogger("portflow").exception("command failed")
             fail(f"internal error: {type(exc).__name__}: {exc} (run with --log-level debug for the traceback)")

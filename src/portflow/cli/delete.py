@@ -6,8 +6,16 @@ from typing import Any
 
 import click
 
-from .common import RESOURCE, format_table, handle_errors, load_settings_for, namespace_option, open_store_for, \
-    read_docs, run
+from .common import (
+    RESOURCE,
+    format_table,
+    handle_errors,
+    load_settings_for,
+    namespace_option,
+    open_store_for,
+    read_docs,
+    run,
+)
 
 
 def filters_for(docs: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:

@@ -6,8 +6,17 @@ from typing import Any
 
 import click
 
-from .common import RESOURCE, docs_table, handle_errors, load_settings_for, mask_data, namespace_option, \
-    open_store_for, run, singular
+from .common import (
+    RESOURCE,
+    docs_table,
+    handle_errors,
+    load_settings_for,
+    mask_data,
+    namespace_option,
+    open_store_for,
+    run,
+    singular,
+)
 
 
 async def find_docs(settings: Any, resource: str, namespace: str | None, name: str | None) -> list[dict[str, Any]]:

@@ -7,8 +7,15 @@ from typing import Any
 
 import click
 
-from .common import environment_option, handle_errors, load_settings_for, namespace_option, open_store_for, \
-    parse_environment, run
+from .common import (
+    environment_option,
+    handle_errors,
+    load_settings_for,
+    namespace_option,
+    open_store_for,
+    parse_environment,
+    run,
+)
 
 log = logging.getLogger("portflow.start")
 

@@ -11,8 +11,16 @@ from typing import Any
 
 import click
 
-from .common import environment_option, handle_errors, load_settings_for, namespace_option, open_store_for, \
-    parse_environment, read_docs, run
+from .common import (
+    environment_option,
+    handle_errors,
+    load_settings_for,
+    namespace_option,
+    open_store_for,
+    parse_environment,
+    read_docs,
+    run,
+)
 
 
 class LoadFailed(Exception):

@@ -139,7 +139,7 @@ class Worker:
     """One child, spoken to with length-prefixed msgpack frames over its stdin/stdout."""
 
     def __init__(self, argv: Sequence[str], max_reply: int = MAX_REPLY) -> None:
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={}, cwd="/", close_fds=True,
         )  # fmt: skip
@@ -281,7 +281,7 @@ async def _exchange(loop: asyncio.AbstractEventLoop, worker: Worker, key: str, c
     loop.add_reader(worker.fd, readable)
     try:
         return await asyncio.wait_for(done, timeout)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise FlowTimeout(timeout_message(timeout)) from None
     except Refused as e:
         raise FlowError(f"{what}: refused the subprocess's reply: {e}") from None

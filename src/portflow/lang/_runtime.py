@@ -150,7 +150,7 @@ def _settle(slot: _Slot) -> None:
     """The watchdog fired at our call: wait until it is done, then drop any exception still pending."""
     while slot.busy:
         time.sleep(0.0001)
-    _SetAsyncExc(slot.tid, None)  # type: ignore[arg-type]
+    _SetAsyncExc(slot.tid, None)
 
 
 def run_watched(fn: Callable[[Any], Any], payload: Any, seconds: float) -> Any:
@@ -246,7 +246,7 @@ class GuardedProgram:
         future = loop.run_in_executor(worker_pool(), self.run_worker, payload)
         try:
             return await asyncio.wait_for(future, self.timeout + BACKSTOP_GRACE)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise FlowTimeout(timeout_message(self.timeout)) from None
 
     def call_sync(self, payload: Any) -> Any:

@@ -255,7 +255,7 @@ class JavaScript:
             source, module = _CJS_PREFIX + code + _CJS_SUFFIX, False
         program = JsProgram(source, module, timeout, self.memory_limit, language)
         program.shift = shift
-        program._load()  # compile now: a syntax error is a CompileError; the context serves this thread
+        program._load()  # noqa: SLF001 - compile now: a syntax error is a CompileError; the context serves this thread
         return program
 
 

@@ -28,7 +28,6 @@ next call. A call costs a msgpack round trip through a pipe (~100–200 µs).
 from __future__ import annotations
 
 import ast
-import asyncio
 import builtins
 import hashlib
 import importlib
@@ -173,15 +172,17 @@ def compile_main(code: str) -> Callable[[Any], Any]:
             except ValueError:
                 pass
         raise CompileError(f"python: {message}")
+    if result.code is None:
+        raise CompileError("python: the code did not compile")
     namespace = _globals()
     try:
         exec(result.code, namespace)  # noqa: S102 - restricted code, the point of this module
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - whatever the module body raises is the user's error
         raise CompileError(f"python: {_describe(e)}") from None
     main = namespace.get("main")
     if not callable(main):
         raise CompileError("python: the code must be an expression over self, or define main(self)")
-    return main  # type: ignore[no-any-return]
+    return main
 
 
 def _describe(e: BaseException) -> str:
@@ -204,7 +205,7 @@ class PythonProgram(GuardedProgram):
             return plain(self.main(payload))
         except FlowError:
             raise
-        except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as e:
+        except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as e:  # noqa: BLE001 - errors are data
             raise FlowError(_describe(e)) from None
 
     def run_inline(self, payload: Any) -> Any:

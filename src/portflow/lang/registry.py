@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ..errors import CompileError
 
@@ -47,7 +47,7 @@ class _Entry:
         self.name = name
         self.lock = threading.Lock()
         if not isinstance(language, type) and callable(getattr(language, "compile", None)):  # an instance
-            self.language: Language | None = language
+            self.language: Language | None = cast(Language, language)
             self.factory: LanguageFactory | None = None
         elif callable(language):
             self.language = None
@@ -116,7 +116,7 @@ class Languages:
 def _lazy(module: str, attr: str, *args: Any) -> LanguageFactory:
     def factory() -> Language:
         cls = getattr(importlib.import_module(f"portflow.lang.{module}"), attr)
-        return cls(*args)  # type: ignore[no-any-return]
+        return cls(*args)
 
     factory.__qualname__ = f"lazy[{module}.{attr}]"
     return factory

@@ -118,9 +118,8 @@ def check_docs(collection: str, docs: Sequence[Doc], *, need_id: bool = True) ->
         if not isinstance(doc, Mapping):
             raise UserError(f"{collection}: a document must be a mapping, got {type(doc).__name__}")
         ident = doc.get("id")
-        if need_id or "id" in doc:
-            if not isinstance(ident, str) or not ident:
-                raise UserError(f"{collection}: a document needs a non-empty str 'id', got {ident!r}")
+        if (need_id or "id" in doc) and (not isinstance(ident, str) or not ident):
+            raise UserError(f"{collection}: a document needs a non-empty str 'id', got {ident!r}")
         if not isinstance(doc.get("namespace"), str) or not doc["namespace"]:
             raise UserError(f"{collection}: document {ident!r} needs a non-empty str 'namespace'")
         name = doc.get("name")

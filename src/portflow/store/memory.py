@@ -18,8 +18,8 @@ from typing import Any
 from portflow.errors import UserError
 
 from .base import (
-    Batch,
     BaseStore,
+    Batch,
     Change,
     ChangeFeed,
     Doc,

@@ -9,8 +9,9 @@ which is what lets a watcher read the changelog by seq and never miss a row.
 Change stream: a write ends with ``pg_notify`` in its transaction (the doorbell); one listener connection
 per store, started with the first watcher, then reads the changelog rows after the last seq it read. When
 that connection is lost, it reconnects with exponential backoff (0.1 s doubling up to 0.5 s, so that a
-change made after an outage arrives within a second) and reads what it missed by seq. Meanwhile watchers just wait; writes and reads fail with :class:`StoreError` if the database
-cannot be reached within the pool timeout.
+change made after an outage arrives within a second) and reads what it missed by seq. Meanwhile
+watchers just wait; writes and reads fail with :class:`StoreError` if the database cannot be reached
+within the pool timeout.
 
 Note: JSONB does not keep the key order of a document (nor duplicate keys); documents compare equal.
 """
@@ -32,8 +33,8 @@ from portflow.errors import ConflictError, StoreError, UserError
 from .base import (
     CHANGELOG_KEEP,
     COLUMNS,
-    Batch,
     BaseStore,
+    Batch,
     Change,
     Doc,
     Event,
@@ -303,6 +304,7 @@ class PostgresStore(BaseStore):
         runs: list[tuple[str, list[tuple[Any, ...]]]] = []
         for d in docs:
             body = encode_doc(collection, d).decode()
+            key: tuple[Any, ...]
             if "id" in d:
                 sql, key = f"WITH changed AS ({by_id}) {_LOG_ROWS}", (d["id"],)
             else:

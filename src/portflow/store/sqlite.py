@@ -29,8 +29,8 @@ from portflow.errors import StoreError, UserError
 
 from .base import (
     CHANGELOG_KEEP,
-    Batch,
     BaseStore,
+    Batch,
     Change,
     Doc,
     Event,
@@ -277,7 +277,7 @@ class SqliteStore(BaseStore):
     def _insert_rows(self, db: sqlite3.Connection, collection: str, docs: list[Doc], encoded: list[str]) -> int:
         table = _TABLES[collection]
         last = 0
-        for doc, data in zip(docs, encoded):
+        for doc, data in zip(docs, encoded, strict=True):
             try:
                 db.execute(
                     f"INSERT INTO {table} (id, namespace, name, doc) VALUES (?, ?, ?, ?)",
@@ -360,7 +360,7 @@ class SqliteStore(BaseStore):
         return out
 
     def _db_changes(self, collection: str | None, after: int, upto: int | None, limit: int | None) -> list[Change]:
-        where, params = ["seq > ?"], [after]
+        where, params = ["seq > ?"], list[Any]([after])
         if collection is not None:
             where.append("collection = ?")
             params.append(collection)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.probe import send_to  # noqa: F401 - the tests import it from here
 
 from portflow.errors import FlowError
 from portflow.node import OneToOne
@@ -17,6 +16,7 @@ from portflow.process import Process
 from portflow.scheme import Context, Scheme
 from portflow.spec import Spec
 from portflow.symbol import Hooks
+from support.probe import send_to
 
 
 class Recorder(OneToOne):

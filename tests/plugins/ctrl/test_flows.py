@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
-
 from portflow.errors import FlowError
 from portflow.packet import Packet
-from support.probe import call
 from portflow.port import OutPort
 from portflow.process import Process
+from support.probe import call
+
 
 async def test_snippet_if_branches(flow):
     runtime = await flow("""
@@ -168,10 +167,9 @@ async def test_a_listener_inside_a_block_serves_requests(flow):
     assert block.loaded, block.error
     listener = block.node.table.lookup("default/web", "http")
     assert listener is not None and listener.loaded
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{listener.node.port}/ping") as response:
-            assert response.status == 200
-            assert await response.text() == "pong"
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{listener.node.port}/ping") as response:
+        assert response.status == 200
+        assert await response.text() == "pong"
     await runtime.close()
     assert not listener.loaded
 

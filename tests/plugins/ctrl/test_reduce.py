@@ -20,7 +20,7 @@ async def test_emits_the_accumulator_for_every_packet(send, recorder):
 
 
 async def test_each_process_folds_on_its_own(send):
-    node = ReduceNode(lambda acc, cur, index: acc + [[index, cur]], [])
+    node = ReduceNode(lambda acc, cur, index: [*acc, [index, cur]], [])
     p1, p2 = Process(), Process()
     await send(node, "a", proc=p1)
     await send(node, "x", proc=p2)

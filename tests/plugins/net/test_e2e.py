@@ -30,7 +30,7 @@ async def test_ping_yaml(ping):
 
 
 async def test_reloading_the_router_keeps_the_socket(ping, store):
-    runtime, listener = ping
+    _runtime, listener = ping
     port = listener.port
     errors, answers = [], []
     stop = asyncio.Event()

@@ -51,7 +51,7 @@ def _encode(body: bytes, encodings: list[str], corrupt: bool) -> bytes:
 
 def _chunks(body: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(body) + 1) for c in cuts})
-    return [body[a:b] for a, b in zip([0, *points], [*points, len(body)])]
+    return [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
 
 
 async def _serve(listener: Listener, scope: dict, chunks: list[bytes]) -> tuple[int, bytes]:

@@ -9,10 +9,10 @@ import json
 import aiohttp
 import pytest
 
+from portflow.config import RuntimeSettings
 from portflow.errors import FlowError, UserError
 from portflow.node import OneToOne
-from portflow.plugins.net.listener import Listener, Listeners, compile_listener, ListenerSpec
-from portflow.config import RuntimeSettings
+from portflow.plugins.net.listener import Listener, Listeners, ListenerSpec, compile_listener
 from portflow.scheme import Context, Scheme
 
 from .conftest import raw_request
@@ -185,7 +185,7 @@ async def test_client_disconnect_cancels_the_process(make_listener):
         return "late"
 
     listener = await make_listener(slow, port=0)
-    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     await writer.drain()
     await asyncio.wait_for(started.wait(), 5)

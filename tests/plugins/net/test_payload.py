@@ -59,7 +59,7 @@ def test_http_payload_map():
 
 
 def test_status_zero_is_200_and_request_only_headers_are_dropped():
-    status, headers, body = response({"status": 0, "header": {"Host": ["x"], "Accept": ["*/*"], "Cookie": ["c"],
+    status, headers, _body = response({"status": 0, "header": {"Host": ["x"], "Accept": ["*/*"], "Cookie": ["c"],
                                                               "X-Forwarded-For": ["1.2.3.4"], "X-Ok": ["1"]},
                                       "body": "hi"})
     names = {k for k, _ in headers}

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from support.probe import send_to
 
 from portflow.process import Process
+from support.probe import send_to
 
 CI = bool(os.environ.get("CI"))
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

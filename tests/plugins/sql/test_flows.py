@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+
 from portflow.plugins.sql.drivers import Databases
 
 from .conftest import loaded, send

@@ -12,7 +12,6 @@ import pytest
 from portflow.plugins.sql.drivers import Unavailable, default_drivers
 from portflow.plugins.sql.node import SQLNode
 from portflow.process import Process
-
 from support.proxy import Proxy
 
 from .conftest import loaded, send

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-
 from portflow.plugins.sql.drivers import Databases, QueryFailed, default_drivers
 from portflow.plugins.sql.drivers.sqlite import POOL_SIZE
 from portflow.plugins.sql.node import SQLNode

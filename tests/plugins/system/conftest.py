@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from support.probe import send_to  # noqa: F401 - the tests import it from here
 
 from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.node import OneToOne
@@ -17,6 +16,7 @@ from portflow.runtime import Runtime
 from portflow.scheme import Context, Scheme
 from portflow.spec import Spec, read_documents
 from portflow.symbol import Hooks
+from support.probe import send_to
 
 
 class RecordSpec(Spec, kw_only=True):

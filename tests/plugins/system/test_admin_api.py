@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import aiohttp
+import pytest
 
 from .conftest import node_of
 
@@ -79,9 +78,9 @@ async def test_specs_create_read_update_delete(admin, store):
     status, gone = await admin.call("DELETE", f"/v1/specs/{made['id']}")
     assert (status, gone) == (200, patched)
     assert await store.specs.find({"id": made["id"]}) == []
-    status, body = await admin.call("GET", f"/v1/specs/{made['id']}")
+    status, _body = await admin.call("GET", f"/v1/specs/{made['id']}")
     assert status == 404
-    status, body = await admin.call("DELETE", f"/v1/specs/{made['id']}")
+    status, _body = await admin.call("DELETE", f"/v1/specs/{made['id']}")
     assert status == 404
 
 
@@ -347,7 +346,7 @@ async def test_a_secret_with_quotes_backslashes_and_newlines_stays_out_of_symbol
     assert status == 201
 
     async def failed() -> Any:
-        status, symbols = await admin.call("GET", "/v1/symbols")
+        _status, symbols = await admin.call("GET", "/v1/symbols")
         return next((s for s in symbols if s["name"] == "leaky" and s.get("error")), None)
 
     symbol = await eventually(failed)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from portflow.config import RuntimeSettings
 from portflow.errors import CompileError, FlowError
+from portflow.packet import Packet
 from portflow.plugins.testing import find_runner
 from portflow.plugins.testing.assert_ import AssertNode
-from portflow.packet import Packet
-from portflow.config import RuntimeSettings
 from portflow.scheme import Context
 from support.probe import send_to
 

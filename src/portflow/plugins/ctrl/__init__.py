@@ -15,8 +15,25 @@ def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any 
     """Register every ctrl kind into ``scheme``. The languages and hooks a kind needs reach its codec
     through the compile context, so ``languages``, ``hooks`` and ``config`` are not used here."""
     from . import (
-        block, cache, fork, for_, if_, merge, nop, pipe, print_, reduce, retry, session, sleep, snippet, split,
-        step, switch, throw, try_,
+        block,
+        cache,
+        for_,
+        fork,
+        if_,
+        merge,
+        nop,
+        pipe,
+        print_,
+        reduce,
+        retry,
+        session,
+        sleep,
+        snippet,
+        split,
+        step,
+        switch,
+        throw,
+        try_,
     )
 
     for kind in (snippet, if_, switch, split, merge, for_, pipe, step, block, fork, retry, try_, throw, sleep, nop,

@@ -145,7 +145,7 @@ class BlockNode(Node):
             out.unlink_all()
 
 
-def _forward(out: OutPort):  # noqa: ANN202 - a Handler
+def _forward(out: OutPort):
     async def forward(proc: Process, pck: Packet) -> Packet:
         return await out.send(proc, pck, pck)
 

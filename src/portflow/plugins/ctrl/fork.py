@@ -35,7 +35,8 @@ class ForkNode(Relay):
             answer = await self.out_port.send(child, pck, pck)
             if answer.is_error:
                 error = answer.payload
-                await self.error_port.send(child, answer, answer)
+                if self.error_port is not None:
+                    await self.error_port.send(child, answer, answer)
             await child.join()
         finally:
             await child.exit(error)

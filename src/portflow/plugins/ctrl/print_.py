@@ -38,7 +38,7 @@ class PrintNode(OneToOne):
 
     async def load(self) -> None:
         if self.filename and self._file is None:
-            self._file = open(self.filename, "a", encoding="utf-8")  # noqa: SIM115 - closed on unload
+            self._file = open(self.filename, "a", encoding="utf-8")  # noqa: SIM115, ASYNC230 - closed on unload; opening for append does not block
 
     async def unload(self) -> None:
         if self._file is not None:

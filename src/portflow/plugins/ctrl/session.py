@@ -53,7 +53,7 @@ class SessionNode(Node):
         answer: Packet = NONE
         try:
             sends = []
-            for child, (_, value) in zip(children, live):
+            for child, (_, value) in zip(children, live, strict=True):
                 out = Packet([value, pck.payload])
                 sends.append(self.out_port.send(child, out, out))
             answer = await sends[0] if len(sends) == 1 else join(await asyncio.gather(*sends))

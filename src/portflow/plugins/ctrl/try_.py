@@ -24,7 +24,7 @@ class TryNode(Relay):
 
     async def receive(self, proc: Process, pck: Packet) -> Packet:
         answer = await self.out_port.send(proc, pck, pck)
-        if answer.is_error:
+        if answer.is_error and self.error_port is not None:
             return await self.error_port.send(proc, answer, answer)
         return answer
 

@@ -103,7 +103,7 @@ class Decoder:
     def finish(self) -> None:
         """Check that every layer's stream ended. Raises ``BodyError`` 400 for a truncated one."""
         for i, layer in enumerate(self.layers):
-            self._run(i, lambda data, room: layer.finish() or b"", b"")
+            self._run(i, lambda data, room, layer=layer: layer.finish() or b"", b"")
 
 
 def decompress(data: bytes, header: str | None, limit: int | None = None) -> bytes:

@@ -86,7 +86,7 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
                 await proc.commit()  # before the answer says it is done
             except Exception as exc:  # noqa: BLE001 - the resource rolled back; the client must not see a 200
                 reply = await _commit_failed(node, proc, exc, scope, header)
-        if type(reply) is tuple:
+        if isinstance(reply, tuple):
             if not await respond(send, *reply):
                 raise ClientGone
             status = reply[0]
@@ -127,7 +127,7 @@ async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> t
             size = int(length[0])
         except ValueError:
             size = -1
-        if size < 0 or len(length) > 1 and len(set(length)) > 1:
+        if size < 0 or (len(length) > 1 and len(set(length)) > 1):
             raise _Refused(400, "invalid Content-Length")
         if size > node.max_body:
             raise _Refused(413)
@@ -206,7 +206,7 @@ def _reply(node: Listener, answer: Packet, scope: dict[str, Any], header: dict[s
         return result  # a streaming body (an async iterator, e.g. the system plugin's ``watch``)
     try:
         return response(result, _first(header, "Accept"), _first(header, "Accept-Encoding"), scope["method"] == "HEAD")
-    except Exception as exc:  # noqa: BLE001 - a body we cannot encode is our 500, not a crash
+    except Exception as exc:
         log.error("%s: cannot write the answer: %s", node.label, exc, exc_info=not isinstance(exc, RecursionError))
         return error_response(500)
 
@@ -233,7 +233,7 @@ async def _stream(node: Listener, reply: dict[str, Any], scope: dict[str, Any], 
     try:
         written = await race(write_stream(send, reply, scope["method"] == "HEAD"), receive, node.running)
     finally:
-        node.streams.discard(task)  # type: ignore[arg-type]
+        node.streams.discard(task)
     if written is None:
         raise ClientGone
     return written

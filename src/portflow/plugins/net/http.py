@@ -12,7 +12,6 @@ reused.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -158,7 +157,7 @@ class HTTPClient(OneToOne):
                 version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"
                 return Packet(response_payload(request.method, str(resp.url), version, resp.status,
                                                resp.raw_headers, body))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise FlowTimeout(f"http: {request.method} {request.url}: timed out after {self.timeout}s") from None
         except aiohttp.ClientError as exc:
             raise FlowError(f"http: {request.method} {request.url}: {exc}") from None

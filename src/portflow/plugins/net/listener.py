@@ -105,7 +105,7 @@ class Listener(Node):
 
     @property
     def url(self) -> str:
-        host = self.host if self.host not in ("", "0.0.0.0", "::", "*") else "127.0.0.1"
+        host = self.host if self.host not in ("", "0.0.0.0", "::", "*") else "127.0.0.1"  # noqa: S104 - a comparison
         host = f"[{host}]" if ":" in host else host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
@@ -165,7 +165,7 @@ class Listener(Node):
         try:
             await self._serve(serve_websocket(self, scope, receive, send))
         finally:
-            self.running.discard(task)  # type: ignore[arg-type]
+            self.running.discard(task)
 
 
 async def _nothing() -> None:

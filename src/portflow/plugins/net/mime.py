@@ -15,9 +15,11 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
-from xml.etree import ElementTree
+from xml.etree import ElementTree  # building answers only; request bodies are parsed by defusedxml
 
 import msgspec
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
 __all__ = [
     "TEXT_PLAIN", "APPLICATION_JSON", "APPLICATION_FORM", "MULTIPART_FORM", "APPLICATION_OCTET",
@@ -279,9 +281,9 @@ def detect(data: bytes) -> str:
             pass
     if first == b"<":
         try:
-            ElementTree.fromstring(stripped)
+            parse_untrusted_xml(stripped)  # no DTDs, entities or external references
             return APPLICATION_XML
-        except ElementTree.ParseError:
+        except (ElementTree.ParseError, DefusedXmlException):
             pass
     if _FORM_LIKE.match(stripped):
         return APPLICATION_FORM

@@ -8,12 +8,15 @@ fields, a part over ``MAX_PART_SIZE`` bytes or headers past python-multipart's l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 
-from .mime import TEXT_PLAIN, APPLICATION_OCTET, BodyError, canonical, decode, decode_text, media_type
+if TYPE_CHECKING:  # a TypedDict python-multipart declares for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
+
+from .mime import APPLICATION_OCTET, TEXT_PLAIN, BodyError, canonical, decode, decode_text, media_type
 
 __all__ = ["decode_multipart", "MAX_PARTS", "MAX_FIELDS", "MAX_PART_SIZE"]
 
@@ -34,7 +37,7 @@ class _Parts:
         self.size = 0
         self.ended = False
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.begin, "on_part_data": self.data, "on_part_end": self.end,
             "on_header_field": self.header_field, "on_header_value": self.header_value,

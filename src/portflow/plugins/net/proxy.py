@@ -8,7 +8,6 @@ upstream sent it, with its ``Content-Type``), which a listener writes back as it
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -106,7 +105,7 @@ class Proxy(OneToOne):
                 for hop in ("Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length"):
                     header.pop(hop, None)
                 return {"status": resp.status, "header": header, "body": raw}
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise FlowError(f"proxy: {url}: timed out") from None
         except aiohttp.ClientError as exc:
             raise FlowError(f"proxy: {url}: {exc}") from None

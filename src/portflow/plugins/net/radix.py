@@ -161,7 +161,7 @@ class Tree:
         route = self._find(self._root, path, 0, method, values, first)
         if route is not None:
             r, captured = route
-            return Match(r.value, dict(zip(r.names, captured)))
+            return Match(r.value, dict(zip(r.names, captured, strict=False)))
         if first[0] is not None:
             return Match(allowed=first[0].allowed())
         return Match()

@@ -68,7 +68,7 @@ class Dispatch:
                 return
         await node.handle(scope, receive, send)
 
-    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:  # noqa: F811 - the fast path
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         node = self.node
         if node is None:
             return self._wait_for_owner(scope, receive, send)
@@ -88,7 +88,7 @@ class _Binding:
         self.signature = signature
 
 
-_WILDCARD = ("", "*", "0.0.0.0", "::")
+_WILDCARD = ("", "*", "0.0.0.0", "::")  # noqa: S104 - names of "every interface", compared
 
 
 class Listeners:
@@ -175,7 +175,7 @@ class Listeners:
             await closer.stop()
         try:
             await binding.server.stop(grace=5.0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("closing %r failed", binding.server)
 
     async def aclose(self) -> None:

@@ -8,7 +8,6 @@ unconnected the listener writes them as they are. A payload that is not a map is
 
 from __future__ import annotations
 
-
 import msgspec
 
 from ...errors import SpecError

@@ -19,7 +19,6 @@ server is listening when ``start()`` returns (or ``async with`` enters), so a cl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -62,6 +61,7 @@ class Limits:
 class Server(Protocol):
     host: str
     port: int
+    scheme: str
 
     async def start(self) -> None: ...
 
@@ -89,8 +89,9 @@ def serve(app: ASGIApp, host: str = "", port: int = 0, tls: TLS | None = None, r
 def bind_socket(host: str, port: int, reuse_port: bool = False, backlog: int = 1024) -> socket.socket:
     """A listening TCP socket. ``""`` means every interface (IPv6 and IPv4 where the host has both)."""
     if host in ("", "*"):
-        candidates = [("::", socket.AF_INET6), ("0.0.0.0", socket.AF_INET)] if socket.has_ipv6 else []
-        candidates = candidates or [("0.0.0.0", socket.AF_INET)]
+        # Every interface is what host "" asks for (the listener's documented default).
+        candidates = [("::", socket.AF_INET6), ("0.0.0.0", socket.AF_INET)] if socket.has_ipv6 else []  # noqa: S104
+        candidates = candidates or [("0.0.0.0", socket.AF_INET)]  # noqa: S104
     else:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         candidates = [(host.strip("[]"), family)]
@@ -239,7 +240,7 @@ class GranianServer(_Base):
         self._worker.stop()  # stop accepting; granian drains its connections
         try:
             await asyncio.wait_for(asyncio.shield(self._worker.stopped), grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("%r: connections still open after %.1fs; closing", self, grace)
         finally:
             if self._sock is not None:

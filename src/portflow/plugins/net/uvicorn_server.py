@@ -42,13 +42,13 @@ def _protocol(limits: Limits) -> type:
         def idle(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             if len(open_) >= limits.max_connections:
                 oldest = next((c for c in open_ if c.idle()), None)
                 if oldest is not None:
                     open_.pop(oldest, None)
-                    oldest._close()
+                    oldest._close()  # noqa: SLF001 - one protocol class sheds another of its own
             open_[self] = None
             self._arm()
 
@@ -128,7 +128,7 @@ class UvicornServer(_Base):
         if self._ticker is not None:
             await self._ticker.stop()
         server = self._server
-        server.config.timeout_graceful_shutdown = grace
+        server.config.timeout_graceful_shutdown = grace  # type: ignore[assignment]  # a float works (wait_for)
         try:
             await server.shutdown(sockets=[self._sock] if self._sock else None)
         finally:

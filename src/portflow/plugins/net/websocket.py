@@ -295,7 +295,7 @@ class WebSocketClient(_WebSocketNode):
         try:
             ws = await session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_receive=None,
                                                                                  ws_close=self.timeout or 10.0))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any connection failure is answered, as data
             await session.close()
             raise FlowError(f"websocket: cannot connect to {url}: {exc}") from None
         return _AiohttpSessionChannel(ws, session)

@@ -60,7 +60,9 @@ async def write_stream(send: Any, payload: dict[str, Any], head: bool = False) -
     except asyncio.CancelledError as exc:
         if exc.args != (END_STREAM,):
             raise
-        asyncio.current_task().uncancel()  # type: ignore[union-attr] - ended by drain(): finish the response
+        task = asyncio.current_task()
+        if task is not None:  # ended by drain(): finish the response
+            task.uncancel()
         with contextlib.suppress(OSError, RuntimeError):
             await send({"type": _BODY, "body": b"", "more_body": False})
     finally:

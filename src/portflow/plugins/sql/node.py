@@ -30,8 +30,20 @@ from ...packet import Packet
 from ...process import RUNNING, Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
-from .drivers import (Args, Database, Databases, Driver, Drivers, Isolation, Rows, SQLError, Unavailable,
-                      default_drivers, mask_source, parse_isolation)
+from .drivers import (
+    Args,
+    Database,
+    Databases,
+    Driver,
+    Drivers,
+    Isolation,
+    Rows,
+    SQLError,
+    Unavailable,
+    default_drivers,
+    mask_source,
+    parse_isolation,
+)
 
 __all__ = ["SQLSpec", "SQLNode", "SQLCodec", "compile_sql", "register", "parse_input"]
 

@@ -4,7 +4,8 @@ A query in a spec or a payload uses ``?`` for positional arguments (``args`` is 
 named ones (``args`` is a map). SQLite takes both natively; psycopg wants ``%s`` and ``%(name)s``;
 asyncmy wants ``%s`` (a ``:name`` becomes a positional ``%s`` and ``Translated.order`` says which argument
 goes there, so that the statement can be prepared on the server). Both run the whole query text through
-``%`` formatting, so every literal ``%`` is doubled. A small tokenizer skips what is not SQL code, so a ``?`` or ``:x`` inside a string literal, a
+``%`` formatting, so every literal ``%`` is doubled. A small tokenizer skips what is not SQL code,
+so a ``?`` or ``:x`` inside a string literal, a
 quoted identifier or a comment is left alone, and so is a PostgreSQL ``::`` cast.
 
 Dialects: ``sqlite``, ``postgres`` (``E'..'`` escapes, ``$tag$..$tag$`` strings, nested ``/* */``),

@@ -37,4 +37,4 @@ def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any 
     internal.register(scheme)
 
 
-register.after = ("sql",)  # type: ignore[attr-defined] - it adds the internal driver to sql's registry
+register.after = ("sql",)  # type: ignore[attr-defined]  # it adds the internal driver to sql's registry

@@ -129,13 +129,14 @@ def parse(sql: str) -> Query:
         raise InternalError(f"internal: expected a value (?, :name, 'text', a number), found {text!r}")
 
     expect("SELECT")
-    columns: list[str] | None = []
+    named: list[str] = []
+    columns: list[str] | None = named
     if peek() == ("op", "*"):
         take()
         columns = None
     else:
         while True:
-            columns.append(name())
+            named.append(name())
             if peek() != ("op", ","):
                 break
             take()

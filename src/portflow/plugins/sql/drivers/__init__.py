@@ -237,7 +237,7 @@ def _close_pinned(pinned: list[Database]) -> None:
         if close_now is not None:
             try:
                 close_now()
-            except Exception:  # noqa: BLE001 - best effort at garbage collection
+            except Exception:  # noqa: BLE001, S110 - best effort at garbage collection
                 pass
     pinned.clear()
 
@@ -297,7 +297,7 @@ class Databases:
         for entry in entries:
             try:
                 await entry.database.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("closing %s failed", entry.database.label)
 
 
@@ -340,7 +340,7 @@ def plain(value: Any) -> Any:
 def row_maker(names: list[str]) -> Callable[[Any], dict[str, Any]]:
     """A function turning a row tuple into a map, leaving NULL columns out."""
     def make(values: Any) -> dict[str, Any]:
-        return {n: (v if type(v) in _PLAIN else plain(v)) for n, v in zip(names, values) if v is not None}
+        return {n: (v if type(v) in _PLAIN else plain(v)) for n, v in zip(names, values, strict=True) if v is not None}
 
     return make
 

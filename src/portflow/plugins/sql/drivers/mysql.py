@@ -24,8 +24,19 @@ from asyncmy import errors as my_errors
 from asyncmy.pool import Pool
 
 from ..params import BATCH, NAMED, NONE, PlaceholderError, plan
-from . import (Args, Isolation, QueryFailed, Rows, SQLError, Unavailable, mask_source, positive_float, positive_int,
-               row_maker, split_options)
+from . import (
+    Args,
+    Isolation,
+    QueryFailed,
+    Rows,
+    SQLError,
+    Unavailable,
+    mask_source,
+    positive_float,
+    positive_int,
+    row_maker,
+    split_options,
+)
 
 __all__ = ["MySQLDriver", "MySQLDatabase", "parse_source"]
 
@@ -82,7 +93,8 @@ def parse_source(source: str) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     if db:
         kwargs["db"] = db
-    unix = unix or (rest.get("unix_socket") or [None])[-1]
+    sockets = rest.get("unix_socket")
+    unix = unix or (sockets[-1] if sockets else None)
     if unix:
         kwargs["unix_socket"] = unix
     timeout = ours.get("pool_timeout", ours.get("connect_timeout", DEFAULT_POOL_TIMEOUT))

@@ -27,8 +27,19 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from ..params import BATCH, NONE, PlaceholderError, plan
-from . import (Args, Isolation, QueryFailed, Rows, SQLError, Unavailable, mask_source, positive_float, positive_int,
-               row_maker, split_options)
+from . import (
+    Args,
+    Isolation,
+    QueryFailed,
+    Rows,
+    SQLError,
+    Unavailable,
+    mask_source,
+    positive_float,
+    positive_int,
+    row_maker,
+    split_options,
+)
 
 __all__ = ["PostgresDriver", "PostgresDatabase"]
 
@@ -127,7 +138,7 @@ class PostgresDatabase:
 
         class Connection(psycopg.AsyncConnection):
             @classmethod
-            async def connect(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            async def connect(cls, *args: Any, **kwargs: Any) -> Any:
                 try:
                     conn = await super().connect(*args, **kwargs)
                 except Exception as exc:

@@ -377,10 +377,9 @@ class SQLiteTransaction:
         try:
             return await db._wait(conn.submit(conn.run, begin, query, args, mode == BATCH))
         except QueryFailed:
-            if begin is not None:
-                # The BEGIN itself may have failed (a lock); if it did not start, start it next time.
-                if conn.conn is None or not conn.conn.in_transaction:
-                    self._begin = begin
+            # The BEGIN itself may have failed (a lock); if it did not start, start it next time.
+            if begin is not None and (conn.conn is None or not conn.conn.in_transaction):
+                self._begin = begin
             raise
 
     async def _finish(self, command: str) -> None:
