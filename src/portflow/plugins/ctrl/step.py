@@ -30,7 +30,7 @@ class StepNode(BlockNode):
 
     def __init__(self, symbols: Sequence[Symbol], hooks: Hooks | None = None) -> None:
         symbols = list(symbols)
-        for current, following in zip(symbols, [*symbols[1:], None], strict=False)  # one longer when empty:
+        for current, following in zip(symbols, [*symbols[1:], None], strict=False):  # the second is one longer when empty
             ports = {OUT: [PortRef(port=IN, id=following.id)]} if following is not None else {}
             current.spec.ports = ports
             current.doc = {**current.doc, "ports": {k: [{"id": r.id, "port": r.port} for r in v]
