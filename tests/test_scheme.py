@@ -216,6 +216,6 @@ def test_every_builtin_field_has_a_description():
 
     registry = default_registries().scheme
     missing = [f"{k.name}.{f['name']}" for k in registry.kinds()
-               if k.plugin in ("ctrl", "sql", "testing", "system")  # net: after its split is merged
+               if k.plugin in ("ctrl", "sql", "testing", "system", "net")
                for f in registry.fields(k.name, nested=True) if not f["description"]]
     assert not missing, f"fields without a description: {', '.join(missing)}"

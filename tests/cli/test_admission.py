@@ -35,7 +35,7 @@ def test_apply_refuses_javascript_python_and_field_constraints(cli):
     assert result.exit_code == 1
     assert "error: spec 'js' (kind snippet): code: javascript: SyntaxError" in result.stderr
     assert "error: spec 'py' (kind snippet): code: python: invalid syntax" in result.stderr
-    assert "error: spec 'web' (kind listener): port: 70000 is out of range" in result.stderr
+    assert "error: spec 'web' (kind listener): port: expected int <= 65535, got 70000" in result.stderr
     assert cli.docs("specs") == []
 
 

@@ -326,9 +326,18 @@ async def test_tls_from_pem_text(registry, client, server, tmp_path):
 
 
 def test_compile_listener_validates():
+    from portflow.plugin import default_registries
+
+    scheme = default_registries().scheme
+    with pytest.raises(UserError) as info:  # declared on the spec class: checked on decode, all at once
+        scheme.decode({"kind": "listener", "name": "l", "port": 70000, "protocol": "tcp", "max_body": 0,
+                       "idle_timeout": "0s"})
+    assert str(info.value).startswith("spec 'l' (kind listener): ")
+    for field in ("protocol: invalid enum value 'tcp'", "port: expected int <= 65535, got 70000",
+                  "max_body: expected int >= 1, got 0",
+                  "idle_timeout: expected a duration > 0s"):
+        assert field in str(info.value)
     ctx = Context(scheme=Scheme())
-    with pytest.raises(UserError, match="protocol"):
-        compile_listener(ListenerSpec(kind="listener", name="l", port=1, protocol="tcp"), ctx)
     node = compile_listener(ListenerSpec(kind="listener", name="l", port=8000), ctx)
     assert node.configured_port == 8000 and node.registry is ctx.services.get(Listeners)
     ctx = Context(scheme=Scheme(), settings=RuntimeSettings(listener_server="uvicorn"))

@@ -12,15 +12,17 @@ reused.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from ...errors import FlowError, FlowTimeout, UserError
+from msgspec import Meta
+
+from ...errors import FlowError, FlowTimeout
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
-from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...scheme import Context, Scheme, spec_error
+from ...spec import NonNegativeDuration, Spec
 from . import mime
 from .payload import header_map, query_map
 
@@ -30,8 +32,8 @@ __all__ = ["HTTPSpec", "HTTPClient", "compile_http", "register", "build_request"
 class HTTPSpec(Spec, kw_only=True):
     """Sends each input as an HTTP request and outputs the response as an HTTP payload."""
 
-    url: str = ""
-    timeout: Duration | None = None
+    url: Annotated[str, Meta(description="the URL to call ('': the packet's scheme, host and path)")] = ""
+    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest a call may take (0 or unset: no limit)")] = None
 
 
 class Request:
@@ -173,7 +175,7 @@ def compile_http(spec: HTTPSpec, context: Context) -> HTTPClient:
     if spec.url:
         parts = urlsplit(spec.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UserError(f"url: {spec.url!r} is not an http(s) URL")
+            raise spec_error(spec, "url", f"{spec.url!r} is not an http(s) URL")
     return HTTPClient(spec.url, float(spec.timeout) if spec.timeout else None)
 
 

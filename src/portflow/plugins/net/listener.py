@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
-from ...errors import UserError
 from ...node import Node
 from ...port import ERROR, OUT, OutPort
 from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...spec import PositiveDuration, Spec
 from .exchange import CLIENT_KEY, serve_http
 from .registry import HANDOVER, Dispatch, Listeners, listeners
 from .server import TLS, Limits
@@ -44,22 +44,27 @@ _DEFAULTS = Limits()
 class TLSSpec(msgspec.Struct, kw_only=True):
     """A certificate and its key: PEM text or a path to a PEM file."""
 
-    cert: str
-    key: str
+    cert: Annotated[str, Meta(min_length=1, description="the certificate chain: PEM text or a file path")]
+    key: Annotated[str, Meta(min_length=1, description="its private key: PEM text or a file path (bind it from a value)")]
 
 
 class ListenerSpec(Spec, kw_only=True):
     """Listens for HTTP requests and sends each one, as a payload, through ``out`` in its own process."""
 
-    protocol: str = "http"
-    host: str = ""
-    port: int
-    tls: TLSSpec | None = None
-    max_body: int = DEFAULT_MAX_BODY
-    read_timeout: Duration = Duration(60.0)
-    header_timeout: Duration = Duration(_DEFAULTS.header_timeout)
-    idle_timeout: Duration = Duration(_DEFAULTS.idle_timeout)
-    max_connections: int = _DEFAULTS.max_connections
+    protocol: Annotated[Literal["http"], Meta(description="the protocol served (only http)")] = "http"
+    host: Annotated[str, Meta(description="the address to listen on ('' or '*': every interface)")] = ""
+    port: Annotated[int, Meta(ge=0, le=65535, description="the TCP port (0: any free one)")]
+    tls: Annotated[TLSSpec | None, Meta(description="serve HTTPS with this certificate and key")] = None
+    max_body: Annotated[int, Meta(gt=0, description="the largest request body in bytes, after decoding (413 past it)")] = \
+        DEFAULT_MAX_BODY
+    read_timeout: Annotated[PositiveDuration, Meta(description="the longest reading a whole request may take")] = \
+        PositiveDuration(60.0)
+    header_timeout: Annotated[PositiveDuration, Meta(description="the longest a client may take to send a request head")] = \
+        PositiveDuration(_DEFAULTS.header_timeout)
+    idle_timeout: Annotated[PositiveDuration, Meta(description="how long an idle keep-alive connection stays open")] = \
+        PositiveDuration(_DEFAULTS.idle_timeout)
+    max_connections: Annotated[int, Meta(gt=0, description="open connections at most (the oldest idle one is shed)")] = \
+        _DEFAULTS.max_connections
 
 
 class Listener(Node):
@@ -91,12 +96,7 @@ class Listener(Node):
         self.streams: set[asyncio.Task] = set()  # the tasks writing a streaming body (ended first on drain)
 
     # -- ports and lifecycle ----------------------------------------------------------------------
-    def outport(self, name: str) -> OutPort | None:
-        if name == OUT or name == "out[0]":
-            return self.out_port
-        if name == ERROR:
-            return self.error_port
-        return None
+    OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
 
     @property
     def port(self) -> int:
@@ -173,14 +173,6 @@ async def _nothing() -> None:
 
 
 def compile_listener(spec: ListenerSpec, context: Context) -> Listener:
-    if spec.protocol != "http":
-        raise UserError(f"protocol: {spec.protocol!r} is invalid; expected http")
-    if not 0 <= spec.port <= 65535:
-        raise UserError(f"port: {spec.port} is out of range")
-    if spec.max_body <= 0:
-        raise UserError("max_body: must be positive")
-    if spec.max_connections <= 0:
-        raise UserError("max_connections: must be positive")
     tls = TLS(spec.tls.cert, spec.tls.key) if spec.tls else None
     limits = Limits(header_timeout=float(spec.header_timeout), idle_timeout=float(spec.idle_timeout),
                     max_connections=spec.max_connections)

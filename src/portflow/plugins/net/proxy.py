@@ -9,14 +9,16 @@ upstream sent it, with its ``Content-Type``), which a listener writes back as it
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
+
+from msgspec import Meta
 
 from ...errors import FlowError, UserError
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
-from ...scheme import Context, Scheme
+from ...scheme import Context, Scheme, spec_error
 from ...spec import Spec
 from . import mime
 from .exchange import CLIENT_KEY
@@ -31,7 +33,7 @@ _HOP = frozenset({"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Autho
 class ProxySpec(Spec, kw_only=True):
     """Forwards each HTTP request to one of ``urls`` in turn and answers with the upstream's response."""
 
-    urls: list[str]
+    urls: Annotated[list[str], Meta(min_length=1, description="the upstream http(s) URLs, used in turn")]
 
 
 class Proxy(OneToOne):
@@ -121,7 +123,7 @@ def compile_proxy(spec: ProxySpec, context: Context) -> Proxy:
     for i, url in enumerate(spec.urls):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UserError(f"urls[{i}]: {url!r} is not an http(s) URL")
+            raise spec_error(spec, f"urls[{i}]", f"{url!r} is not an http(s) URL")
     return Proxy(list(spec.urls))
 
 

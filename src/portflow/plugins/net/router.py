@@ -8,7 +8,10 @@ unconnected the listener writes them as they are. A payload that is not a map is
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+from msgspec import Meta
 
 from ...errors import SpecError
 from ...node import OneToMany
@@ -25,15 +28,15 @@ __all__ = ["RouterSpec", "Route", "Router", "compile_router", "register"]
 class Route(msgspec.Struct, kw_only=True):
     """One route: requests with ``method`` whose path matches ``path`` go out on ``port`` (``out[N]``)."""
 
-    method: str
-    path: str = "/"
-    port: str
+    method: Annotated[str, Meta(min_length=1, description="the HTTP method this route takes (GET, POST, ...)")]
+    path: Annotated[str, Meta(description="the path pattern: /literal, /:param, /* catch-all")] = "/"
+    port: Annotated[str, Meta(description="the out-port matching requests leave on (out[N])")]
 
 
 class RouterSpec(Spec, kw_only=True):
     """Routes HTTP payloads by method and path: ``:param``, ``*`` catch-all, 404, 405 and OPTIONS."""
 
-    routes: list[Route] = []
+    routes: Annotated[list[Route], Meta(description="the routes, first match wins")] = []
 
 
 class Router(OneToMany):
@@ -91,7 +94,7 @@ def compile_router(spec: RouterSpec, context: Context) -> Router:
             continue
         routes.append((route.method, route.path, index))
     if problems:
-        raise SpecError(f"spec {spec.label!r} (kind {spec.kind})", problems)
+        raise SpecError(spec.subject, problems)
     return Router(routes)
 
 

@@ -18,16 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-from ...errors import FlowError, UserError
+from msgspec import Meta
+
+from ...errors import FlowError
 from ...node import Node
 from ...packet import NONE, Packet
 from ...port import ERROR, IN, IO, OUT, InPort, OutPort
 from ...process import Process
-from ...scheme import Context, Scheme
-from ...spec import Duration, Spec
+from ...scheme import Context, Scheme, spec_error
+from ...spec import NonNegativeDuration, Spec
 from . import mime
 from .upgrade import WEBSOCKET_KEY
 
@@ -41,16 +43,17 @@ TEXT, BINARY, CLOSE, PING, PONG = 1, 2, 8, 9, 10
 class GatewaySpec(Spec, kw_only=True):
     """Upgrades the HTTP request received on ``io`` to a WebSocket; messages flow out on ``out``, in on ``in``."""
 
-    protocol: str = "websocket"
-    timeout: Duration | None = None
-    buffer: int = 0
+    protocol: Annotated[Literal["websocket"], Meta(description="the protocol upgraded to (only websocket)")] = \
+        "websocket"
+    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest the closing handshake may take")] = None
+    buffer: Annotated[int, Meta(ge=0, description="messages kept while nobody reads them (0: none)")] = 0
 
 
 class WebSocketSpec(Spec, kw_only=True):
     """A WebSocket client: ``io`` dials ``url``; messages flow out on ``out``, in on ``in``."""
 
-    url: str
-    timeout: Duration | None = None
+    url: Annotated[str, Meta(description="the ws:// or wss:// URL to connect to")]
+    timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest the closing handshake may take")] = None
 
 
 def _message(kind: int, raw: bytes | str) -> dict[str, Any]:
@@ -165,10 +168,7 @@ class _WebSocketNode(Node):
     def inport(self, name: str) -> InPort | None:
         return self.io_port if name == IO else self.in_port if name == IN else None
 
-    def outport(self, name: str) -> OutPort | None:
-        if name == OUT or name == "out[0]":
-            return self.out_port
-        return self.error_port if name == ERROR else None
+    OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
 
     async def _open(self, proc: Process, pck: Packet) -> _Channel:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -309,15 +309,13 @@ class _AiohttpSessionChannel(_AiohttpChannel):
 
 
 def compile_gateway(spec: GatewaySpec, context: Context) -> Gateway:
-    if spec.protocol != "websocket":
-        raise UserError(f"protocol: {spec.protocol!r} is invalid; expected websocket")
     return Gateway(float(spec.timeout) if spec.timeout else None)
 
 
 def compile_websocket(spec: WebSocketSpec, context: Context) -> WebSocketClient:
     parts = urlsplit(spec.url)
     if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
-        raise UserError(f"url: {spec.url!r} is not a ws(s) URL")
+        raise spec_error(spec, "url", f"{spec.url!r} is not a ws(s) URL")
     return WebSocketClient(spec.url, float(spec.timeout) if spec.timeout else None)
 
 
