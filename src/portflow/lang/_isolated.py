@@ -23,6 +23,7 @@ message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import struct
 import subprocess
@@ -291,6 +292,27 @@ async def _exchange(loop: asyncio.AbstractEventLoop, worker: Worker, key: str, c
         loop.remove_reader(worker.fd)
 
 
-def python_argv(memory: int = MEMORY) -> list[str]:
-    """The command that starts a ``python-isolated`` child."""
-    return [sys.executable, "-I", "-c", f"from portflow.lang.python import serve_isolated; serve_isolated({int(memory)})"]
+def child_argv(module: str, memory: int = MEMORY) -> list[str]:
+    """The command that starts a child serving ``module.serve_isolated`` (python-isolated, CEL)."""
+    return [sys.executable, "-I", "-c", f"from {module} import serve_isolated; serve_isolated({int(memory)})"]
+
+
+class Program:
+    """Code run in a child of ``pool``; the timeout counts from the moment a child is ready."""
+
+    __slots__ = ("code", "key", "timeout", "pool", "language")
+
+    def __init__(self, code: str, timeout: float | None, pool: Pool, language: str) -> None:
+        from ._runtime import DEFAULT_TIMEOUT
+
+        self.code = code
+        self.key = hashlib.sha256(code.encode()).hexdigest()
+        self.timeout = DEFAULT_TIMEOUT if timeout is None or timeout <= 0 else float(timeout)
+        self.pool = pool
+        self.language = language
+
+    async def __call__(self, payload: Any) -> Any:
+        return await self.pool.call(self.key, self.code, payload, self.timeout, self.language)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r})"

@@ -31,10 +31,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import re
-import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +40,7 @@ from cel_expr_python.ext import ext_encoders, ext_math, ext_strings
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from ..errors import CompileError, FlowError, FlowTimeout
+from . import _isolated
 from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
 
 MAX_RANGE = 1_000_000
@@ -293,43 +291,21 @@ class CelProgram(GuardedProgram):
         return f"CelProgram({self.code!r})"
 
 
-class IsolatedCelProgram:
-    """A non-linear expression, evaluated in a killable subprocess (see the module docstring)."""
+class IsolatedCelProgram(_isolated.Program):
+    """A non-linear expression, evaluated in a killable child (see the module docstring)."""
 
-    __slots__ = ("code", "key", "timeout")
+    __slots__ = ()
 
     def __init__(self, code: str, timeout: float | None) -> None:
-        from ._runtime import DEFAULT_TIMEOUT
-
-        self.code = code
-        self.key = hashlib.sha256(code.encode()).hexdigest()
-        self.timeout = DEFAULT_TIMEOUT if timeout is None or timeout <= 0 else float(timeout)
-
-    async def __call__(self, payload: Any) -> Any:
-        return await _isolated_pool().call(self.key, self.code, payload, self.timeout, "cel")
-
-    def __repr__(self) -> str:
-        return f"IsolatedCelProgram({self.code!r})"
+        super().__init__(code, timeout, _POOL, "cel")
 
 
-_pool: Any = None
-_pool_lock = threading.Lock()
-
-
-def _isolated_pool() -> Any:
-    global _pool
-    from . import _isolated
-
-    with _pool_lock:
-        if _pool is None:
-            argv = [sys.executable, "-I", "-c", f"from portflow.lang.cel import serve_isolated; serve_isolated({_isolated.MEMORY})"]
-            _pool = _isolated.Pool(_isolated.WORKERS, argv)
-        return _pool
+#: The CEL children (started on first use, one at a time up to WORKERS).
+_POOL = _isolated.Pool(_isolated.WORKERS, _isolated.child_argv("portflow.lang.cel"))
 
 
 def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_isolated(MEMORY)"
     """Run in a CEL child: evaluate non-linear expressions (the parent kills it at the timeout)."""
-    from . import _isolated
 
     language = Cel()
     cache: dict[str, CelProgram] = {}

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import hashlib
 import importlib
 import operator
 import threading
@@ -46,6 +45,7 @@ from RestrictedPython.Guards import (
 )
 
 from ..errors import CompileError, FlowError, FlowTimeout
+from . import _isolated
 from ._runtime import GuardedProgram, Interrupted, plain, run_watched, timeout_message
 
 ALLOWED_MODULES = frozenset(
@@ -239,7 +239,6 @@ def _run_isolated(key: str, code: str, payload: Any) -> Any:
 
 def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_isolated(MEMORY)"
     """Run in a ``python-isolated`` child: import everything a snippet may use, then serve requests."""
-    from . import _isolated
 
     _globals()
     for name in ALLOWED_MODULES | _INTERNAL:
@@ -247,34 +246,17 @@ def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_
     _isolated.serve(_run_isolated, memory)
 
 
-_pool: Any = None
-_pool_lock = threading.Lock()
+class IsolatedProgram(_isolated.Program):
+    """A Python snippet run in a ``python-isolated`` child."""
 
-
-def _isolated_pool() -> Any:
-    global _pool
-    from . import _isolated
-
-    with _pool_lock:
-        if _pool is None:
-            _pool = _isolated.Pool(_isolated.WORKERS, _isolated.python_argv())
-        return _pool
-
-
-class IsolatedProgram:
-    """A Python snippet run in a subprocess; the timeout counts from the moment a subprocess is ready."""
-
-    __slots__ = ("code", "key", "timeout")
+    __slots__ = ()
 
     def __init__(self, code: str, timeout: float | None) -> None:
-        from ._runtime import DEFAULT_TIMEOUT
+        super().__init__(code, timeout, _POOL, "python-isolated")
 
-        self.code = code
-        self.key = hashlib.sha256(code.encode()).hexdigest()
-        self.timeout = DEFAULT_TIMEOUT if timeout is None or timeout <= 0 else float(timeout)
 
-    async def __call__(self, payload: Any) -> Any:
-        return await _isolated_pool().call(self.key, self.code, payload, self.timeout, "python-isolated")
+#: The python-isolated children (started on first use, one at a time up to WORKERS).
+_POOL = _isolated.Pool(_isolated.WORKERS, _isolated.child_argv("portflow.lang.python"))
 
 
 class IsolatedPython:
