@@ -55,7 +55,7 @@ class ListenerSpec(Spec, kw_only=True):
     host: Annotated[str, Meta(description="the address to listen on ('' or '*': every interface)")] = ""
     port: Annotated[int, Meta(ge=0, le=65535, description="the TCP port (0: any free one)")]
     tls: Annotated[TLSSpec | None, Meta(description="serve HTTPS with this certificate and key")] = None
-    max_body: Annotated[int, Meta(gt=0, description="the largest request body in bytes, after decoding (413 past it)")] = \
+    max_body: Annotated[int, Meta(ge=1, description="the largest request body in bytes, after decoding (413 past it)")] = \
         DEFAULT_MAX_BODY
     read_timeout: Annotated[PositiveDuration, Meta(description="the longest reading a whole request may take")] = \
         PositiveDuration(60.0)
@@ -63,7 +63,7 @@ class ListenerSpec(Spec, kw_only=True):
         PositiveDuration(_DEFAULTS.header_timeout)
     idle_timeout: Annotated[PositiveDuration, Meta(description="how long an idle keep-alive connection stays open")] = \
         PositiveDuration(_DEFAULTS.idle_timeout)
-    max_connections: Annotated[int, Meta(gt=0, description="open connections at most (the oldest idle one is shed)")] = \
+    max_connections: Annotated[int, Meta(ge=1, description="open connections at most (the oldest idle one is shed)")] = \
         _DEFAULTS.max_connections
 
 
