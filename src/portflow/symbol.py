@@ -43,6 +43,9 @@ class Symbol:
     #: Why the symbol has no node or could not load, for ``get``/``start`` to show.
     error: str | None = None
     loaded: bool = False
+    #: Wiring mistakes found when linking (a port the target lacks, a name that does not exist), each one
+    #: line with a did-you-mean where one is close; ``get`` and readiness show them.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
