@@ -57,7 +57,7 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
 
 
 async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
-                from_values: str | None, reuse_port: bool = False) -> None:
+                from_values: str | None, reuse_port: bool = False, debug: bool = False) -> None:
     import asyncio
     import signal
 
@@ -79,7 +79,12 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
         await runtime.start()
         active = sum(1 for sb in runtime.table if sb.loaded)
         log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
-        await stop.wait()
+        if debug:
+            from .debug_prompt import debugging
+
+            await debugging(runtime, stop.wait)
+        else:
+            await stop.wait()
         log.info("shutting down")
         grace = runtime_settings.grace
         try:
@@ -100,10 +105,12 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 @click.option("--workers", default="1", metavar="N|auto", show_default=True,
               help="Worker processes, each a whole runtime on the same store, sharing listening sockets.")
 @click.option("--worker", is_flag=True, hidden=True)
+@click.option("--debug", is_flag=True,
+              help="Open the debugger's prompt while serving: breakpoints, held hops, processes ('help' there).")
 @click.pass_context
 @handle_errors
 def start(ctx: click.Context, namespace: str | None, from_specs: str | None, from_values: str | None,
-          environment: tuple[str, ...], workers: str, worker: bool) -> None:
+          environment: tuple[str, ...], workers: str, worker: bool, debug: bool) -> None:
     """Run a namespace: load its specs, serve, and follow changes until SIGINT or SIGTERM."""
     from .workers import worker_count, worker_environment
 
@@ -113,11 +120,13 @@ def start(ctx: click.Context, namespace: str | None, from_specs: str | None, fro
         count = worker_count(workers)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--workers'") from None
+    if debug and (worker or count != 1):
+        raise click.BadParameter("the debugger runs one runtime: use it without --workers", param_hint="'--debug'")
     if worker:
         env = {**env, **worker_environment()}
         run(serve(settings, settings.namespace, env, None, None, reuse_port=True))
     elif count == 1:
-        run(serve(settings, settings.namespace, env, from_specs, from_values))
+        run(serve(settings, settings.namespace, env, from_specs, from_values, debug=debug))
     else:
         run(supervise(ctx, settings, env, from_specs, from_values, count))
 
