@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import threading
 import urllib.request
@@ -143,8 +144,15 @@ def test_start_debug_through_a_real_pty(tmp_path):
         assert answers == {"slow": "slow answer"}
         child.send("\x1b[A\r")  # history: the last command again
         child.expect_exact("nothing is held")
+        # quit while a hop is held: it is let go, answered, and the runtime closes cleanly.
+        again = threading.Thread(target=lambda: answers.update(again=fetch(f"http://127.0.0.1:{port}/slow")))
+        again.start()
+        child.expect_exact("held at router out[0] -> slow in")
         child.send("q\r")
+        child.expect_exact("shutting down")
         child.expect(pexpect.EOF)
+        again.join(timeout=30)
+        assert answers["again"] == "slow answer"
         assert TOKEN not in child.before
     finally:
         child.close(force=True)
@@ -170,6 +178,26 @@ def test_start_debug_reads_commands_line_by_line_when_stdin_is_not_a_terminal(tm
     assert answers == {"fast": "fast answer"}
     child.sendeof()  # the end of input is quit
     child.expect(pexpect.EOF)
+    assert child.wait() == 0
+
+
+def test_sigterm_stops_a_debugged_start_and_lets_held_hops_go(tmp_path):
+    port = free_port()
+    specs = tmp_path / "flow.yaml"
+    specs.write_text(SLOW_AND_FAST.replace("port: 0", f"port: {port}"))
+    child = PopenSpawn([PORTFLOW, "start", "--from-specs", str(specs), "--debug"], cwd=str(tmp_path),
+                       env=environment(tmp_path), encoding="utf-8", timeout=30)
+    child.expect_exact("'help' lists the commands")
+    child.sendline("break")
+    child.expect_exact('"hits": 0')
+    answers: dict[str, str] = {}
+    request = threading.Thread(target=lambda: answers.update(fast=fetch(f"http://127.0.0.1:{port}/fast")))
+    request.start()
+    child.expect_exact("held at http out -> router in")
+    child.kill(signal.SIGTERM)
+    child.expect(pexpect.EOF)
+    request.join(timeout=30)
+    assert answers == {"fast": "fast answer"}
     assert child.wait() == 0
 
 
