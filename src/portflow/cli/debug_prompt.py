@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..debugger import Debugger, Pause, port_names
-from ..errors import UserError
+from ..errors import PortflowError, UserError
 from ..redact import redact, secret_texts
 from .common import docs_table
 
@@ -87,10 +87,10 @@ class Commands:
         if name == "quit":
             return "", True
         try:
-            text = getattr(self, "do_" + name)(words[1:])
-        except UserError as exc:
-            text = f"error: {exc}"
-        return await self.mask(text), False
+            text = await self.mask(getattr(self, "do_" + name)(words[1:]))
+        except PortflowError as exc:  # a mistake in the command, or the store failing to give the values
+            text = await self.mask(f"error: {exc}") if isinstance(exc, UserError) else f"error: {exc}"
+        return text, False
 
     async def announcement(self, pause: Pause) -> str:
         """What a hop held by a breakpoint prints when it becomes the current one."""
@@ -134,7 +134,8 @@ class Commands:
         return _json(self._breakpoint(args).row())
 
     def do_symbols(self, args: list[str]) -> str:
-        return docs_table([sb.doc for sb in self.debugger.table])
+        rows = [sb.doc for sb in self.debugger.table]
+        return docs_table(rows) if rows else "no symbols"
 
     def do_symbol(self, args: list[str]) -> str:
         if args:

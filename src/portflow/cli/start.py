@@ -79,18 +79,20 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
         await runtime.start()
         active = sum(1 for sb in runtime.table if sb.loaded)
         log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
-        if debug:
-            from .debug_prompt import debugging
-
-            await debugging(runtime, stop.wait)
-        else:
-            await stop.wait()
-        log.info("shutting down")
-        grace = runtime_settings.grace
         try:
-            await asyncio.wait_for(runtime.close(), timeout=grace)
-        except TimeoutError:
-            log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
+            if debug:
+                from .debug_prompt import debugging
+
+                await debugging(runtime, stop.wait)
+            else:
+                await stop.wait()
+        finally:  # the debugger's prompt failing closes the runtime as cleanly as a signal does
+            log.info("shutting down")
+            grace = runtime_settings.grace
+            try:
+                await asyncio.wait_for(runtime.close(), timeout=grace)
+            except TimeoutError:
+                log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
     finally:
         await store.close()
 
