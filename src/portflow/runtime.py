@@ -192,17 +192,8 @@ class Runtime:
         for sb in changed:
             if sb.error and sb.error.startswith("load failed"):
                 problems.append(f"{sb.describe()}: {sb.error}")
-        self.problems = problems
-        self._report_inactive(changed)
+        self.problems = problems  # wiring mistakes (a missing target, a wrong port) the table logs once
         return problems
-
-    def _report_inactive(self, changed: list[Symbol]) -> None:
-        for sb in changed:
-            if sb.node is None or sb.loaded or self.table.get(sb.id) is not sb:
-                continue
-            missing = [f"{out} -> {ref.name or ref.id}" for out, ref, t in self.table.targets(sb) if t is None]
-            if missing:
-                log.warning("%s: inactive: missing target %s", sb.describe(), ", ".join(missing))
 
     async def _values_for(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids, names = set(), set()

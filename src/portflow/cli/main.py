@@ -20,6 +20,7 @@ COMMANDS = {
     "explain": "portflow.cli.explain:explain",
     "kinds": "portflow.cli.explain:kinds",
     "docs": "portflow.cli.docs:docs",
+    "lint": "portflow.cli.lint:lint",
 }
 
 
