@@ -23,10 +23,12 @@ start: install
 test: install
 	$(BIN)/pytest
 
-# ruff (style, bugs, security, async traps) over the whole tree; mypy (strict on the core modules).
+# ruff (style, bugs, security, async traps) over the whole tree; mypy (strict on the core modules);
+# `portflow lint` over every example (each file its own namespace).
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	@for f in examples/*.yaml; do $(BIN)/portflow lint -f $$f || exit 1; done
 
 # Longer fuzzing runs of the property-based targets (seconds each in `make test`). One line per target.
 FUZZ_EXAMPLES ?= 20000

@@ -54,6 +54,14 @@ class Built:
     skipped: str = ""
 
     @property
+    def warning(self) -> str | None:
+        """Why a document of a kind this process does not know was not compiled; None otherwise."""
+        if self.skipped != "kind":
+            return None
+        return (f"{describe(self.doc)}: unknown kind {self.doc.get('kind')!r}; stored, not compiled "
+                "(its plugin may be installed where the runtime runs)")
+
+    @property
     def problem(self) -> str | None:
         """The error as one line naming the spec, None when it compiled (or was skipped)."""
         return None if self.error is None else problem_line(self.doc, self.error)
@@ -64,9 +72,8 @@ async def admit(docs: Iterable[dict[str, Any]], context: Context) -> Admission:
     result = Admission()
     async with compiled(docs, context) as built:
         for b in built:
-            if b.skipped == "kind":
-                result.warnings.append(f"{describe(b.doc)}: unknown kind {b.doc.get('kind')!r}; stored, not "
-                                       "compiled (its plugin may be installed where the runtime runs)")
+            if b.warning:
+                result.warnings.append(b.warning)
             elif b.problem:
                 result.problems.append(b.problem)
     return result
@@ -107,23 +114,31 @@ async def compiled(docs: Iterable[dict[str, Any]], context: Context) -> AsyncIte
             forget(own_store.url)
 
 
-def _build(doc: dict[str, Any], context: Context) -> Built:
+def _meta_spec(doc: dict[str, Any]) -> tuple[Spec, list[str]]:
+    """The meta fields of ``doc`` alone (its links still count when its own fields are not compiled), and
+    their problems; a stub with id, kind and name when they do not decode."""
     from .runtime import _stub_spec
 
+    meta, problems = decode_struct({k: v for k, v in doc.items() if k in META_KEYS}, Spec)
+    if problems:
+        namespace = doc.get("namespace")
+        return _stub_spec(doc, namespace if isinstance(namespace, str) and namespace else DEFAULT_NAMESPACE), problems
+    return meta, []
+
+
+def _build(doc: dict[str, Any], context: Context) -> Built:
     scheme = context.scheme
-    namespace = doc.get("namespace") if isinstance(doc.get("namespace"), str) else DEFAULT_NAMESPACE
     kind = doc.get("kind")
+    meta, problems = _meta_spec(doc)
     if scheme.kind(kind if isinstance(kind, str) else "") is None:
-        return Built(doc, Symbol(spec=_stub_spec(doc, namespace or DEFAULT_NAMESPACE), doc=doc), skipped="kind")
-    if doc.get("env"):  # its fields are templates until the runtime binds the values: only the meta fields
-        meta, problems = decode_struct({k: v for k, v in doc.items() if k in META_KEYS}, Spec)
-        spec = meta if not problems else _stub_spec(doc, namespace or DEFAULT_NAMESPACE)
-        return Built(doc, Symbol(spec=spec, doc=doc), SpecError(describe(doc), problems) if problems else None,
+        return Built(doc, Symbol(spec=meta, doc=doc), skipped="kind")
+    if doc.get("env"):  # its fields are templates until the runtime binds its values
+        return Built(doc, Symbol(spec=meta, doc=doc), SpecError(describe(doc), problems) if problems else None,
                      skipped="env")
     try:
         spec = scheme.decode(doc)
     except PortflowError as exc:
-        return Built(doc, Symbol(spec=_stub_spec(doc, namespace or DEFAULT_NAMESPACE), doc=doc), exc)
+        return Built(doc, Symbol(spec=meta, doc=doc), exc)
     try:
         node = scheme.compile(spec, context)
     except Exception as exc:  # reported as the document's problem
