@@ -21,6 +21,7 @@ COMMANDS = {
     "kinds": "portflow.cli.explain:kinds",
     "docs": "portflow.cli.docs:docs",
     "lint": "portflow.cli.lint:lint",
+    "diff": "portflow.cli.diff:diff",
 }
 
 
