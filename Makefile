@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: start test lint bench install clean services fuzz
+.PHONY: start test lint bench install clean services fuzz pictures
 
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ FUZZ_EXAMPLES ?= 20000
 fuzz: install
 	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/test_fuzz_spec.py
 	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/plugins/net/test_fuzz_request.py
+
+# The picture of each example (tests/cli/test_graph.py checks they are not stale).
+pictures: install
+	@for f in examples/*.yaml; do $(BIN)/portflow graph -f $$f -o svg > $${f%.yaml}.svg || exit 1; done
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -31,6 +31,9 @@ class Miswire:
     #: True when the connection's target does not exist (the symbol stays inactive), False when the
     #: connection is only ignored (a port the node or its target does not have).
     missing: bool = False
+    #: The out-port and the index of the connection in it (-1: the whole out-port).
+    out: str = ""
+    index: int = -1
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -56,7 +59,7 @@ def miswirings(sb: Symbol, resolve: Callable[[PortRef], Symbol | None], names: I
         if sb.node is not None and out not in LIFECYCLE_PORTS and sb.node.outport(out) is None:
             hint = did_you_mean(out, outport_names(sb.node))
             found.append(Miswire(f"ports.{out}", f"kind {sb.kind} has no out-port {out!r}{hint}; "
-                                 "its connections are ignored"))
+                                 "its connections are ignored", out=out))
             continue
         for i, ref in enumerate(refs):
             where = f"ports.{out}[{i}]"
@@ -64,16 +67,16 @@ def miswirings(sb: Symbol, resolve: Callable[[PortRef], Symbol | None], names: I
             if target is None:
                 if ref.id:
                     text = f"no spec with id {ref.id!r} in namespace {sb.namespace!r}"
-                    found.append(Miswire(f"{where}.id", f"{text}; inactive until it exists", missing=True))
+                    found.append(Miswire(f"{where}.id", f"{text}; inactive until it exists", True, out, i))
                 elif ref.name:
                     text = f"no spec named {ref.name!r} in namespace {sb.namespace!r}"
                     hint = did_you_mean(ref.name, names)
-                    found.append(Miswire(f"{where}.name", f"{text}{hint}; inactive until it exists", missing=True))
+                    found.append(Miswire(f"{where}.name", f"{text}{hint}; inactive until it exists", True, out, i))
                 continue
             if target.node is not None and target.node.inport(ref.port) is None:
                 hint = did_you_mean(ref.port, inport_names(target.node))
                 found.append(Miswire(f"{where}.port", f"{target.describe()} has no in-port {ref.port!r}{hint}; "
-                                     "the connection is ignored"))
+                                     "the connection is ignored", False, out, i))
     return found
 
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "docs": "portflow.cli.docs:docs",
     "lint": "portflow.cli.lint:lint",
     "diff": "portflow.cli.diff:diff",
+    "graph": "portflow.cli.graph:graph",
 }
 
 
