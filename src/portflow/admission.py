@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,10 +80,12 @@ async def admit(docs: Iterable[dict[str, Any]], context: Context) -> Admission:
 
 
 @contextlib.asynccontextmanager
-async def compiled(docs: Iterable[dict[str, Any]], context: Context) -> AsyncIterator[list[Built]]:
+async def compiled(docs: Iterable[dict[str, Any]], context: Context,
+                   bind: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> AsyncIterator[list[Built]]:
     """Each document decoded and compiled in a fresh context (never loaded: nothing listens or runs); the
     nodes and the services their codecs created are closed on leaving. ``lint``, ``get`` and ``graph``
-    look at what this gives; ``admit`` reports its problems."""
+    look at what this gives; ``admit`` reports its problems. A document with ``env`` is compiled only when
+    ``bind`` binds it (returns the bound document, not None)."""
     scheme = context.scheme
     # A private context, as a runtime's (a store, a table) that runs nothing: the services a codec creates
     # (pools, listener registries) close with it. Without a store, an empty private one stands in.
@@ -98,7 +100,7 @@ async def compiled(docs: Iterable[dict[str, Any]], context: Context) -> AsyncIte
     built: list[Built] = []
     try:
         for doc in docs:
-            built.append(_build(doc, context))
+            built.append(_build(doc, context, bind))
         yield built
     finally:
         for b in built:
@@ -126,17 +128,19 @@ def _meta_spec(doc: dict[str, Any]) -> tuple[Spec, list[str]]:
     return meta, []
 
 
-def _build(doc: dict[str, Any], context: Context) -> Built:
+def _build(doc: dict[str, Any], context: Context,
+           bind: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None) -> Built:
     scheme = context.scheme
     kind = doc.get("kind")
     meta, problems = _meta_spec(doc)
     if scheme.kind(kind if isinstance(kind, str) else "") is None:
         return Built(doc, Symbol(spec=meta, doc=doc), skipped="kind")
-    if doc.get("env"):  # its fields are templates until the runtime binds its values
+    bound = bind(doc) if bind is not None and doc.get("env") and not problems else doc
+    if bound is None or (bound is doc and doc.get("env")):  # its fields are templates until bound
         return Built(doc, Symbol(spec=meta, doc=doc), SpecError(describe(doc), problems) if problems else None,
                      skipped="env")
     try:
-        spec = scheme.decode(doc)
+        spec = scheme.decode(bound)
     except PortflowError as exc:
         return Built(doc, Symbol(spec=meta, doc=doc), exc)
     try:

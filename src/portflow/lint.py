@@ -12,15 +12,18 @@ meant.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .admission import Built, compiled
+from .diff import secret_texts
 from .errors import DocumentError, SpecError, UserError
+from .redact import redact
+from .runtime import bind
 from .scheme import Context
 from .spec import DEFAULT_NAMESPACE, check_meta, describe, new_id, read_documents
 from .suggest import did_you_mean
@@ -159,8 +162,13 @@ def _listener_address(doc: dict[str, Any]) -> tuple[str, int] | None:
 
 
 async def lint_documents(sources: Iterable[tuple[str, str]], namespace: str, context: Context,
-                         limits: dict[str, int] | None = None) -> list[Finding]:
-    """Lint ``(file name, text)`` pairs as one namespace (documents without one go to ``namespace``)."""
+                         limits: dict[str, int] | None = None,
+                         environment: Mapping[str, str] | None = None) -> list[Finding]:
+    """Lint ``(file name, text)`` pairs as one namespace (documents without one go to ``namespace``).
+
+    Documents with ``data`` and no ``kind`` are values: not linted, but bound into the specs' ``env``.
+    A spec with ``env`` is compiled when everything it binds is there: the values it names (in the files)
+    and, for entries naming none, ``environment`` (``-e``); else only its links are checked."""
     findings: list[Finding] = []
     docs: list[_Doc] = []
     for filename, text in sources:
@@ -173,6 +181,9 @@ async def lint_documents(sources: Iterable[tuple[str, str]], namespace: str, con
         nodes = document_nodes(text)
         for i, doc in enumerate(loaded):
             docs.append(_Doc(filename, nodes[i] if i < len(nodes) else None, doc))
+    values = [d.doc for d in docs if "kind" not in d.doc and "data" in d.doc]
+    docs = [d for d in docs if not ("kind" not in d.doc and "data" in d.doc)]
+    secrets = secret_texts(values)
     scheme = context.scheme
     kinds = [k.name for k in scheme.kinds()] + [a for k in scheme.kinds() for a in k.aliases]
     valid: list[_Doc] = []
@@ -202,7 +213,17 @@ async def lint_documents(sources: Iterable[tuple[str, str]], namespace: str, con
             findings.append(d.finding("kind", f"unknown kind {d.doc['kind']!r}{did_you_mean(d.doc['kind'], kinds)}"
                                       "; `portflow kinds` lists the installed ones"))
         valid.append(d)
-    async with compiled([d.doc for d in valid], context) as built:
+    def bound(doc: dict[str, Any]) -> dict[str, Any] | None:
+        env = doc.get("env") or {}
+        entries = [e for entry in env.values() for e in (entry if isinstance(entry, list) else [entry])]
+        if not environment and any(isinstance(e, dict) and not (e.get("id") or e.get("name")) for e in entries):
+            return None  # its templates wait for -e
+        try:
+            return bind(doc, values, environment or {}, doc["namespace"], [])
+        except UserError:
+            return None  # a value it names is not in the files: the store may hold it
+
+    async with compiled([d.doc for d in valid], context, bound) as built:
         for d, b in zip(valid, built, strict=True):
             findings.extend(_compile_findings(d, b))
         wires = Wires(b.symbol for b in built)
@@ -210,6 +231,8 @@ async def lint_documents(sources: Iterable[tuple[str, str]], namespace: str, con
             for m in wires.miswirings(b.symbol):
                 findings.append(d.finding(m.field, m.message))
         findings.extend(_namespace_findings(valid, built, wires, scheme))
+    if secrets:
+        findings = [replace(f, message=redact(f.message, secrets)) for f in findings]
     return sorted(findings, key=lambda f: (f.file, f.line or 0))
 
 
@@ -220,7 +243,9 @@ def _namespace_findings(valid: list[_Doc], built: list[Built], wires: Wires, sch
     for d, b in zip(valid, built, strict=True):
         kind = scheme.kind(b.symbol.kind)
         if kind is not None and kind.name == "listener":
-            address = _listener_address(d.doc)
+            fields = d.doc if b.symbol.node is None else {"port": getattr(b.symbol.spec, "port", None),
+                                                          "host": getattr(b.symbol.spec, "host", "")}
+            address = _listener_address(fields)  # the bound port when it was compiled
             if address is not None:
                 other = listeners.get(address)
                 if other is not None:
@@ -257,7 +282,8 @@ def read_sources(paths: Iterable[str]) -> tuple[list[tuple[str, str]], list[Find
 
 
 async def lint_files(paths: Iterable[str], namespace: str, context: Context,
-                     limits: dict[str, int] | None = None) -> list[Finding]:
+                     limits: dict[str, int] | None = None,
+                     environment: Mapping[str, str] | None = None) -> list[Finding]:
     """Lint files as one namespace; an unreadable file is a finding, not an exception."""
     sources, findings = read_sources(paths)
-    return findings + await lint_documents(sources, namespace, context, limits)
+    return findings + await lint_documents(sources, namespace, context, limits, environment)

@@ -163,3 +163,64 @@ def test_lint_through_the_real_executable(tmp_path):
     assert f"{bad}:6: spec 'a' (kind snippet): ports.out[0].name: no spec named 'bb' in namespace 'default' " \
            "(did you mean 'b'?); inactive until it exists" in result.stdout.splitlines()
     assert not (tmp_path / "portflow.db").exists()  # lint opens no store
+
+
+def test_specs_with_env_compile_when_what_they_bind_is_given(cli):
+    listener = """\
+- kind: listener
+  name: {name}
+  port: '{{{{ .PORT }}}}'
+  env:
+    PORT:
+      data: '{{{{ .PORT }}}}'
+  ports:
+    out:
+      - name: s
+        port: in
+    error:
+      - name: s
+        port: in
+"""
+    path = cli.write("two.yaml", listener.format(name="a") + listener.format(name="b") +
+                     "- kind: snippet\n  name: s\n  language: text\n  code: x\n")
+    assert cli("lint", "-f", path).exit_code == 0  # without -e the templates wait: nothing to compile
+    result = cli("lint", "-f", path, "-e", "PORT=8000")
+    assert result.exit_code == 1
+    assert lines(result) == [f"{path}:16: spec 'b' (kind listener): port: port 8000 is also listened on by spec 'a' "
+                             f"(kind listener) ({path}:3)"]
+    bad = cli("lint", "-f", path, "-e", "PORT=70000")
+    assert f"{path}:3: spec 'a' (kind listener): port: expected int <= 65535, got '70000'" in lines(bad)
+
+
+def test_values_in_the_files_bind_by_name_and_their_text_never_shows(cli):
+    path = cli.write("bound.yaml", """\
+- name: token
+  data: hunter2-secret
+- kind: auth
+  name: auth
+  scheme: bearer
+  token: '{{ .TOKEN }}'
+  env:
+    TOKEN:
+      name: token
+      data: '{{ . }}'
+  ports:
+    out:
+      - name: listener
+        port: in
+- kind: listener
+  name: listener
+  port: '{{ .P }}'
+  env:
+    P:
+      name: token
+      data: '{{ . }}'
+""")
+    result = cli("lint", "-f", path)
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output
+    assert lines(result) == [
+        f"{path}:3: spec 'auth' (kind auth): nothing sends to this node (no spec's ports name it) (warning)",
+        f"{path}:15: spec 'listener' (kind listener): ports: the error port is not wired: a failing flow answers a "
+        "bare 500 (wire ports.error to answer errors yourself) (warning)",
+        f"{path}:17: spec 'listener' (kind listener): port: expected int, got str"]  # the value was bound

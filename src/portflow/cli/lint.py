@@ -7,10 +7,17 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, load_settings_for, namespace_option, run
+from .common import (
+    environment_option,
+    handle_errors,
+    load_settings_for,
+    namespace_option,
+    parse_environment,
+    run,
+)
 
 
-async def lint_paths(settings: Any, paths: list[str], namespace: str) -> list[Any]:
+async def lint_paths(settings: Any, paths: list[str], namespace: str, environment: dict[str, str]) -> list[Any]:
     from ..admission import admission_context
     from ..lint import lint_files
     from ..plugin import default_registries
@@ -18,27 +25,33 @@ async def lint_paths(settings: Any, paths: list[str], namespace: str) -> list[An
     registries = default_registries(settings.runtime_settings())
     context = admission_context(registries.scheme, registries.languages, registries.hooks,
                                 settings.runtime_settings())
-    return await lint_files(paths, namespace, context, settings.document_limits())
+    return await lint_files(paths, namespace, context, settings.document_limits(), environment)
 
 
 @click.command(short_help="Check spec files without running or writing them.")
 @click.option("-f", "--filename", "filenames", multiple=True, required=True, metavar="FILE",
               help="A YAML or JSON file of specs (repeatable; - reads stdin). The files are one namespace.")
 @namespace_option
+@environment_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one line per problem (FILE:LINE: spec 'x' (kind k): field: message); json: a list.")
 @click.pass_context
 @handle_errors
-def lint(ctx: click.Context, filenames: tuple[str, ...], namespace: str | None, output: str) -> None:
+def lint(ctx: click.Context, filenames: tuple[str, ...], namespace: str | None, environment: tuple[str, ...],
+         output: str) -> None:
     """Check spec files as `start --from-specs` would load them, without running or writing anything.
 
     Reports documents that do not parse, fields that do not validate, code that does not compile (every
     language), unknown kinds, duplicate names, links to names or ports that do not exist (with the closest
     name that does), and two listeners on one port; and warns about nodes nothing sends to and listeners
     whose error port is not wired. Exit status 1 when there is an error, 0 when there are only warnings.
+
+    Documents with `data` and no `kind` are values. A spec with `env` is compiled when what it binds is
+    given: the values it names (in the files) and -e for the rest, as `start` binds them.
     """
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
-    findings = run(lint_paths(settings, list(filenames), settings.namespace), quick=True)
+    env = parse_environment(environment, settings["environment"])
+    findings = run(lint_paths(settings, list(filenames), settings.namespace, env), quick=True)
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors
     if output == "json":
