@@ -28,7 +28,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	@for f in examples/*.yaml; do $(BIN)/portflow lint -f $$f || exit 1; done
+	@for f in examples/*.yaml; do $(BIN)/portflow lint -f $$f -e PORT=8000 || exit 1; done
 
 # Longer fuzzing runs of the property-based targets (seconds each in `make test`). One line per target.
 FUZZ_EXAMPLES ?= 20000
