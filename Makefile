@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: start test lint bench install clean services fuzz
+.PHONY: start test lint bench install clean services fuzz pictures
 
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,22 @@ start: install
 test: install
 	$(BIN)/pytest
 
-# ruff (style, bugs, security, async traps) over the whole tree; mypy (strict on the core modules).
+# ruff (style, bugs, security, async traps) over the whole tree; mypy (strict on the core modules);
+# `portflow lint` over every example (each file its own namespace).
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	@for f in examples/*.yaml; do $(BIN)/portflow lint -f $$f -e PORT=8000 || exit 1; done
 
 # Longer fuzzing runs of the property-based targets (seconds each in `make test`). One line per target.
 FUZZ_EXAMPLES ?= 20000
 fuzz: install
 	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/test_fuzz_spec.py
 	PORTFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/plugins/net/test_fuzz_request.py
+
+# The picture of each example (tests/cli/test_graph.py checks they are not stale).
+pictures: install
+	@for f in examples/*.yaml; do $(BIN)/portflow graph -f $$f -o svg > $${f%.yaml}.svg || exit 1; done
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

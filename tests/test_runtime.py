@@ -103,7 +103,7 @@ async def test_load_links_and_serves(store, registries):
 async def test_unknown_kind_is_kept_not_compiled_and_says_why(store, registries, caplog):
     scheme, _, _ = registries
     await seed(store, "- kind: mystery\n  name: m\n")
-    with caplog.at_level(logging.WARNING, "portflow.runtime"):
+    with caplog.at_level(logging.WARNING, "portflow.symbol"):
         async with Runtime(store, scheme=scheme, languages=object()) as rt:
             sb = rt.table.lookup("default", "m")
             assert sb is not None and sb.node is None
@@ -212,9 +212,12 @@ async def test_missing_target_activates_when_added(store, registries, caplog):
         async with Runtime(store, scheme=scheme, languages=object()) as rt:
             head = rt.table.lookup("default", "head")
             assert not head.loaded
-            assert "missing target out -> tail" in caplog.text
+            assert "spec 'head' (kind relay): ports.out[0].name: no spec named 'tail' in namespace 'default'" \
+                in caplog.text
+            assert head.warnings == [caplog.records[-1].getMessage()]
             await seed(store, FLOW)
             await until(lambda: head.loaded)
+            assert head.warnings == []
             assert await call(rt, "head") == 42
 
 

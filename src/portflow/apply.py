@@ -23,6 +23,8 @@ class ApplyResult:
     """What an apply did, document by document: (action, document) pairs in input order."""
 
     rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: The stored version of each updated document, by id (what ``diff`` compares against).
+    before: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def count(self, action: str) -> int:
         return sum(1 for a, _ in self.rows if a == action)
@@ -117,7 +119,7 @@ async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[st
 
 
 async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, prune: bool = False,
-                spare: Iterable[Mapping[str, Any]] = ()) -> ApplyResult:
+                spare: Iterable[Mapping[str, Any]] = (), dry_run: bool = False) -> ApplyResult:
     """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others.
 
     Everything is written in one transaction (``collection.commit``): a conflict or a crash part-way
@@ -125,7 +127,8 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
 
     ``spare`` lists documents that pruning must keep even though ``docs`` lacks them (matched by id, or
     by namespace and name): pass the whole input, so a document rejected by ``prepare_*`` is not deleted
-    just because its new version was invalid.
+    just because its new version was invalid. With ``dry_run`` nothing is written (and a document to be
+    created gets no id): the result says what would be done (``diff.py`` shows it).
     """
     result = ApplyResult()
     existing = await collection.find({"namespace": namespace}) if prune else []
@@ -141,7 +144,7 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
         if current is None and doc.get("name"):
             current = by_name.get((doc["namespace"], doc["name"]))
         if current is None:
-            if not doc.get("id"):
+            if not doc.get("id") and not dry_run:
                 doc["id"] = new_id()
             batch.insert.append(doc)
             result.rows.append(("created", doc))
@@ -152,14 +155,15 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
         else:
             batch.update.append(doc)
             result.rows.append(("updated", doc))
+            result.before[doc["id"]] = current
     if prune:
-        keep = {doc["id"] for doc in docs}
+        keep = {doc["id"] for doc in docs if doc.get("id")}
         spared = list(spare)
         keep |= {d["id"] for d in spared if isinstance(d.get("id"), str) and d["id"]}
         names = {(d.get("namespace") or namespace, d["name"]) for d in spared if isinstance(d.get("name"), str)}
         gone = [d for d in existing if d["id"] not in keep and (d.get("namespace"), d.get("name")) not in names]
         batch.delete = [d["id"] for d in gone]
         result.rows.extend(("removed", d) for d in gone)
-    if batch:
+    if batch and not dry_run:
         await collection.commit(batch)  # one transaction: all of it, or (on an error) none of it
     return result

@@ -74,6 +74,14 @@ class Node:
         attr = port_lookup(self.OUTPORTS, name)
         return getattr(self, attr) if attr is not None else None
 
+    def inport_names(self) -> list[str]:
+        """The names of the in-ports the node has (for did-you-mean messages); override with ``inport``."""
+        return [name for name, attr in self.INPORTS.items() if getattr(self, attr, None) is not None]
+
+    def outport_names(self) -> list[str]:
+        """The names of the out-ports the node has; override with ``outport``."""
+        return [name for name, attr in self.OUTPORTS.items() if getattr(self, attr, None) is not None]
+
     async def load(self) -> None:
         """Called when the node is activated (all its targets are present). Start listening here."""
 
@@ -212,6 +220,9 @@ class OneToMany(Node):
             return None
         return self.out(index or 0)
 
+    def outport_names(self) -> list[str]:
+        return [OUT, *(p.name for p in self.out_ports[1:]), ERROR]
+
     def out(self, index: int) -> OutPort:
         """``out[index]``, creating ``out[0..index]`` as needed."""
         while len(self.out_ports) <= index:
@@ -268,6 +279,9 @@ class ManyToOne(Node):
         except ValueError:
             return None
         return self.input(index or 0) if base == IN else None
+
+    def inport_names(self) -> list[str]:
+        return [IN, *(p.name for p in self.in_ports[1:])]
 
     def _receiver(self, index: int) -> Callable[[Process, Packet], Awaitable[Packet]]:
         async def receive(proc: Process, pck: Packet) -> Packet:

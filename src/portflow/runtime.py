@@ -34,7 +34,7 @@ from .spec import DEFAULT_NAMESPACE, META_KEYS, EnvEntry, Spec, check_meta, desc
 from .symbol import Hooks, Symbol, SymbolTable
 from .template import render_fields
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "bind"]
 
 log = logging.getLogger("portflow.runtime")
 
@@ -67,6 +67,42 @@ def keep_last_good(current: Symbol | None, built: Symbol) -> bool:
         current.error = STALE + built.error
         return True
     return False
+
+
+def bind(doc: dict[str, Any], values: list[dict[str, Any]], environment: Mapping[str, str], namespace: str,
+         secrets: list[str]) -> dict[str, Any]:
+    """Resolve ``doc``'s ``env`` against ``values`` and ``environment`` (for entries naming no value), then
+    render its own fields. The text of every bound value is added to ``secrets``, so that messages can hide
+    it. A missing value raises ``BindError``. The runtime binds every spec so; ``lint`` too."""
+    env = doc.get("env")
+    if not env:
+        return doc
+    data: dict[str, Any] = {}
+    bound_env: dict[str, Any] = {}
+    for key, raw in env.items():
+        entry = EnvEntry(**{k: v for k, v in (raw[0] if isinstance(raw, list) and raw else raw).items()
+                            if k in ("id", "name", "data")})
+        if entry.id or entry.name:
+            value = next((v for v in values
+                          if (entry.id and v.get("id") == entry.id)
+                          or (not entry.id and entry.name and v.get("name") == entry.name)), None)
+            if value is None:
+                target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
+                raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
+                                f"{namespace!r}")
+            secrets.extend(secret_texts(value.get("data")))
+            rendered = render_fields(entry.data, value.get("data"), keep_type=True)
+            bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
+        elif environment:
+            rendered = render_fields(entry.data, environment, keep_type=True)
+            bound_env[key] = {"data": rendered}
+        else:
+            rendered = entry.data
+            bound_env[key] = {"data": rendered}
+        data[key] = rendered
+    built = {k: (v if k in META_KEYS else render_fields(v, data)) for k, v in doc.items()}
+    built["env"] = bound_env
+    return built
 
 
 class Runtime:
@@ -181,17 +217,8 @@ class Runtime:
         for sb in changed:
             if sb.error and sb.error.startswith("load failed"):
                 problems.append(f"{sb.describe()}: {sb.error}")
-        self.problems = problems
-        self._report_inactive(changed)
+        self.problems = problems  # wiring mistakes (a missing target, a wrong port) the table logs once
         return problems
-
-    def _report_inactive(self, changed: list[Symbol]) -> None:
-        for sb in changed:
-            if sb.node is None or sb.loaded or self.table.get(sb.id) is not sb:
-                continue
-            missing = [f"{out} -> {ref.name or ref.id}" for out, ref, t in self.table.targets(sb) if t is None]
-            if missing:
-                log.warning("%s: inactive: missing target %s", sb.describe(), ", ".join(missing))
 
     async def _values_for(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids, names = set(), set()
@@ -254,38 +281,7 @@ class Runtime:
         return Symbol(spec=spec, node=None, doc=doc, error=message)
 
     def _bind(self, doc: dict[str, Any], values: list[dict[str, Any]], secrets: list[str]) -> dict[str, Any]:
-        """Resolve ``env`` against values and the environment, then render the spec's own fields.
-
-        The text of every bound value is added to ``secrets``, so that error messages can hide it."""
-        env = doc.get("env")
-        if not env:
-            return doc
-        data: dict[str, Any] = {}
-        bound_env: dict[str, Any] = {}
-        for key, raw in env.items():
-            entry = EnvEntry(**{k: v for k, v in (raw[0] if isinstance(raw, list) and raw else raw).items()
-                                if k in ("id", "name", "data")})
-            if entry.id or entry.name:
-                value = next((v for v in values
-                              if (entry.id and v.get("id") == entry.id)
-                              or (not entry.id and entry.name and v.get("name") == entry.name)), None)
-                if value is None:
-                    target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
-                    raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
-                                    f"{self.namespace!r}")
-                secrets.extend(secret_texts(value.get("data")))
-                rendered = render_fields(entry.data, value.get("data"), keep_type=True)
-                bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
-            elif self.environment:
-                rendered = render_fields(entry.data, self.environment, keep_type=True)
-                bound_env[key] = {"data": rendered}
-            else:
-                rendered = entry.data
-                bound_env[key] = {"data": rendered}
-            data[key] = rendered
-        built = {k: (v if k in META_KEYS else render_fields(v, data)) for k, v in doc.items()}
-        built["env"] = bound_env
-        return built
+        return bind(doc, values, self.environment, self.namespace, secrets)
 
     # -- reconciling ------------------------------------------------------------------------------
     async def _reconcile(self, status: TaskStatus[None]) -> None:

@@ -11,6 +11,7 @@ spec itself, as a map, in a fresh process.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ from .packet import Packet
 from .port import ACTIVE, DEACTIVE, DEINIT, INIT, LIFECYCLE_ALIASES, LIFECYCLE_PORTS, OutPort
 from .process import Process
 from .spec import PortRef, Spec
+from .wiring import miswirings
 
 __all__ = ["Symbol", "SymbolTable", "Hooks", "Hook"]
 
@@ -228,10 +230,7 @@ class SymbolTable:
         out = src.node.outport(out_name)
         inp = dst.node.inport(in_name)
         if out is None or inp is None:
-            if link:
-                missing = f"out-port {out_name!r}" if out is None else f"in-port {in_name!r} of {dst.describe()}"
-                log.warning("%s: no %s; connection ignored", src.describe(), missing)
-            return
+            return  # a wiring mistake: ``_check_wiring`` reports it once, with a did-you-mean
         if link:
             out.link(inp)
             out.observer = self._installed
@@ -267,6 +266,7 @@ class SymbolTable:
         """
         symbols = list(symbols)
         olds = [self._symbols[s.id] for s in symbols if s.id in self._symbols]
+        previous = {old.id: old.warnings for old in olds}
         for sb in symbols:  # a new id that takes a name another symbol holds: that one goes first
             if sb.name:
                 clash = self.lookup(sb.namespace, sb.name)
@@ -296,6 +296,10 @@ class SymbolTable:
                         self._connect(up, out_name, sb, ref.port)
         for old in olds:
             await self._close_node(old)
+        for sb in symbols:  # a replaced symbol's warnings were logged already: only new ones are
+            if sb.id in previous and not sb.warnings:
+                sb.warnings = previous[sb.id]
+        self._check_wiring({s.id: s for sb in symbols for s in (sb, *self.referrers(sb))}.values())
         await self._load_all(self._upstream(symbols))
 
     def _remember(self, sb: Symbol) -> None:
@@ -397,11 +401,29 @@ class SymbolTable:
             return 0
         for sb in reversed(self._upstream(victims)):
             await self._unload(sb)
+        gone = {sb.id for sb in victims}
+        referrers = {up.id: up for sb in victims for up in self.referrers(sb) if up.id not in gone}
         for sb in victims:
             self._link(sb, link=False)
             self._forget(sb)
             await self._close_node(sb)
+        self._check_wiring(referrers.values())
         return len(victims)
+
+    def _check_wiring(self, symbols: Iterable[Symbol]) -> None:
+        """Recompute each symbol's ``warnings`` (see ``wiring``); log each new one once, at warning."""
+        names: dict[str, list[str]] = {}
+        for ns, name in self._names:
+            names.setdefault(ns, []).append(name)
+        for sb in symbols:
+            if self._symbols.get(sb.id) is not sb:
+                continue
+            found = [f"{sb.describe()}: {m}"
+                     for m in miswirings(sb, functools.partial(self.resolve, sb.namespace), names.get(sb.namespace, ()))]
+            for line in found:
+                if line not in sb.warnings:
+                    log.warning("%s", line)
+            sb.warnings = found
 
     async def close(self) -> None:
         """Free every symbol, sources first, and stop offering out-ports to the observer."""

@@ -95,3 +95,14 @@ def test_get_says_which_stored_spec_is_stale_and_why(cli):
     result = cli("get", "specs")
     assert result.exit_code == 0
     assert "warning: stale: spec 'calc' (kind snippet): code: cel: Syntax error" in result.stderr
+
+
+def test_specs_that_need_a_runtime_compile_in_admission_and_get(cli):
+    """syscall needs a store and the internal SQL driver a symbol table: admission gives both (private), so
+    the admin API example applies and `get` calls none of it stale."""
+    from .conftest import ROOT
+
+    applied = cli("apply", "specs", "-n", "system", "-f", str(ROOT / "examples" / "system.yaml"))
+    assert applied.exit_code == 0, applied.output
+    got = cli("get", "specs", "-n", "system")
+    assert got.exit_code == 0 and got.stderr == ""

@@ -21,9 +21,10 @@ from .common import (
 
 
 async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], namespace: str,
-                     prune: bool) -> tuple[Any, list[str], list[str]]:
+                     prune: bool, dry_run: bool = False) -> tuple[Any, list[str], list[str]]:
     """Check, admit and upsert ``docs`` in one transaction; returns the apply result (None when a
-    document was rejected: then nothing is written), one line per rejected document, and warnings."""
+    document was rejected: then nothing is written), one line per rejected document, and warnings.
+    ``dry_run``: decide everything, write nothing."""
     from ..apply import apply, prepare_specs, prepare_values
 
     warnings: list[str] = []
@@ -45,7 +46,8 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
             problems, warnings = problems + admitted.problems, admitted.warnings
         if problems:
             return None, problems, warnings
-        result = await apply(getattr(store, resource), valid, namespace=namespace, prune=prune, spare=docs)
+        result = await apply(getattr(store, resource), valid, namespace=namespace, prune=prune, spare=docs,
+                             dry_run=dry_run)
     finally:
         await store.close()
     return result, problems, warnings
@@ -63,9 +65,11 @@ def result_table(resource: str, result: Any) -> str:
 @namespace_option
 @click.option("--prune", is_flag=True,
               help="Also delete the namespace's documents that the file lacks.")
+@click.option("--dry-run", is_flag=True, help="Print what would change (as `portflow diff` does); write nothing.")
 @click.pass_context
 @handle_errors
-def apply(ctx: click.Context, resource: str, filename: str, namespace: str | None, prune: bool) -> None:
+def apply(ctx: click.Context, resource: str, filename: str, namespace: str | None, prune: bool,
+          dry_run: bool) -> None:
     """Create or update specs or values from a file.
 
     A document is matched by its id, else by its namespace and name: a match is updated, anything else is
@@ -76,7 +80,8 @@ def apply(ctx: click.Context, resource: str, filename: str, namespace: str | Non
     """
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     docs = read_docs(filename, settings.document_limits())
-    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune), quick=True)
+    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune, dry_run),
+                                     quick=True)
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
     for line in problems:
@@ -85,6 +90,11 @@ def apply(ctx: click.Context, resource: str, filename: str, namespace: str | Non
         noun = singular(resource) if len(problems) == 1 else resource
         click.echo(f"error: {len(problems)} {noun} rejected; nothing applied", err=True)
         raise SystemExit(1)
+    if dry_run:
+        from .diff import dry_run_report
+
+        dry_run_report(settings, resource, result, docs)
+        return
     if result.rows:
         click.echo(result_table(resource, result))
     else:

@@ -30,17 +30,32 @@ async def find_docs(settings: Any, resource: str, namespace: str | None, name: s
         await store.close()
 
 
-async def spec_warnings(settings: Any, docs: list[dict[str, Any]]) -> list[str]:
+async def spec_warnings(settings: Any, docs: list[dict[str, Any]], namespace_docs: list[dict[str, Any]]) -> list[str]:
     """A warning per spec whose kind no installed plugin provides (the runtime stores but never runs it),
-    and per spec that does not compile (a runtime keeps its last good version, or leaves it inactive)."""
-    from ..admission import admission_context, admit
+    per spec that does not compile (a runtime keeps its last good version, or leaves it inactive), and per
+    wiring mistake (a link to a name or port that does not exist, with the closest one that does), the
+    namespace's other specs (``namespace_docs``) being what links resolve against."""
+    from ..admission import admission_context, compiled
     from ..plugin import default_registries
+    from ..wiring import Wires
 
     registries = default_registries(settings.runtime_settings())
     context = admission_context(registries.scheme, registries.languages, registries.hooks,
                                 settings.runtime_settings())
-    admitted = await admit([d for d in docs if isinstance(d.get("kind"), str)], context)
-    return admitted.warnings + [f"stale: {line}" for line in admitted.problems]
+    shown = {d.get("id") for d in docs}
+    others = [d for d in namespace_docs if d.get("id") not in shown]
+    lines: list[str] = []
+    async with compiled([d for d in [*docs, *others] if isinstance(d.get("kind"), str)], context) as built:
+        wires = Wires(b.symbol for b in built)
+        for b in built:
+            if b.doc.get("id") not in shown:
+                continue
+            if b.warning:
+                lines.append(b.warning)
+            elif b.problem:
+                lines.append(f"stale: {b.problem}")
+            lines.extend(f"{b.symbol.describe()}: {m}" for m in wires.miswirings(b.symbol))
+    return lines
 
 
 @click.command(short_help="Print specs or values as a table, JSON or YAML.")
@@ -69,7 +84,8 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
 
         raise NotFoundError(f"no {singular(resource)} named {name!r} in {scope}")
     if resource == "specs" and docs:
-        for line in run(spec_warnings(settings, docs), quick=True):
+        namespace_docs = run(find_docs(settings, resource, where, None), quick=True) if name else docs
+        for line in run(spec_warnings(settings, docs, namespace_docs), quick=True):
             click.echo(f"warning: {line}", err=True)
     if output == "table":
         if docs:

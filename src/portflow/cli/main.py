@@ -20,6 +20,9 @@ COMMANDS = {
     "explain": "portflow.cli.explain:explain",
     "kinds": "portflow.cli.explain:kinds",
     "docs": "portflow.cli.docs:docs",
+    "lint": "portflow.cli.lint:lint",
+    "diff": "portflow.cli.diff:diff",
+    "graph": "portflow.cli.graph:graph",
 }
 
 

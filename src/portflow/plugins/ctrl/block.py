@@ -60,6 +60,12 @@ class _Borrowed(Node):
     def outport(self, name: str) -> OutPort | None:
         return self.node.outport(name)
 
+    def inport_names(self) -> list[str]:
+        return self.node.inport_names()
+
+    def outport_names(self) -> list[str]:
+        return self.node.outport_names()
+
     async def load(self) -> None:
         await self.node.load()
 
@@ -116,6 +122,12 @@ class BlockNode(Node):
 
     def outport(self, name: str) -> OutPort | None:
         return port_lookup(self._outputs, name)
+
+    def inport_names(self) -> list[str]:
+        return list(self._inputs)
+
+    def outport_names(self) -> list[str]:
+        return list(self._outputs)
 
     async def load(self) -> None:
         if self.loaded:

@@ -37,6 +37,9 @@ class PipeNode(Node):
             return None
         return self.out(index or 0) if base == OUT else None
 
+    def outport_names(self) -> list[str]:
+        return [OUT, *(p.name for p in self.out_ports[1:]), ERROR]
+
     def out(self, index: int) -> OutPort:
         """``out[index]``, creating ``out[0..index]`` as needed."""
         while len(self.out_ports) <= index:

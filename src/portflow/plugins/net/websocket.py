@@ -168,6 +168,9 @@ class _WebSocketNode(Node):
     def inport(self, name: str) -> InPort | None:
         return self.io_port if name == IO else self.in_port if name == IN else None
 
+    def inport_names(self) -> list[str]:
+        return [IO, IN]
+
     OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
 
     async def _open(self, proc: Process, pck: Packet) -> _Channel:  # pragma: no cover - overridden
