@@ -16,6 +16,7 @@ transpile.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -110,6 +111,14 @@ class _Compiler:
 
 _compiler: _Compiler | None = None
 _compiler_lock = threading.Lock()
+
+
+def _forget() -> None:
+    global _compiler
+    _compiler = None  # a forked child has no compiler thread: it builds its own
+
+
+os.register_at_fork(after_in_child=_forget)
 
 
 def transpile(code: str) -> str:
