@@ -12,7 +12,8 @@ closed by ``end``; the functions ``and or not len index printf print println eq 
 As in Go: a missing map key is "no value" and prints ``<no value>``; false, 0, nil, "" and empty lists
 and maps are false to ``if``/``with``/``and``/``or``/``not``; ``and``/``or`` stop at the first
 deciding argument; ``len`` of a string counts bytes; ``eq`` of a missing value and anything is false;
-numbers print as Go prints them (``1e+06``). One leniency: an integer and a float compare by value
+numbers print as Go prints them (``1e+06``). Error messages name types, never the values (which may
+be secrets). One leniency: an integer and a float compare by value
 (Go refuses to compare them). Parsed templates are cached.
 """
 
@@ -449,7 +450,7 @@ def _eq(a: Any, *others: Any) -> bool:
         ka, kb = _kind(a), _kind(b)
         if ka != kb:
             if ka != "nil" and kb != "nil":
-                raise TemplateError(f"incompatible types for comparison: {text_of(a)!r} and {text_of(b)!r}")
+                raise TemplateError(f"incompatible types for comparison: {_go_type(a)} and {_go_type(b)}")
             continue
         if ka == "other":
             raise TemplateError("invalid type for comparison")
@@ -458,7 +459,7 @@ def _eq(a: Any, *others: Any) -> bool:
     return False
 
 
-def _order(name: str, test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+def _order(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def compare(a: Any, b: Any) -> bool:
         ka, kb = _kind(a), _kind(b)
         if ka not in ("number", "string") or kb not in ("number", "string"):
@@ -504,7 +505,7 @@ def _print(*args: Any) -> str:
     return out
 
 
-_VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?([a-zA-Z%])")
+_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+)?)?([a-zA-Z%])")
 
 
 def _printf(fmt: Any, *args: Any) -> str:
@@ -580,10 +581,10 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "println": lambda *a: " ".join(text_of(x) for x in a) + "\n",
     "eq": _eq,
     "ne": lambda a, b: not _eq(a, b),
-    "lt": _order("lt", lambda a, b: a < b),
-    "le": _order("le", lambda a, b: a <= b),
-    "gt": _order("gt", lambda a, b: a > b),
-    "ge": _order("ge", lambda a, b: a >= b),
+    "lt": _order(lambda a, b: a < b),
+    "le": _order(lambda a, b: a <= b),
+    "gt": _order(lambda a, b: a > b),
+    "ge": _order(lambda a, b: a >= b),
 }
 _SHORT = ("and", "or")  # short-circuit: evaluated by the executor
 
@@ -666,7 +667,7 @@ class _State:
         elif value is None or value is MISSING:
             items = []
         else:
-            raise TemplateError(f"{self.where}: range can't iterate over {text_of(value)}")
+            raise TemplateError(f"{self.where}: range can't iterate over a {_go_type(value)}")
         if not items:
             self.scoped(node.other, dot)
             return

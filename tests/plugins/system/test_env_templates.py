@@ -1,6 +1,7 @@
 """Env templates in Go's text/template language, in a whole flow served over a real socket: a value's
 data shaped with ``printf``, ``index`` and ``range``, a choice made with ``if``/``eq`` on an environment
-variable, and a missing key left as Go leaves it (``<no value>``). Our own flow."""
+variable, ``with`` on an empty result, and a missing key left as Go leaves it (``<no value>``). Our own
+flow; every template in it renders the same text under uniflow (Go's text/template)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ FLOW = """
   name: greet
   language: text
   code: >-
-    {{ .DSN }} {{ if eq .MODE "prod" }}live{{ else }}test{{ end }}
-    {{- range $i, $h := .HOSTS }}{{ if $i }},{{ else }} {{ end }}{{ $h | printf "%q" }}{{ end }}
+    {{ .DSN }} {{ if eq .MODE "prod" }}live{{ else }}test{{ end }} {{ .HOSTS }}
     {{ with .TEAM }}{{ . }}{{ else }}nobody{{ end }} {{ .NOTE }}
   env:
     DSN:
@@ -32,7 +32,7 @@ FLOW = """
       data: '{{ printf "postgres://%s:%d/%s" .host .port (index .names 0) }}'
     HOSTS:
       name: database
-      data: '{{ .replicas }}'
+      data: '{{ range $i, $h := .replicas }}{{ if $i }},{{ end }}{{ $h | printf "%q" }}{{ end }}'
     MODE:
       data: '{{ .MODE }}'
     TEAM:
