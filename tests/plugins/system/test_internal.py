@@ -164,11 +164,16 @@ async def test_processes_and_frames_of_live_processes(rt):
     rows = await db.query("SELECT * FROM processes WHERE id = ?", [proc.id])
     assert rows and rows[0]["status"] == 0 and rows[0]["user"] == "alice" and isinstance(rows[0]["start_time"], int)
     frames = await db.query("SELECT * FROM frames WHERE process_id = ?", [proc.id])
-    sink_sb = rt.table.lookup("system", "sink")
-    assert [(f["symbol_id"], f["port"]) for f in frames] == [(sink_sb.id, "in")]
-    assert frames[0]["input"] == [] and "output" not in frames[0]
+    sink_sb, reader_sb = rt.table.lookup("system", "sink"), rt.table.lookup("system", "reader")
+    # as uniflow's agent records them: the reader's out-port wrote, then the sink's in-port read
+    assert [(f["symbol_id"], f["port"]) for f in frames] == [(reader_sb.id, "out"), (sink_sb.id, "in")]
+    assert frames[0]["output"] == [] and "input" not in frames[0]  # no answer back yet
+    assert frames[1]["input"] == [] and "output" not in frames[1]
     release.set()
     await task
+    done = await db.query("SELECT port, input, output, time FROM frames WHERE process_id = ?", [proc.id])
+    assert [(f["port"], f["input"], f["output"]) for f in done] == [("out", [], []), ("in", [], [])]
+    assert all(f["time"].endswith("s") for f in done)  # a Go duration: the write answered, the read too
     await proc.exit()
     assert await db.query("SELECT * FROM processes WHERE id = ?", [proc.id]) == []
     assert await db.query("SELECT * FROM frames") == []

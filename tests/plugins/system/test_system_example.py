@@ -100,11 +100,16 @@ async def test_every_route_of_uniflows_system_example_answers_its_table(runtime)
         processes = await get("/processes")
         assert len(processes) == 1 and processes[0]["status"] == 0 and isinstance(processes[0]["start_time"], int)
 
-        # ...and so are the hops it made so far: router, snippet, then the sql node with the statement.
+        # ...and so are the frames it made so far, as uniflow's agent records them: each packet an
+        # out-port wrote (``output``) and each packet an in-port read (``input``), in order.
         frames = await get("/frames")
         hops = [(f["symbol_id"], f["port"]) for f in frames]
-        assert hops == [(ids["router"], "in"), (ids["frames_read"], "in"), (ids["internal"], "in")]
+        assert hops == [(ids["listener"], "out"), (ids["router"], "in"), (ids["router"], "out[0]"),
+                        (ids["frames_read"], "in"), (ids["frames_read"], "out"), (ids["internal"], "in")]
         assert len({f["process_id"] for f in frames}) == 1  # this request's process only: the others ended
-        assert frames[0]["input"]["method"] == "GET" and frames[0]["input"]["path"] == "/frames"
-        assert frames[2]["input"] == "SELECT * FROM `frames`"
-        assert not any("output" in f for f in frames)  # each hop answers when the one after it has
+        request = frames[0]["output"]
+        assert request["method"] == "GET" and request["path"] == "/frames"
+        assert frames[1]["input"] == request and frames[2]["output"]["path"] == "/frames"
+        assert frames[4]["output"] == frames[5]["input"] == "SELECT * FROM `frames`"
+        # nothing has answered yet: each answers when the one after it has
+        assert [("input" in f, "output" in f) for f in frames] == [(False, True), (True, False)] * 3

@@ -11,8 +11,10 @@ key whose value is null is left out, as the ``sql`` node leaves out NULL columns
                filled in shows), plus ``loaded`` (bool) and ``error`` (why it is not running, if it is not)
 ``processes``  the runtime's live processes: ``id, status`` (0 running, 1 terminated), ``start_time``
                (unix seconds), ``parent_id``, ``end_time``, ``error``, and the process's data keys
-``frames``     the hops of the live processes: ``process_id, symbol_id, port, input, output, time``
-               (``time``: how long the hop took, as a Go duration, once it has answered)
+``frames``     the frames of the live processes, as uniflow's agent records them: one per packet an in-port
+               read (``input`` it, ``output`` the answer) and one per packet an out-port wrote (``output``
+               it, ``input`` the answer back): ``process_id, symbol_id, port, input, output, time``
+               (``time``: how long until the answer, as a Go duration, once there is one)
 =============  ============================================================================================
 
 Processes and frames are seen by an *agent* (``agent.Agent``), a subscriber of the runtime's hop
