@@ -204,3 +204,17 @@ def test_frames_never_show_credential_headers():
     assert shown["header"] == {"Authorization": ["***"], "Cookie": ["***"], "Accept": ["*/*"]}
     assert request["header"]["Authorization"] == ["Bearer very-secret"]  # the live payload is untouched
     assert _credentials_hidden("text") == "text"
+
+
+def test_the_functions_uniflows_engine_has_run_too():
+    docs = {"processes": [{"id": "a", "status": 0, "start_time": 1}, {"id": "b", "status": 1, "start_time": 3},
+                          {"id": "c", "status": 1, "start_time": 6}]}
+    one = tables.run("SELECT concat_ws('-', id, NULL, status) AS c, nvl(parent_id, 'none') AS p, "
+                     "nvl2(parent_id, 1, 2) AS q FROM processes WHERE id = 'a'", None, docs, lambda a: ())
+    assert one == [{"c": "a-0", "p": "none", "q": 2}]
+    [agg] = tables.run("SELECT bit_or(status) AS o, bit_and(status) AS a, bit_xor(start_time) AS x, "
+                       "variance(start_time) AS v, var_pop(start_time) AS vp, stddev_pop(start_time) AS sp "
+                       "FROM processes", None, docs, lambda a: ())
+    assert (agg["o"], agg["a"], agg["x"]) == (1, 0, 1 ^ 3 ^ 6)
+    assert agg["v"] == pytest.approx(19 / 3) and agg["vp"] == pytest.approx(38 / 9)
+    assert agg["sp"] == pytest.approx((38 / 9) ** 0.5)

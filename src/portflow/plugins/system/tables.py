@@ -12,14 +12,20 @@ event loop's thread. At most ``MAX_ROWS`` rows are answered.
 Rows become table rows as uniflow's reflect plugin makes them: the keys of each row map are the
 columns (a table's columns are its base columns and every key any row has; a column no row has reads
 as NULL, as uniflow's engine reads a missing key), a nested value (map or list) is its JSON text, so the
-JSON functions (``json_extract``, ``->>``, ``json_each``...) work on it, and is answered decoded. A
+JSON functions (``json_extract``, ``->>``, ``json_each``...) work on it, and is answered decoded. The
+functions uniflow's engine has and SQLite lacks are added: ``concat_ws``, ``nvl``, ``nvl2``, the
+aggregates ``bit_and``/``bit_or``/``bit_xor``, ``std``/``stddev``/``stddev_samp``/``stddev_pop`` and
+``variance``/``var_samp``/``var_pop``. A
 boolean is stored as 1 or 0 (SQL's way) and a column holding only booleans answers ``true``/``false``
 when it is read as it is. NULL columns are left out of the answer, as the ``sql`` node does.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
+import operator
 import re
 import sqlite3
 import time
@@ -151,6 +157,60 @@ def _tables(docs: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[list[_Tabl
         pad += " "
 
 
+# -- the functions uniflow's SQL engine (sqlbridge) has and SQLite lacks ---------------------------------
+
+def _concat_ws(sep: Any, *parts: Any) -> Any:
+    if sep is None:
+        return None
+    return str(sep).join(str(p) for p in parts if p is not None)
+
+
+class _Bits:
+    def __init__(self, op: Any, start: int) -> None:
+        self.op, self.value = op, start
+
+    def step(self, value: Any) -> None:
+        if isinstance(value, int):
+            self.value = self.op(self.value, value)
+
+    def finalize(self) -> int:
+        return self.value
+
+
+class _Spread:
+    """Variance and standard deviation, of the sample (``ddof`` 1) or of the population (0)."""
+
+    def __init__(self, ddof: int, root: bool) -> None:
+        self.ddof, self.root = ddof, root
+        self.values: list[float] = []
+
+    def step(self, value: Any) -> None:
+        if isinstance(value, (int, float)):
+            self.values.append(float(value))
+
+    def finalize(self) -> float | None:
+        n = len(self.values)
+        if n <= self.ddof:
+            return None
+        mean = sum(self.values) / n
+        var = sum((v - mean) ** 2 for v in self.values) / (n - self.ddof)
+        return math.sqrt(var) if self.root else var
+
+
+def _functions(conn: sqlite3.Connection) -> None:
+    conn.create_function("concat_ws", -1, _concat_ws, deterministic=True)
+    conn.create_function("nvl", 2, lambda a, b: b if a is None else a, deterministic=True)
+    conn.create_function("nvl2", 3, lambda a, b, c: c if a is None else b, deterministic=True)
+    # sqlite3 calls the "class" to make each aggregate's state: a partial does as well
+    for name, (op, start) in {"bit_and": (operator.and_, -1), "bit_or": (operator.or_, 0),
+                              "bit_xor": (operator.xor, 0)}.items():
+        conn.create_aggregate(name, 1, functools.partial(_Bits, op, start))
+    for name, (ddof, root) in {"std": (1, True), "stddev": (1, True), "stddev_samp": (1, True),
+                               "stddev_pop": (0, True), "variance": (1, False), "var_samp": (1, False),
+                               "var_pop": (0, False)}.items():
+        conn.create_aggregate(name, 1, functools.partial(_Spread, ddof, root))  # type: ignore[arg-type]
+
+
 def _authorize(action: int, *_: Any) -> int:
     return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
 
@@ -161,6 +221,7 @@ def _connect(tables: list[_Table]) -> sqlite3.Connection:
     try:
         for table in tables:
             table.create(conn)
+        _functions(conn)
         conn.execute("PRAGMA query_only = ON")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
