@@ -3,11 +3,25 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The TypeScript compiler's JavaScript (npm, pinned by js/package-lock.json), shipped in the wheel.
+VENDOR := src/portflow/lang/vendor
+TSC_JS := $(VENDOR)/typescript.js
 PORT ?= 8000
 
-.PHONY: start test lint bench install clean services fuzz pictures
+.PHONY: start test lint bench install clean services fuzz pictures typescript
 
-$(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
+$(TSC_JS): js/package.json js/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to build $(TSC_JS) (the TypeScript compiler for typescript snippets)"; exit 1; }
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp js/node_modules/typescript/lib/typescript.js $(TSC_JS).tmp
+	cp js/node_modules/typescript/LICENSE.txt $(VENDOR)/typescript.LICENSE.txt
+	cp js/node_modules/typescript/ThirdPartyNoticeText.txt $(VENDOR)/typescript.ThirdPartyNoticeText.txt
+	mv $(TSC_JS).tmp $(TSC_JS)
+
+typescript: $(TSC_JS)
+
+$(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml) $(TSC_JS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,lint,bench]'
@@ -45,4 +59,4 @@ bench: install
 	@echo "== benchmarks/ping.sh (side by side with Node-RED)"; bash benchmarks/ping.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache build src/*.egg-info
+	rm -rf $(VENV) .pytest_cache build src/*.egg-info js/node_modules $(VENDOR)

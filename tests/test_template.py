@@ -17,9 +17,16 @@ def test_render(template, data, out):
     assert render(template, data) == out
 
 
-def test_unsupported_action_is_an_error():
-    with pytest.raises(TemplateError, match="unsupported action"):
-        render("{{ printf \"%d\" .x }}", {"x": 1})
+def test_go_template_actions_render():
+    assert render('{{ printf "%s:%d" .host .port }}', {"host": "db", "port": 5432}) == "db:5432"
+    assert render("{{ if .tls }}https{{ else }}http{{ end }}://x", {"tls": False}) == "http://x"
+
+
+def test_what_go_templates_do_not_have_is_an_error():
+    with pytest.raises(TemplateError, match='function "nosuch" not defined'):
+        render("{{ nosuch .x }}", {"x": 1})
+    with pytest.raises(TemplateError, match="missing {{ end }}"):
+        render("{{ if .x }}open", {"x": 1})
 
 
 def test_render_fields_touches_strings_and_keys_only():

@@ -1,8 +1,10 @@
-"""``{{ .X }}`` templates, the subset of Go text/template that uniflow specs use.
+"""Env templates: Go's ``text/template`` language as uniflow uses it (``gotemplate`` runs it).
 
-Supported actions: ``{{ . }}``, ``{{ .KEY }}``, ``{{ .a.b }}``, with optional ``{{-``/``-}}`` trimming.
-A missing key renders ``<no value>`` as Go does; the typed decode afterwards reports it. Anything else
-inside ``{{ }}`` is a ``TemplateError``. Output is always a string.
+``{{ .KEY }}``, pipelines, ``printf``, ``if``/``range``/``with``, variables and the comparison functions
+(see ``gotemplate``). A missing key renders ``<no value>`` as Go does; the typed decode afterwards
+reports it. A template that does not parse or fails is a ``TemplateError``. Output is a string, except
+that ``render_fields(..., keep_type=True)`` gives the value itself for a string that is exactly one
+``{{ .path }}``.
 """
 
 from __future__ import annotations
@@ -11,14 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import TemplateError
+from .gotemplate import NO_VALUE, execute
 
 __all__ = ["render", "render_fields", "has_template", "NO_VALUE"]
 
-NO_VALUE = "<no value>"
-_ACTION = re.compile(r"(\s*)\{\{(-?)(.*?)(-?)\}\}(\s*)", re.S)
 _WHOLE = re.compile(r"^\{\{-?\s*(\.[\w.-]*)\s*-?\}\}$")
-_PATH = re.compile(r"^\.(?:[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)?$")
 
 
 def has_template(text: str) -> bool:
@@ -37,35 +36,11 @@ def _lookup(data: Any, path: str) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return NO_VALUE
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return "map[" + " ".join(f"{k}:{_text(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "]"
-    if isinstance(value, (list, tuple)):
-        return "[" + " ".join(_text(v) for v in value) + "]"
-    return str(value)
-
-
 def render(template: str, data: Any) -> str:
     """Execute ``template`` with ``data`` as ``.``."""
     if "{{" not in template:
         return template
-
-    def action(match: re.Match[str]) -> str:
-        lead, trim_left, body, trim_right, tail = match.groups()
-        expr = body.strip()
-        if not _PATH.match(expr):
-            raise TemplateError(f"template {template!r}: unsupported action {{{{ {expr} }}}}; use {{{{ .KEY }}}}")
-        out = _text(_lookup(data, expr))
-        return ("" if trim_left else lead) + out + ("" if trim_right else tail)
-
-    rendered = _ACTION.sub(action, template)
-    if "{{" in rendered and _ACTION.search(rendered) is None and "{{" in template:
-        raise TemplateError(f"template {template!r}: unclosed action")
-    return rendered
+    return execute(template, data)
 
 
 def render_fields(value: Any, data: Any, *, keep_type: bool = False) -> Any:

@@ -1,4 +1,4 @@
-"""``javascript`` and ``typescript``: snippets on QuickJS (quickjs-ng), sandboxed with time and memory limits.
+"""``javascript``: snippets on QuickJS (quickjs-ng), sandboxed with time and memory limits.
 
 The code is a module whose default export is the function: an ES module ``export default function (args)
 {…}`` or CommonJS ``module.exports = fn`` (``exports.default = fn`` too). The function is called with one
@@ -27,9 +27,7 @@ An ``async`` snippet's job queue runs under the same deadline (each job under th
 jobs checked against the wall clock every :data:`JOB_CHECK` jobs), so ``for (;;) await null`` ends too; its
 context is then dropped and the next call in that thread builds a fresh one.
 
-``typescript`` would strip types with esbuild; the esbuild-py binding installed here (0.1.6) only exposes
-esbuild's **JSX** loader (no TypeScript loader, no error messages), so code with type annotations fails to
-compile with a CompileError that says so. Type-free code (plain JavaScript, JSX) compiles.
+``typescript`` (module ``typescript``) compiles to JavaScript first, then runs here.
 """
 
 from __future__ import annotations
@@ -257,31 +255,3 @@ class JavaScript:
         program.shift = shift
         program._load()  # noqa: SLF001 - compile now: a syntax error is a CompileError; the context serves this thread
         return program
-
-
-class TypeScript(JavaScript):
-    name = "typescript"
-
-    def compile(self, code: str, *, timeout: float | None = None) -> JsProgram:
-        try:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                from esbuild_py import transform
-        except Exception as e:  # noqa: BLE001 - a missing or broken binding
-            raise CompileError(f"typescript: esbuild-py is not usable here ({e})") from None
-        js = transform(code) if code.strip() else ""
-        if code.strip() and not js:
-            try:  # a JavaScript syntax error has a position: report it
-                self._compile(code, timeout, self.name)
-            except CompileError as e:
-                raise CompileError(
-                    f"{e} (note: type annotations cannot be stripped here: the installed esbuild-py only has "
-                    "the JSX loader)"
-                ) from None
-            raise CompileError(
-                "typescript: cannot compile: the installed esbuild-py only has esbuild's JSX loader, so "
-                "TypeScript type annotations cannot be stripped; use plain JavaScript"
-            )
-        return self._compile(js, timeout, self.name)

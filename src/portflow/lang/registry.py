@@ -130,7 +130,7 @@ def builtin_languages() -> Languages:
     languages.register("yaml", _lazy("yaml", "Yaml"), aliases=("yml",))
     languages.register("cel", _lazy("cel", "Cel"))
     languages.register("javascript", _lazy("javascript", "JavaScript"), aliases=("js",))
-    languages.register("typescript", _lazy("javascript", "TypeScript"), aliases=("ts",))
+    languages.register("typescript", _lazy("typescript", "TypeScript"), aliases=("ts",))
     languages.register("python", _lazy("python", "Python"), aliases=("py",))
     languages.register("python-isolated", _lazy("python", "IsolatedPython"))
     return languages

@@ -66,6 +66,7 @@ async def test_timeout_names_the_node(send):
     ("cel", "a + b", {"a": 1, "b": 2}, 3),
     ("javascript", "export default function (args) { return args.x * 2 }", {"x": 21}, 42),
     ("typescript", "export default function (args) { return args.x + 1 }", {"x": 1}, 2),
+    ("typescript", "export default function (args: {x: number}): number { return args.x! + 1 }", {"x": 1}, 2),
     ("python", "self['x'] * 2", {"x": 21}, 42),
     ("python", "def main(self):\n    return [self, self]\n", 1, [1, 1]),
 ])
@@ -93,6 +94,7 @@ async def test_spec_timeout_bounds_the_program(build, send):
     ("json", "{not json"),
     ("cel", "1 +"),
     ("javascript", "export default function ( {"),
+    ("typescript", "export default function (a: ) { return a }"),
 ])
 def test_code_that_does_not_compile_fails_the_spec_naming_the_field(build, language, code):
     with pytest.raises((CompileError, SpecError), match=r"^spec 'bad' \(kind snippet\): code: .+"):

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from portflow.errors import FlowError
-from portflow.plugins.system.internal import Internal, InternalError, parse
+from portflow.plugins.system import tables
+from portflow.plugins.system.internal import Internal, InternalError
 from portflow.process import Process
 
 from .conftest import node_of, send_to
@@ -38,27 +39,6 @@ VALUES = """
 """
 
 
-def test_parse_the_supported_subset():
-    q = parse('select "id", name FROM Specs WHERE namespace = ? AND name != :n and kind is not null LIMIT 2;')
-    assert q.table == "specs" and q.columns == ("id", "name")
-    assert [(c.column, c.op) for c in q.where] == [("namespace", "="), ("name", "!="), ("kind", "is not null")]
-    assert parse("SELECT * FROM frames").columns is None
-
-
-@pytest.mark.parametrize(("sql", "message"), [
-    ("", "empty query"),
-    ("DELETE FROM specs", "read-only"),
-    ("SELECT * FROM nodes", "no such table: nodes"),
-    ("SELECT * FROM specs ORDER BY id", "unexpected 'ORDER'"),
-    ("SELECT * FROM specs WHERE id > 3", "expected =, != or IS"),
-    ("SELECT * FROM specs WHERE id = ", "ends too early"),
-    ("SELECT * FROM specs WHERE id = @x", "cannot read the query"),
-])
-def test_parse_errors_name_the_problem(sql, message):
-    with pytest.raises(InternalError, match=message):
-        parse(sql)
-
-
 @pytest.fixture
 async def rt(runtime):
     return await runtime(FLOW, namespace="system", values=VALUES)
@@ -73,7 +53,7 @@ async def test_specs_and_values_tables(rt):
     assert one[0]["opcode"] == "specs.read" and one[0]["annotations"] == {"role": "api"}
     assert await db.query("SELECT * FROM specs WHERE name = NULL") == []
     assert len(await db.query("SELECT * FROM specs LIMIT 1")) == 1
-    values = await db.query("SELECT name, data FROM values")
+    values = await db.query('SELECT name, data FROM "values"')
     assert values == [{"name": "admin-token", "data": "very-secret"}]
 
 
@@ -85,14 +65,82 @@ async def test_symbols_show_the_stored_spec_not_the_rendered_secret(rt):
     assert sorted(names) == ["guard", "reader", "sink"]
 
 
-async def test_argument_errors(rt):
+async def test_full_select_over_the_tables(rt):
     db = Internal(rt.context)
-    with pytest.raises(InternalError, match="more \\?"):
-        await db.query("SELECT * FROM specs WHERE id = ?", [])
-    with pytest.raises(InternalError, match="no argument named 'x'"):
-        await db.query("SELECT * FROM specs WHERE id = :x", {})
-    with pytest.raises(InternalError, match="LIMIT"):
-        await db.query("SELECT * FROM specs LIMIT ?", ["3"])
+    assert await db.query("SELECT namespace, COUNT(*) AS n FROM `specs` GROUP BY namespace") == [
+        {"namespace": "system", "n": 3}]
+    assert await db.query("SELECT kind FROM specs ORDER BY kind") == [
+        {"kind": "auth"}, {"kind": "record"}, {"kind": "syscall"}]
+    assert await db.query("SELECT name FROM specs ORDER BY name DESC LIMIT ? OFFSET 1", [1]) == [{"name": "reader"}]
+    # JSON functions over the nested columns (stored as their JSON text)
+    assert await db.query("SELECT name FROM specs WHERE json_extract(annotations, '$.role') = 'api'") == [
+        {"name": "reader"}]
+    assert await db.query("SELECT annotations ->> '$.role' AS role FROM specs WHERE annotations IS NOT NULL") == [
+        {"role": "api"}]
+    # a join, and a column no row has reads as NULL (left out), as uniflow's engine reads a missing key
+    joined = await db.query("SELECT s.name, y.loaded FROM specs s JOIN symbols y ON y.id = s.id WHERE s.name = ?",
+                            ["sink"])
+    assert joined == [{"name": "sink", "loaded": True}]
+    assert await db.query("SELECT name, nothing_here FROM specs WHERE name = 'sink'") == [{"name": "sink"}]
+    assert await db.query("SELECT name FROM specs WHERE nothing_here IS NULL AND name = 'sink'") == [
+        {"name": "sink"}]
+    # a batch: once per map
+    batch = await db.query("SELECT name FROM specs WHERE name = :n", [{"n": "sink"}, {"n": "guard"}])
+    assert batch == [{"name": "sink"}, {"name": "guard"}]
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("", "empty query"),
+    ("DELETE FROM specs", "read-only"),
+    ("UPDATE specs SET name = 'x'", "read-only"),
+    ("CREATE TABLE t (x)", "read-only"),
+    ("DROP TABLE specs", "read-only"),
+    ("PRAGMA query_only = OFF", "read-only"),
+    ("ATTACH DATABASE '/tmp/x.db' AS x", "read-only"),
+    ("BEGIN", "read-only"),
+    ("SELECT * FROM nodes", "no such table: nodes .tables: frames, processes, specs, symbols, values"),
+    ("SELECT * FROM values", "quoted"),
+    ("SELECT 1; DELETE FROM specs", "one statement at a time"),
+    ("SELECT * FROM specs WHERE id = ?", "bindings"),
+    ("SELECT * FROM specs WHERE id = :x", "x"),
+    ("SELECT length(zeroblob(100000000))", "too big"),
+])
+async def test_what_cannot_run_is_one_clear_error(rt, sql, message):
+    with pytest.raises(InternalError, match=message):
+        await Internal(rt.context).query(sql, [] if "?" in sql else {} if ":x" in sql else None)
+
+
+async def test_a_runaway_statement_is_stopped_and_the_loop_goes_on(rt):
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        with pytest.raises(InternalError, match=f"longer than {tables.BUDGET} s and was stopped"):
+            await Internal(rt.context).query(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n")
+        before = ticks
+        assert await Internal(rt.context).query("SELECT count(*) AS n FROM specs") == [{"n": 3}]
+        await asyncio.sleep(0)
+        assert ticks > before  # the loop runs after the stop
+    finally:
+        ticker.cancel()
+
+
+def test_nested_cells_answer_decoded_and_a_lookalike_string_stays_a_string():
+    docs = {"frames": [{"process_id": "p", "port": "in", "input": {"a": [1, 2]}, "output": '{"a":[1,2]}'},
+                       {"process_id": "q", "port": "in", "input": b"\x00raw", "output": True}]}
+    rows = tables.run("SELECT * FROM frames", None, docs, lambda a: ())
+    assert rows == [{"process_id": "p", "port": "in", "input": {"a": [1, 2]}, "output": '{"a":[1,2]}'},
+                    {"process_id": "q", "port": "in", "input": b"\x00raw", "output": 1}]
+    assert tables.run("SELECT input -> '$.a' AS a FROM frames WHERE process_id = 'p'", None, docs,
+                      lambda a: ()) == [{"a": "[1,2]"}]  # an expression's JSON is text, as SQLite makes it
+    assert tables.named("SELECT * FROM `Frames` f JOIN \"specs\" s") == {"frames", "specs"}
 
 
 async def test_processes_and_frames_of_live_processes(rt):
@@ -116,11 +164,16 @@ async def test_processes_and_frames_of_live_processes(rt):
     rows = await db.query("SELECT * FROM processes WHERE id = ?", [proc.id])
     assert rows and rows[0]["status"] == 0 and rows[0]["user"] == "alice" and isinstance(rows[0]["start_time"], int)
     frames = await db.query("SELECT * FROM frames WHERE process_id = ?", [proc.id])
-    sink_sb = rt.table.lookup("system", "sink")
-    assert [(f["symbol_id"], f["port"]) for f in frames] == [(sink_sb.id, "in")]
-    assert frames[0]["input"] == [] and "output" not in frames[0]
+    sink_sb, reader_sb = rt.table.lookup("system", "sink"), rt.table.lookup("system", "reader")
+    # as uniflow's agent records them: the reader's out-port wrote, then the sink's in-port read
+    assert [(f["symbol_id"], f["port"]) for f in frames] == [(reader_sb.id, "out"), (sink_sb.id, "in")]
+    assert frames[0]["output"] == [] and "input" not in frames[0]  # no answer back yet
+    assert frames[1]["input"] == [] and "output" not in frames[1]
     release.set()
     await task
+    done = await db.query("SELECT port, input, output, time FROM frames WHERE process_id = ?", [proc.id])
+    assert [(f["port"], f["input"], f["output"]) for f in done] == [("out", [], []), ("in", [], [])]
+    assert all(f["time"].endswith("s") for f in done)  # a Go duration: the write answered, the read too
     await proc.exit()
     assert await db.query("SELECT * FROM processes WHERE id = ?", [proc.id]) == []
     assert await db.query("SELECT * FROM frames") == []
@@ -137,7 +190,7 @@ async def test_the_sql_node_with_driver_internal(runtime):
     node = node_of(rt, "query")
     rows = await send_to(node, ["SELECT name, kind FROM symbols WHERE name = ?", ["other"]])
     assert rows == [{"name": "other", "kind": "record"}]
-    assert await send_to(node, "SELECT * FROM specs WHERE name = 'missing'") is None
+    assert await send_to(node, "SELECT * FROM specs WHERE name = 'missing'") == []
     error = await send_to(node, "UPDATE specs SET name = 'x'")
     assert isinstance(error, FlowError) and "read-only" in str(error) and "query" in str(error)
 
@@ -151,3 +204,17 @@ def test_frames_never_show_credential_headers():
     assert shown["header"] == {"Authorization": ["***"], "Cookie": ["***"], "Accept": ["*/*"]}
     assert request["header"]["Authorization"] == ["Bearer very-secret"]  # the live payload is untouched
     assert _credentials_hidden("text") == "text"
+
+
+def test_the_functions_uniflows_engine_has_run_too():
+    docs = {"processes": [{"id": "a", "status": 0, "start_time": 1}, {"id": "b", "status": 1, "start_time": 3},
+                          {"id": "c", "status": 1, "start_time": 6}]}
+    one = tables.run("SELECT concat_ws('-', id, NULL, status) AS c, nvl(parent_id, 'none') AS p, "
+                     "nvl2(parent_id, 1, 2) AS q FROM processes WHERE id = 'a'", None, docs, lambda a: ())
+    assert one == [{"c": "a-0", "p": "none", "q": 2}]
+    [agg] = tables.run("SELECT bit_or(status) AS o, bit_and(status) AS a, bit_xor(start_time) AS x, "
+                       "variance(start_time) AS v, var_pop(start_time) AS vp, stddev_pop(start_time) AS sp "
+                       "FROM processes", None, docs, lambda a: ())
+    assert (agg["o"], agg["a"], agg["x"]) == (1, 0, 1 ^ 3 ^ 6)
+    assert agg["v"] == pytest.approx(19 / 3) and agg["vp"] == pytest.approx(38 / 9)
+    assert agg["sp"] == pytest.approx((38 / 9) ** 0.5)

@@ -24,6 +24,10 @@ class SnippetSpec(Spec, kw_only=True):
     ``text`` outputs ``code`` verbatim; ``json``/``yaml`` output the parsed constant; ``cel`` evaluates an
     expression (a map input's keys are variables, ``self`` is the whole input); ``javascript``,
     ``typescript`` and ``python`` call the default export / function with the input.
+
+    ``typescript`` is compiled by the TypeScript compiler itself (no type-checking): type annotations,
+    interfaces, type aliases, generics, ``as``, ``satisfies``, non-null ``!``, access modifiers,
+    ``enum`` and ``namespace`` all run; a syntax error names its line and column.
     """
 
     language: Annotated[str, Meta(description="text, json, yaml, cel, javascript, typescript or python")]

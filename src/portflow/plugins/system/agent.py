@@ -3,6 +3,10 @@
 A subscriber of the runtime's hop observer (``observe``), created the first time the driver is compiled
 in a runtime (``context.services.get(Agent)``) and subscribed from then on: a process is kept from its
 first hop until it exits, with its last ``MAX_FRAMES`` frames.
+
+The frames are uniflow's agent's: one for each packet a symbol's in-port reads (``input`` the packet,
+``output`` the answer) and one for each packet a symbol's out-port writes (``output`` the packet sent,
+``input`` the answer it got back, joined when it went to several in-ports), in the order they happened.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...observe import Hop, Subscriber
+from ...packet import Packet, join
 from ...process import TERMINATED, Process
 from ...redact import CREDENTIAL_HEADERS, hide_credentials
 from ...scheme import Context
@@ -28,7 +33,7 @@ _MISSING = object()
 class _Frame:
     symbol_id: str
     port: str
-    input: Any
+    input: Any = _MISSING
     output: Any = _MISSING
     start: float = field(default_factory=time.monotonic)
     end: float | None = None
@@ -52,14 +57,17 @@ def _plain(value: Any) -> Any:
 class Agent(Subscriber):
     """Follows one runtime's processes and their frames through its hop observer."""
 
-    def __init__(self) -> None:
+    def __init__(self, symbol_of: Any = None) -> None:
         self.processes: dict[str, Process] = {}
         self.frames: dict[str, list[_Frame]] = {}
         self._open: dict[Hop, _Frame] = {}
+        #: An out-port's write in flight: its frame, the answers of its hops (by link index), how many are due.
+        self._writes: dict[tuple[int, int, int], tuple[_Frame, list[Packet | None], list[int]]] = {}
+        self._symbol_of = symbol_of if symbol_of is not None else (lambda node: None)
 
     @classmethod
     def service(cls, context: Context) -> Agent:
-        agent = cls()
+        agent = cls(context.observer.symbol_of)
         context.lifetime.callback(_unsubscribing(context.observer.subscribe(agent)))
         return agent
 
@@ -69,13 +77,23 @@ class Agent(Subscriber):
     def process_exited(self, proc: Process) -> None:
         self.processes.pop(proc.id, None)
         self.frames.pop(proc.id, None)
+        if self._writes:
+            for key in [k for k in self._writes if k[0] == id(proc)]:
+                del self._writes[key]
 
     def hop_started(self, hop: Hop) -> None:
         proc = hop.process
         if proc.status == TERMINATED or proc.id not in self.processes:
             return
-        frame = self._open[hop] = hop_frame(hop)
         frames = self.frames.setdefault(proc.id, [])
+        if hop.index == 0:
+            source = self._symbol_of(hop.source.node)
+            if source is not None:
+                write = _Frame(source.id, hop.source.name, output=hop.packet.payload)
+                frames.append(write)
+                due = len(hop.source.links)
+                self._writes[(id(proc), id(hop.source), id(hop.packet))] = (write, [None] * due, [due])
+        frame = self._open[hop] = hop_frame(hop)
         frames.append(frame)
         if len(frames) > MAX_FRAMES:
             del frames[: len(frames) - MAX_FRAMES]
@@ -84,6 +102,19 @@ class Agent(Subscriber):
         frame = self._open.pop(hop, None)
         if frame is not None and hop.answer is not None:
             frame.output, frame.end = hop.answer.payload, time.monotonic()
+        key = (id(hop.process), id(hop.source), id(hop.packet))
+        write = self._writes.get(key)
+        if write is None:
+            return
+        out, answers, due = write
+        if hop.index < len(answers):
+            answers[hop.index] = hop.answer
+        due[0] -= 1
+        if due[0] <= 0:
+            del self._writes[key]
+            got = [a for a in answers if a is not None]
+            if got:
+                out.input, out.end = join(got).payload, time.monotonic()
 
     def frame_of(self, hop: Hop) -> _Frame | None:
         """The frame of a hop that has started and not yet ended."""
@@ -126,8 +157,9 @@ def hop_frame(hop: Hop) -> _Frame:
 
 def frame_row(process_id: str, f: _Frame) -> dict[str, Any]:
     """uniflow's JSON of a frame: process, symbol, port, input, and output and time once answered."""
-    row: dict[str, Any] = {"process_id": process_id, "symbol_id": f.symbol_id, "port": f.port,
-                           "input": hide_credentials(_plain(f.input))}
+    row: dict[str, Any] = {"process_id": process_id, "symbol_id": f.symbol_id, "port": f.port}
+    if f.input is not _MISSING:
+        row["input"] = hide_credentials(_plain(f.input))
     if f.output is not _MISSING:
         row["output"] = hide_credentials(_plain(f.output))
     if f.end is not None:

@@ -11,24 +11,23 @@ key whose value is null is left out, as the ``sql`` node leaves out NULL columns
                filled in shows), plus ``loaded`` (bool) and ``error`` (why it is not running, if it is not)
 ``processes``  the runtime's live processes: ``id, status`` (0 running, 1 terminated), ``start_time``
                (unix seconds), ``parent_id``, ``end_time``, ``error``, and the process's data keys
-``frames``     the hops of the live processes: ``process_id, symbol_id, port, input, output, time``
-               (``time``: how long the hop took, as a Go duration, once it has answered)
+``frames``     the frames of the live processes, as uniflow's agent records them: one per packet an in-port
+               read (``input`` it, ``output`` the answer) and one per packet an out-port wrote (``output``
+               it, ``input`` the answer back): ``process_id, symbol_id, port, input, output, time``
+               (``time``: how long until the answer, as a Go duration, once there is one)
 =============  ============================================================================================
 
 Processes and frames are seen by an *agent* (``agent.Agent``), a subscriber of the runtime's hop
 observer created the first time a spec with this driver compiles there: it keeps a process from its first
 hop until it exits. Runtimes that never use the driver pay nothing.
 
-The SQL is a small subset, enough for introspection::
-
-    SELECT * | col [, col ...] FROM table
-        [WHERE col = value [AND col = value ...]] [LIMIT n] [;]
-
-``value`` is ``?`` (the next positional argument), ``:name`` (a named argument), a ``'string'``, a
-number, ``true``, ``false`` or ``null``; ``col != value``, ``col <> value``, ``col IS NULL`` and ``col IS
-NOT NULL`` work too. ``=`` never matches a null or missing column, as in SQL. Keywords are
-case-insensitive; names may be double-quoted. Anything else (joins, ORDER BY, writes) is an error naming
-what is supported.
+The statement is SQLite's SQL, run on a fresh ``:memory:`` copy of the tables it names (see
+``tables``): ``SELECT`` with ``WHERE``, ``ORDER BY``, ``GROUP BY``, aggregates, ``LIMIT``, joins, ``WITH``
+and the JSON functions; MySQL-style backquoted names (``SELECT * FROM `frames```, as uniflow's
+``examples/system.yaml`` writes them) work, and ``values`` (an SQL keyword) must be quoted. Arguments
+are bound: ``?`` takes the next item of a list, ``:name`` a key of a map (a list of maps runs the
+statement once per map). Anything that would write is refused; a statement is stopped after
+``tables.BUDGET`` seconds.
 """
 
 from __future__ import annotations
@@ -37,33 +36,14 @@ from typing import Any
 
 from ...errors import UserError
 from ...scheme import Context
-from ...store.base import json_eq
 from .agent import CREDENTIAL_HEADERS, Agent, _credentials_hidden
-from .query import TABLES, Condition, InternalError, Query, parse, resolve
+from .tables import TABLES, InternalError, named, run
 
-__all__ = ["Internal", "InternalError", "InternalDriver", "Query", "parse", "Agent", "TABLES", "register",
+__all__ = ["Internal", "InternalError", "InternalDriver", "Agent", "TABLES", "register",
            "CREDENTIAL_HEADERS", "_credentials_hidden"]
 
 
 # -- the driver ------------------------------------------------------------------------------------------
-
-def _row(doc: dict[str, Any], columns: tuple[str, ...] | None) -> dict[str, Any]:
-    if columns is None:
-        return {k: v for k, v in doc.items() if v is not None}
-    return {c: doc[c] for c in columns if doc.get(c) is not None}
-
-
-def _holds(doc: dict[str, Any], cond: Condition, value: Any) -> bool:
-    current = doc.get(cond.column)
-    if cond.op == "is null":
-        return current is None
-    if cond.op == "is not null":
-        return current is not None
-    if current is None or value is None:
-        return False  # SQL: a comparison with NULL is never true
-    same = json_eq(current, value)
-    return same if cond.op == "=" else not same
-
 
 class Internal:
     """The driver's connection to one runtime (its ``Context``): ``await query(sql, args)`` answers a list
@@ -73,29 +53,20 @@ class Internal:
         self.context = context
 
     async def query(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
-        q = parse(sql)
-        values = [(cond, None if cond.op.startswith("is") else resolve(cond.value, args)) for cond in q.where]
-        limit = None
-        if q.limit is not None:
-            limit = resolve(q.limit, args)
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise InternalError(f"internal: LIMIT must be a whole number >= 0, got {limit!r}")
-        rows = await self._rows(q.table, values)
-        out = []
-        for doc in rows:
-            if all(_holds(doc, cond, value) for cond, value in values):
-                out.append(_row(doc, q.columns))
-                if limit is not None and len(out) >= limit:
-                    break
-        return out
+        """The rows ``sql`` answers (``args``: a list for ``?``, a map for ``:name``, a list of maps
+        for a batch)."""
+        if not isinstance(sql, str) or not sql.strip():
+            raise InternalError("internal: empty query")
+        from ..sql.drivers.sqlite_values import _bind
 
-    async def _rows(self, table: str, where: list[tuple[Condition, Any]]) -> list[dict[str, Any]]:
+        docs = {table: await self._rows(table) for table in named(sql)}
+        return run(sql, args, docs, _bind)
+
+    async def _rows(self, table: str) -> list[dict[str, Any]]:
         context = self.context
         if table in ("specs", "values"):
-            pushed = {c.column: v for c, v in where if c.op == "=" and v is not None
-                      and c.column in ("id", "namespace", "name", "kind") and isinstance(v, str)}
             collection = context.store.specs if table == "specs" else context.store.values
-            return await collection.find(pushed)
+            return await collection.find()
         if table == "symbols":
             return await self._symbols()
         agent = context.services.get(Agent)
@@ -131,13 +102,9 @@ class InternalTransaction:
         from ..sql.drivers import QueryFailed
 
         try:
-            if isinstance(args, list) and args and all(isinstance(a, dict) for a in args):
-                rows = [row for one in args for row in await self.conn.query(query, one)]  # a batch
-            else:
-                rows = await self.conn.query(query, args)
+            return await self.conn.query(query, args)
         except InternalError as exc:
             raise QueryFailed(str(exc), database="internal") from None
-        return rows or None
 
     async def commit(self) -> None:
         return None
