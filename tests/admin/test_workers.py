@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import urllib.request
 from pathlib import Path
-
-from prometheus_client import CollectorRegistry, multiprocess
 
 from .conftest import LOADED, PING, free_port, http
 from .test_admin_address import eventually, metrics, value
@@ -32,16 +29,10 @@ def ping(port: int) -> str:
         return resp.read().decode()
 
 
-def requests_of(directory: Path, pid: int, tmp: Path) -> float:
-    """The requests one worker counted, read from its own multiprocess files only."""
-    mine = tmp / str(pid)
-    mine.mkdir()
-    for f in directory.glob(f"*_{pid}.db"):
-        shutil.copy(f, mine / f.name)
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(mine))
-    return sum(s.value for fam in registry.collect() if fam.name == "portflow_http_requests"
-               for s in fam.samples if s.name == "portflow_http_requests_total")
+def requests_of(directory: Path, pid: int) -> float:
+    """The requests one worker counted, read from its own report only."""
+    report = json.loads((directory / f"ready-{pid}.json").read_text())
+    return sum(row[-1] for row in report["metrics"]["portflow_http_requests"])
 
 
 def test_one_admin_address_counts_all_workers(start, tmp_path):
@@ -60,7 +51,7 @@ def test_one_admin_address_counts_all_workers(start, tmp_path):
     assert value(families, "portflow_packets_total", node="pong", port="in") == 40
     assert value(families, "portflow_symbols", state="active") == 3  # the most of any worker, not the sum
     directory = run_dir(workers[0])
-    per_worker = [requests_of(directory, pid, tmp_path) for pid in workers]
+    per_worker = [requests_of(directory, pid) for pid in workers]
     assert sum(per_worker) == 40 and all(n > 0 for n in per_worker), per_worker  # both counted, summed once
     assert s.stop() == 0
     assert not directory.exists()  # the run's directory goes with the run

@@ -1,10 +1,11 @@
 """How ``start --workers N`` serves one admin address for all its workers: a per-run directory.
 
 The supervisor makes a private directory for the run and hands it to every worker (``RUN_DIR``). Each
-worker writes its readiness there (``ready-PID.json``, rewritten every ``HEARTBEAT`` seconds, so a worker
-whose loop stopped answering shows as stale) and, when metrics are on, counts into prometheus-client's
-multiprocess files there (``PROMETHEUS_MULTIPROC_DIR`` is the same directory). The supervisor's admin
-address reads them: ready only when every worker runs, has loaded and is ready; metrics summed over workers.
+worker writes its report there, ``ready-PID.json``: its readiness and, when metrics are on (``RUN_METRICS``),
+its metrics' snapshot; rewritten every ``HEARTBEAT`` seconds (and once more when it stops), so a worker
+whose loop stopped answering shows as stale. The supervisor's admin address reads them: ready only when
+every worker runs, has loaded and is ready; metrics merged over the workers, those of workers that exited
+kept (counters and histograms only), so totals never go back.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .readiness import check
 
-__all__ = ["RunDirectory", "report_forever", "write_report", "RUN_DIR", "HEARTBEAT", "STALE"]
+__all__ = ["RunDirectory", "report_forever", "write_report", "RUN_DIR", "RUN_METRICS", "HEARTBEAT", "STALE"]
 
 #: The variable that names the run's directory to a worker.
 RUN_DIR = "_PORTFLOW_RUN_DIR"
+#: Set (to 1) when the workers count metrics for the supervisor's admin address.
+RUN_METRICS = "_PORTFLOW_RUN_METRICS"
 #: Seconds between two reports of a worker; one older than ``STALE`` seconds means its loop is stuck.
 HEARTBEAT = 1.0
 STALE = 5.0
@@ -32,9 +36,9 @@ STALE = 5.0
 
 def write_report(directory: str, runtime: Any, metrics: Any = None) -> dict[str, Any]:
     """Write this worker's readiness (atomically) and return it."""
-    if metrics is not None:
-        metrics.refresh()
     report = {"pid": os.getpid(), "time": time.time(), **check(runtime).as_json()}
+    if metrics is not None:
+        report["metrics"] = metrics.snapshot()
     path = Path(directory) / f"ready-{os.getpid()}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(report), encoding="utf-8")
@@ -43,10 +47,14 @@ def write_report(directory: str, runtime: Any, metrics: Any = None) -> dict[str,
 
 
 async def report_forever(directory: str, runtime: Any, metrics: Any = None) -> None:
-    """Report now, then every ``HEARTBEAT`` seconds (a worker's task, cancelled when it stops)."""
-    while True:
-        write_report(directory, runtime, metrics)
-        await asyncio.sleep(HEARTBEAT)
+    """Report now, then every ``HEARTBEAT`` seconds, and once more when cancelled (the worker stops)."""
+    try:
+        while True:
+            write_report(directory, runtime, metrics)
+            await asyncio.sleep(HEARTBEAT)
+    finally:
+        with contextlib.suppress(OSError):
+            write_report(directory, runtime, metrics)
 
 
 class RunDirectory:
@@ -55,12 +63,14 @@ class RunDirectory:
     def __init__(self, metrics: bool) -> None:
         self.path = tempfile.mkdtemp(prefix="portflow-run-")
         self.metrics = metrics
+        #: The counters and histograms of workers that exited.
+        self.retired: list[dict[str, Any]] = []
 
     def environment(self) -> dict[str, str]:
-        """The variables a worker needs (set before it starts, so prometheus-client sees them at import)."""
+        """The variables a worker needs."""
         env = {RUN_DIR: self.path}
         if self.metrics:
-            env["PROMETHEUS_MULTIPROC_DIR"] = self.path
+            env[RUN_METRICS] = "1"
         return env
 
     def report(self, pid: int) -> dict[str, Any] | None:
@@ -71,13 +81,14 @@ class RunDirectory:
         return report
 
     def worker_exited(self, pid: int) -> None:
-        """Forget a worker that exited: its report, and its live gauges."""
+        """Forget a worker that exited, keeping its counters and histograms (not its gauges)."""
+        from .metrics import GAUGES
+
+        report = self.report(pid)
+        if report is not None and report.get("metrics"):
+            self.retired.append({k: v for k, v in report["metrics"].items() if k not in GAUGES})
         with contextlib.suppress(OSError):
             (Path(self.path) / f"ready-{pid}.json").unlink()
-        if self.metrics:
-            from prometheus_client import multiprocess
-
-            multiprocess.mark_process_dead(pid, self.path)
 
     def readiness(self, pids: dict[int, int | None], count: int) -> dict[str, Any]:
         """All workers' readiness as one report: ``pids`` maps worker number -> pid (None: not running)."""
@@ -104,12 +115,10 @@ class RunDirectory:
                               "message": f"{who}: {problem}"})
         return {"ready": not not_ready, "not_ready": not_ready, "warnings": warnings}
 
-    def metrics_text(self) -> tuple[bytes, str]:
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self.path)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+    def snapshots(self, pids: Iterable[int | None]) -> list[dict[str, Any]]:
+        """The metrics of the running workers ``pids`` and of those that exited."""
+        live = [r["metrics"] for pid in pids if pid is not None and (r := self.report(pid)) and r.get("metrics")]
+        return [*live, *self.retired] or [{}]
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -101,14 +101,14 @@ class Operating:
     def __init__(self, settings: Any, runtime: Any, stopping: Any, worker: bool) -> None:
         import os
 
-        from ..admin.run import RUN_DIR
+        from ..admin.run import RUN_DIR, RUN_METRICS
 
         self.runtime = runtime
         self.stopping = stopping
         self.listen = "" if worker else settings["admin.listen"]
         self.server_name = settings["listener.server"]
         self.run_dir = os.environ.get(RUN_DIR) if worker else None
-        self.metrics_on = bool(self.listen) or bool(self.run_dir and os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.metrics_on = bool(self.listen) or bool(self.run_dir and os.environ.get(RUN_METRICS))
         self.metrics: Any = None
         self.server: Any = None
         self._detach: Any = None
@@ -137,10 +137,9 @@ class Operating:
         return report
 
     def exposition(self) -> tuple[bytes, str]:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from ..admin.metrics import exposition
 
-        self.metrics.refresh()
-        return generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST
+        return exposition(self.metrics.collector())
 
     async def loaded(self, strict: bool) -> bool:
         """After load: report; False when ``strict`` and anything is not ready (each printed as an error)."""
@@ -240,19 +239,24 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
 
     listen = settings["admin.listen"]
     run_dir = RunDirectory(metrics=bool(listen))
-    os.environ.update(run_dir.environment())  # before the workers start: prometheus-client reads it at import
+    os.environ.update(run_dir.environment())  # the workers inherit it
     argv = worker_argv(root_args, settings.namespace, env)
     supervisor = Supervisor(argv, count, settings.runtime_settings().grace, exited=run_dir.worker_exited)
 
     def ready() -> dict[str, Any]:
         return run_dir.readiness(supervisor.pids(), count)
 
+    def metrics_text() -> tuple[bytes, str]:
+        from ..admin.metrics import Collector, exposition
+
+        return exposition(Collector(lambda: run_dir.snapshots(supervisor.pids().values())))
+
     server = None
     try:
         if listen:
             from ..admin.server import AdminApp, start_admin
 
-            server = await start_admin(listen, AdminApp(ready, run_dir.metrics_text), settings["listener.server"])
+            server = await start_admin(listen, AdminApp(ready, metrics_text), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:
         if server is not None:
