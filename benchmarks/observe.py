@@ -10,9 +10,12 @@ Starts four `portflow start` processes on examples/ping.yaml (each its own memor
 
 Then runs ``wrk -t1 -c64 -dDURATION`` against each in turn, ROUNDS rounds (arms alternate, so drift hits all
 alike), and prints each arm's median req/s and its ratio to ``off`` (targets: metrics >= 0.9x, tracing 1 %
->= 0.85x). After the run it reads the metrics arm's /metrics, to show the requests were counted. The load
-generator shares the machine's cores with the servers. Last line: ``off_rps=.. metrics=..x trace1=..x
-trace100=..x``. Prints figures only; asserts nothing. Needs wrk. Knobs: ROUNDS=3 DURATION=10.
+>= 0.85x). On a shared machine req/s swings with the neighbours' load, so it also prints the server's own
+CPU time per request (user + system, from /proc, over the same runs) and the throughput ratio that implies
+(``off``'s CPU per request over the arm's): a CPU-bound server's req/s scales with it. After the run it reads
+the metrics arm's /metrics, to show the requests were counted. Last line: ``off_rps=.. metrics=..x
+trace1=..x trace100=..x cpu_metrics=..x cpu_trace1=..x cpu_trace100=..x``. Prints figures only; asserts
+nothing. Needs wrk. Knobs: ROUNDS=3 DURATION=10.
 """
 
 from __future__ import annotations
@@ -74,12 +77,20 @@ def start(metrics: bool, variables: dict[str, str], tmp: str) -> tuple[subproces
     sys.exit(f"{args}: did not answer at {url}")
 
 
-def wrk(url: str, duration: str) -> float:
+def wrk(url: str, duration: str) -> tuple[float, int]:
+    """(req/s, requests) of one run."""
     out = subprocess.run(["wrk", "-t1", "-c64", f"-d{duration}s", url], capture_output=True, text=True,
                          check=True).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match is not None, out
-    return float(match.group(1))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    assert rate is not None and total is not None, out
+    return float(rate.group(1)), int(total.group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def counted(admin: str) -> float:
@@ -100,14 +111,22 @@ def main() -> None:
             for _name, (_, url, _) in servers.items():
                 wrk(url, "2")  # warm up
             rps: dict[str, list[float]] = {name: [] for name in ARMS}
+            cpu = dict.fromkeys(ARMS, 0.0)
+            served = dict.fromkeys(ARMS, 0)
             for r in range(ROUNDS):
-                for name, (_, url, _) in servers.items():
-                    rps[name].append(wrk(url, DURATION))
+                for name, (proc, url, _) in servers.items():
+                    before = cpu_seconds(proc.pid)
+                    rate, total = wrk(url, DURATION)
+                    cpu[name] += cpu_seconds(proc.pid) - before
+                    served[name] += total
+                    rps[name].append(rate)
                 print(f"round {r + 1}: " + "  ".join(f"{n}={rps[n][-1]:.0f}" for n in ARMS), flush=True)
             medians = {name: statistics.median(v) for name, v in rps.items()}
+            per_request = {name: cpu[name] / served[name] * 1e6 for name in ARMS}
             off = medians["off"]
             for name, median in medians.items():
-                print(f"{name:<16} {median:9.0f} req/s  {median / off:5.2f}x of off")
+                print(f"{name:<16} {median:9.0f} req/s  {median / off:5.2f}x of off   "
+                      f"{per_request[name]:6.1f} µs CPU/request  {per_request['off'] / per_request[name]:5.2f}x")
             admin = servers["metrics"][2]
             if admin:
                 print(f"metrics arm counted {counted(admin):.0f} requests in portflow_http_requests_total")
@@ -119,8 +138,10 @@ def main() -> None:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+    cpu_ratio = {name: per_request["off"] / per_request[name] for name in ARMS}
     print(f"off_rps={off:.0f} metrics={medians['metrics'] / off:.2f}x trace1={medians['metrics+trace1%'] / off:.2f}x "
-          f"trace100={medians['trace100%'] / off:.2f}x")
+          f"trace100={medians['trace100%'] / off:.2f}x cpu_metrics={cpu_ratio['metrics']:.2f}x "
+          f"cpu_trace1={cpu_ratio['metrics+trace1%']:.2f}x cpu_trace100={cpu_ratio['trace100%']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -189,3 +189,15 @@ def test_a_bad_admin_address_is_one_line(start):
     assert s.proc.wait(timeout=60) == 1
     s.stop()
     assert s.output == "error: admin.listen: expected HOST:PORT (such as 127.0.0.1:9090), got 'localhost'\n"
+
+
+def test_a_taken_admin_address_is_one_line(start):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        s = start("--from-specs", str(PING), "-e", "PORT=0", "--admin", f"127.0.0.1:{port}")
+        assert s.proc.wait(timeout=60) == 1
+        s.stop()
+    assert s.output.endswith(f"error: admin.listen: cannot listen on 127.0.0.1:{port}: Address already in use\n")
+    assert "Traceback" not in s.output

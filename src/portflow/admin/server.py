@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from ..plugins.net.server import Server, serve
 from ..plugins.net.writer import respond
 
@@ -80,7 +80,10 @@ async def start_admin(listen: str, app: AdminApp, server: str = "granian") -> Se
     """Serve ``app`` on ``listen`` (``HOST:PORT``) until the returned server is stopped."""
     host, port = parse_listen(listen)
     admin = serve(app, host, port, server=server, websockets=False)
-    await admin.start()
+    try:
+        await admin.start()
+    except UserError as exc:
+        raise ConfigError(f"admin.listen: {exc}") from None
     where = f"[{host}]" if ":" in host else host
     log.info("admin address: http://%s:%d (/healthz /readyz /metrics)", where, admin.port)
     return admin
