@@ -109,3 +109,12 @@ def start(tmp_path: Path) -> Iterator:
     for s in started:
         s.stop()
         print(s.output)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something else listens on, on every interface (a listener cannot bind it)."""
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        yield int(taken.getsockname()[1])

@@ -96,27 +96,23 @@ def test_a_spec_change_counts_a_reload_and_its_lag(start, tmp_path):
     assert lag is not None and 0 <= lag < 30
 
 
-def test_a_taken_port_makes_the_namespace_unready(start):
-    with socket.socket() as taken:
-        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        taken.bind(("0.0.0.0", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        s = start("--from-specs", str(PING), "-e", f"PORT={port}", extra_env={"PORTFLOW_ADMIN_LISTEN": "127.0.0.1:0"})
-        admin = s.admin()
-        s.wait_for(LOADED)
-        assert http(f"{admin}/healthz")[0] == 200
-        status, _, body = http(f"{admin}/readyz")
-        assert status == 503
-        report = json.loads(body)
-        assert report["ready"] is False
-        reason = f"load failed: cannot listen on *:{port}: Address already in use"
-        assert report["not_ready"] == [{"spec": "listener", "kind": "listener", "reason": reason,
-                                        "message": f"spec 'listener' (kind listener): {reason}"}]
-        assert f"spec 'listener' (kind listener): {reason}" in s.output  # the same words as the log
-        families = metrics(admin)
-        assert value(families, "portflow_symbols", state="failed") == 1
-        assert value(families, "portflow_symbols", state="active") == 2
+def test_a_taken_port_makes_the_namespace_unready(start, taken_port):
+    port = taken_port
+    s = start("--from-specs", str(PING), "-e", f"PORT={port}", extra_env={"PORTFLOW_ADMIN_LISTEN": "127.0.0.1:0"})
+    admin = s.admin()
+    s.wait_for(LOADED)
+    assert http(f"{admin}/healthz")[0] == 200
+    status, _, body = http(f"{admin}/readyz")
+    assert status == 503
+    report = json.loads(body)
+    assert report["ready"] is False
+    reason = f"load failed: cannot listen on *:{port}: Address already in use"
+    assert report["not_ready"] == [{"spec": "listener", "kind": "listener", "reason": reason,
+                                    "message": f"spec 'listener' (kind listener): {reason}"}]
+    assert f"spec 'listener' (kind listener): {reason}" in s.output  # the same words as the log
+    families = metrics(admin)
+    assert value(families, "portflow_symbols", state="failed") == 1
+    assert value(families, "portflow_symbols", state="active") == 2
 
 
 INACTIVE = """\
@@ -160,15 +156,11 @@ def test_an_inactive_spec_makes_the_namespace_unready(start, tmp_path):
     assert value(metrics(admin), "portflow_symbols", state="inactive") == 2
 
 
-def test_strict_exits_1_when_a_port_is_taken(start):
-    with socket.socket() as taken:
-        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        taken.bind(("0.0.0.0", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        s = start("--strict", "--from-specs", str(PING), "-e", f"PORT={port}")
-        assert s.proc.wait(timeout=60) == 1
-        s.stop()
+def test_strict_exits_1_when_a_port_is_taken(start, taken_port):
+    port = taken_port
+    s = start("--strict", "--from-specs", str(PING), "-e", f"PORT={port}")
+    assert s.proc.wait(timeout=60) == 1
+    s.stop()
     assert (f"error: not ready: spec 'listener' (kind listener): load failed: cannot listen on *:{port}: "
             "Address already in use") in s.output
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -75,28 +74,25 @@ def test_a_stuck_worker_makes_the_address_unready(start):
     assert eventually(lambda: http(f"{admin}/readyz")[0] == 200, timeout=15)
 
 
-def test_workers_with_a_taken_port_are_unready_and_strict_exits_1(start):
-    with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
-        taken.listen()  # no SO_REUSEPORT: the workers cannot share it
-        port = taken.getsockname()[1]
-        s = start("--workers", "2", "--from-specs", str(PING), "-e", f"PORT={port}", "--admin", "127.0.0.1:0")
-        admin = s.admin()
-        s.wait_for(LOADED, count=2)
-        def both_failed() -> bool:
-            entries = json.loads(http(f"{admin}/readyz")[2])["not_ready"]
-            return len(entries) == 2 and all(e["reason"].startswith("load failed") for e in entries)
+def test_workers_with_a_taken_port_are_unready_and_strict_exits_1(start, taken_port):
+    port = taken_port  # held without SO_REUSEPORT: the workers cannot share it
+    s = start("--workers", "2", "--from-specs", str(PING), "-e", f"PORT={port}", "--admin", "127.0.0.1:0")
+    admin = s.admin()
+    s.wait_for(LOADED, count=2)
+    def both_failed() -> bool:
+        entries = json.loads(http(f"{admin}/readyz")[2])["not_ready"]
+        return len(entries) == 2 and all(e["reason"].startswith("load failed") for e in entries)
 
-        assert eventually(both_failed), http(f"{admin}/readyz")
-        status, _, body = http(f"{admin}/readyz")
-        assert status == 503
-        entries = json.loads(body)["not_ready"]
-        assert sorted(e["worker"] for e in entries) == [1, 2]
-        assert all(e["reason"] == f"load failed: cannot listen on *:{port}: Address already in use"
-                   for e in entries), entries
-        assert s.stop() == 0
-        strict = start("--strict", "--workers", "2", "-e", f"PORT={port}")
-        assert strict.proc.wait(timeout=60) == 1
-        strict.stop()
+    assert eventually(both_failed), http(f"{admin}/readyz")
+    status, _, body = http(f"{admin}/readyz")
+    assert status == 503
+    entries = json.loads(body)["not_ready"]
+    assert sorted(e["worker"] for e in entries) == [1, 2]
+    assert all(e["reason"] == f"load failed: cannot listen on *:{port}: Address already in use"
+               for e in entries), entries
+    assert s.stop() == 0
+    strict = start("--strict", "--workers", "2", "-e", f"PORT={port}")
+    assert strict.proc.wait(timeout=60) == 1
+    strict.stop()
     assert strict.output.count(f"load failed: cannot listen on *:{port}") >= 2
     assert "error: not ready: worker 1 (pid " in strict.output and "error: not ready: worker 2 (pid " in strict.output

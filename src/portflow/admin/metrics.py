@@ -105,6 +105,8 @@ class Metrics(Subscriber):
         self.processes = 0
         self._cells: dict[Any, tuple[list[float], list[float], _Histogram]] = {}  # in-port -> its cells
         self._requests: dict[Process, _Request] = {}
+        self._listeners: dict[Any, str] = {}  # listener node -> its spec's name
+        self._http: dict[Labels, tuple[list[float], _Histogram]] = {}  # request labels + status -> cells
 
     def attach(self) -> Callable[[], None]:
         """Subscribe to the runtime's observer and its applied changes; returns the function that stops."""
@@ -140,6 +142,7 @@ class Metrics(Subscriber):
             if event.at is not None:
                 self._histogram("portflow_store_lag_seconds", (self.namespace,)).observe(max(0.0, now - event.at))
         self._cells.clear()  # nodes were replaced: their in-ports are new
+        self._listeners.clear()
 
     # -- hops -------------------------------------------------------------------------------------
     def hop_started(self, hop: Hop) -> None:
@@ -158,9 +161,11 @@ class Metrics(Subscriber):
     def _start_request(self, hop: Hop, node: Listener) -> None:
         payload = hop.packet.payload
         method = payload.get("method") if type(payload) is dict else None
-        sb = self.runtime.table.symbol_of(node)
-        self._requests[hop.process] = _Request(sb.label if sb is not None else node.label,
-                                               method if method in METHODS else "OTHER")
+        label = self._listeners.get(node)
+        if label is None:
+            sb = self.runtime.table.symbol_of(node)
+            label = self._listeners[node] = sb.label if sb is not None else node.label
+        self._requests[hop.process] = _Request(label, method if method in METHODS else "OTHER")
 
     def _request_of(self, proc: Process | None) -> _Request | None:
         while proc is not None:
@@ -197,11 +202,13 @@ class Metrics(Subscriber):
         self.processes -= 1
         request = self._requests.pop(proc, None)
         if request is not None:
-            status = str(proc.get(STATUS_KEY, 499))
-            self._counter("portflow_http_requests", (request.listener, request.method, request.route, status))[0] += 1
-            elapsed = (proc.end_time or time.time()) - proc.start_time
-            self._histogram("portflow_http_request_duration_seconds",
-                            (request.listener, request.method, request.route)).observe(elapsed)
+            key = (request.listener, request.method, request.route, proc.get(STATUS_KEY, 499))
+            cells = self._http.get(key)
+            if cells is None:
+                cells = self._http[key] = (self._counter("portflow_http_requests", (*key[:3], str(key[3]))),
+                                           self._histogram("portflow_http_request_duration_seconds", key[:3]))
+            cells[0][0] += 1
+            cells[1].observe((proc.end_time or time.time()) - proc.start_time)
 
     # -- reading ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
