@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["redact", "forms"]
+__all__ = ["redact", "forms", "secret_texts", "hide_credentials", "CREDENTIAL_HEADERS"]
 
 MIN_LENGTH = 4
 """Shorter secrets are not redacted: they would hide ordinary words."""
@@ -45,3 +46,26 @@ def redact(message: str, secrets: Iterable[str]) -> str:
         if text in message:
             message = message.replace(text, "***")
     return message
+
+
+def secret_texts(data: Any) -> list[str]:
+    """The string (and number) leaves of a value's data: the texts :func:`redact` hides."""
+    if isinstance(data, dict):
+        return [t for v in data.values() for t in secret_texts(v)]
+    if isinstance(data, list):
+        return [t for v in data for t in secret_texts(v)]
+    if isinstance(data, (str, int, float)) and not isinstance(data, bool):
+        return [str(data)]
+    return []
+
+
+#: Request and response headers whose values frames (the ``frames`` table, the debugger) never show.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+
+
+def hide_credentials(payload: Any) -> Any:
+    """An HTTP payload with the values of credential headers replaced by ``***`` (other payloads as they are)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("header"), dict):
+        return payload
+    header = {k: (["***"] if str(k).lower() in CREDENTIAL_HEADERS else v) for k, v in payload["header"].items()}
+    return {**payload, "header": header}

@@ -28,7 +28,7 @@ from .config import RuntimeSettings
 from .errors import BindError, PortflowError, UserError
 from .lifetime import Job, Lifetime, TaskStatus
 from .plugin import default_registries
-from .redact import redact
+from .redact import redact, secret_texts
 from .scheme import Context, Scheme
 from .spec import DEFAULT_NAMESPACE, META_KEYS, EnvEntry, Spec, check_meta, describe
 from .symbol import Hooks, Symbol, SymbolTable
@@ -47,17 +47,6 @@ def _stub_spec(doc: dict[str, Any], namespace: str) -> Spec:
 
     return Spec(kind=text("kind", "?") or "?", id=text("id"), namespace=text("namespace", namespace) or namespace,
                 name=text("name"))
-
-
-def _texts(data: Any) -> list[str]:
-    """The string (and number) leaves of a value's data."""
-    if isinstance(data, dict):
-        return [t for v in data.values() for t in _texts(v)]
-    if isinstance(data, list):
-        return [t for v in data for t in _texts(v)]
-    if isinstance(data, (str, int, float)) and not isinstance(data, bool):
-        return [str(data)]
-    return []
 
 
 STALE = "stale: "
@@ -295,7 +284,7 @@ class Runtime:
                     target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
                     raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
                                     f"{self.namespace!r}")
-                secrets.extend(_texts(value.get("data")))
+                secrets.extend(secret_texts(value.get("data")))
                 rendered = render_fields(entry.data, value.get("data"), keep_type=True)
                 bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
             elif self.environment:

@@ -57,7 +57,8 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
 
 
 async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
-                from_values: str | None, reuse_port: bool = False, strict: bool = False) -> None:
+                from_values: str | None, reuse_port: bool = False, debug: bool = False,
+                strict: bool = False) -> None:
     import asyncio
     import signal
 
@@ -83,13 +84,20 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
             if not await operating.loaded(strict):
                 await runtime.close()
                 raise SystemExit(1)
-            await stop.wait()
-            log.info("shutting down")
-            grace = runtime_settings.grace
             try:
-                await asyncio.wait_for(runtime.close(), timeout=grace)
-            except TimeoutError:
-                log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
+                if debug:
+                    from .debug_prompt import debugging
+
+                    await debugging(runtime, stop.wait)
+                else:
+                    await stop.wait()
+            finally:  # the debugger's prompt failing closes the runtime as cleanly as a signal does
+                log.info("shutting down")
+                grace = runtime_settings.grace
+                try:
+                    await asyncio.wait_for(runtime.close(), timeout=grace)
+                except TimeoutError:
+                    log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
     finally:
         await store.close()
 
@@ -187,10 +195,13 @@ class Operating:
               help="Exit 1 when anything is not ready after load (a spec not active, a listener not bound, "
                    "a wiring warning), printing each; for supervisors and CI.")
 @click.option("--worker", is_flag=True, hidden=True)
+@click.option("--debug", is_flag=True,
+              help="Open the debugger's prompt while serving: breakpoints, held hops, processes ('help' there).")
 @click.pass_context
 @handle_errors
 def start(ctx: click.Context, namespace: str | None, from_specs: str | None, from_values: str | None,
-          environment: tuple[str, ...], workers: str, admin: str | None, strict: bool, worker: bool) -> None:
+          environment: tuple[str, ...], workers: str, admin: str | None, strict: bool, worker: bool,
+          debug: bool) -> None:
     """Run a namespace: load its specs, serve, and follow changes until SIGINT or SIGTERM."""
     from .workers import worker_count, worker_environment
 
@@ -204,11 +215,13 @@ def start(ctx: click.Context, namespace: str | None, from_specs: str | None, fro
         count = worker_count(workers)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--workers'") from None
+    if debug and (worker or count != 1):
+        raise click.BadParameter("the debugger runs one runtime: use it without --workers", param_hint="'--debug'")
     if worker:
         env = {**env, **worker_environment()}
         run(serve(settings, settings.namespace, env, None, None, reuse_port=True))
     elif count == 1:
-        run(serve(settings, settings.namespace, env, from_specs, from_values, strict=strict))
+        run(serve(settings, settings.namespace, env, from_specs, from_values, debug=debug, strict=strict))
     else:
         run(supervise(ctx, settings, env, from_specs, from_values, count, strict))
 

@@ -66,7 +66,8 @@ def inactive_tests(runtime: Any, runner: Any, pattern: re.Pattern[str]) -> list[
 
 
 async def run_tests(settings: Any, namespace: str, environment: dict[str, str], pattern: re.Pattern[str],
-                    from_specs: str | None, from_values: str | None, timeout: float | None) -> list[Any]:
+                    from_specs: str | None, from_values: str | None, timeout: float | None,
+                    debug: bool = False) -> list[Any]:
     """Load the namespace (never writing to the configured store), run the matching tests, print each."""
     from ..errors import FlowError
     from ..plugin import default_registries
@@ -100,7 +101,16 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
             results = [Result(name, FlowError(why), 0.0) for name, why in inactive_tests(runtime, runner, pattern)]
             for result in results:
                 print_result(result)
-            if runner is not None:
+            if runner is not None and debug:
+                from ..errors import UserError
+                from .debug_prompt import debugging
+
+                quit, ran = await debugging(runtime, lambda: runner.run(pattern, timeout=timeout,
+                                                                        on_result=print_result), hold=True)
+                if quit:
+                    raise UserError("the tests were stopped by quit")
+                results += ran or []
+            elif runner is not None:
                 results += await runner.run(pattern, timeout=timeout, on_result=print_result)
             return sorted(results, key=lambda r: r.name)
         finally:
@@ -197,10 +207,13 @@ def parse_timeout(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option("--junit", default=None, metavar="FILE", help="Also write the results as JUnit XML, for CI systems.")
 @click.option("--timeout", default=None, metavar="DURATION", callback=parse_timeout,
               help="Fail a test that runs longer than this ('30s', '1m'); default: no limit.")
+@click.option("--debug", is_flag=True,
+              help="Open the debugger's prompt first; the tests run at 'continue', stopping at its breakpoints.")
 @click.pass_context
 @handle_errors
 def test(ctx: click.Context, regex: re.Pattern[str], namespace: str | None, from_specs: str | None,
-         from_values: str | None, environment: tuple[str, ...], junit: str | None, timeout: float | None) -> None:
+         from_values: str | None, environment: tuple[str, ...], junit: str | None, timeout: float | None,
+         debug: bool) -> None:
     """Run the namespace's workflow tests (test nodes) whose NAMESPACE/NAME matches REGEX.
 
     Tests run concurrently, each in a process of its own. One line per test: PASS or FAIL, its name and
@@ -212,7 +225,8 @@ def test(ctx: click.Context, regex: re.Pattern[str], namespace: str | None, from
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     env = parse_environment(environment, settings["environment"])
     try:
-        results = run(run_tests(settings, settings.namespace, env, regex, from_specs, from_values, timeout))
+        results = run(run_tests(settings, settings.namespace, env, regex, from_specs, from_values, timeout,
+                                debug=debug))
     except LoadFailed as exc:
         for line in exc.problems:
             click.echo(f"error: {line}", err=True)

@@ -13,10 +13,11 @@ from typing import Any
 
 from ...observe import Hop, Subscriber
 from ...process import TERMINATED, Process
+from ...redact import CREDENTIAL_HEADERS, hide_credentials
 from ...scheme import Context
 from ...spec import format_duration
 
-__all__ = ["Agent", "MAX_FRAMES", "CREDENTIAL_HEADERS"]
+__all__ = ["Agent", "MAX_FRAMES", "CREDENTIAL_HEADERS", "process_row", "frame_row", "hop_frame"]
 
 #: The most frames kept per process (the oldest go first), so a long process cannot grow without bound.
 MAX_FRAMES = 1000
@@ -73,8 +74,7 @@ class Agent(Subscriber):
         proc = hop.process
         if proc.status == TERMINATED or proc.id not in self.processes:
             return
-        symbol_id = hop.symbol.id if hop.symbol is not None else ""
-        frame = self._open[hop] = _Frame(symbol_id, hop.target.name, hop.packet.payload)
+        frame = self._open[hop] = hop_frame(hop)
         frames = self.frames.setdefault(proc.id, [])
         frames.append(frame)
         if len(frames) > MAX_FRAMES:
@@ -85,52 +85,58 @@ class Agent(Subscriber):
         if frame is not None and hop.answer is not None:
             frame.output, frame.end = hop.answer.payload, time.monotonic()
 
+    def frame_of(self, hop: Hop) -> _Frame | None:
+        """The frame of a hop that has started and not yet ended."""
+        return self._open.get(hop)
+
     # -- rows ---------------------------------------------------------------------------------------
     def process_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for proc in list(self.processes.values()):
-            row: dict[str, Any] = {}
-            try:
-                data = proc.data()
-            except Exception:  # noqa: BLE001 - data is best effort
-                data = {}
-            for key, value in data.items():
-                if isinstance(key, str) and (value is None or isinstance(value, (bool, int, float, str, list, dict))):
-                    row[key] = _plain(value)
-            row.update({"id": proc.id, "status": proc.status, "start_time": int(proc.start_time)})
-            if proc.parent is not None:
-                row["parent_id"] = proc.parent.id
-            if proc.end_time is not None:
-                row["end_time"] = int(proc.end_time)
-            if proc.error is not None:
-                row["error"] = str(proc.error)
-            rows.append(row)
-        return rows
+        return [process_row(proc) for proc in list(self.processes.values())]
 
-    def frame_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for process_id, frames in list(self.frames.items()):
-            for f in list(frames):
-                row: dict[str, Any] = {"process_id": process_id, "symbol_id": f.symbol_id, "port": f.port,
-                                       "input": _credentials_hidden(_plain(f.input))}
-                if f.output is not _MISSING:
-                    row["output"] = _credentials_hidden(_plain(f.output))
-                if f.end is not None:
-                    row["time"] = format_duration(f.end - f.start, 1e-6)
-                rows.append(row)
-        return rows
+    def frame_rows(self, process_id: str | None = None) -> list[dict[str, Any]]:
+        """uniflow's frame rows: of every process, or of the process ``process_id`` only."""
+        frames = self.frames if process_id is None else {process_id: self.frames.get(process_id, [])}
+        return [frame_row(pid, f) for pid, fs in list(frames.items()) for f in list(fs)]
 
 
-#: Request and response headers whose values the frames table never shows.
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+def process_row(proc: Process) -> dict[str, Any]:
+    """uniflow's JSON of a process: its data (JSON-able entries), id, status, times, parent and error."""
+    row: dict[str, Any] = {}
+    try:
+        data = proc.data()
+    except Exception:  # noqa: BLE001 - data is best effort
+        data = {}
+    for key, value in data.items():
+        if isinstance(key, str) and (value is None or isinstance(value, (bool, int, float, str, list, dict))):
+            row[key] = _plain(value)
+    row.update({"id": proc.id, "status": proc.status, "start_time": int(proc.start_time)})
+    if proc.parent is not None:
+        row["parent_id"] = proc.parent.id
+    if proc.end_time is not None:
+        row["end_time"] = int(proc.end_time)
+    if proc.error is not None:
+        row["error"] = str(proc.error)
+    return row
 
 
-def _credentials_hidden(payload: Any) -> Any:
-    """An HTTP payload with the values of credential headers replaced by ``***``."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("header"), dict):
-        return payload
-    header = {k: (["***"] if str(k).lower() in CREDENTIAL_HEADERS else v) for k, v in payload["header"].items()}
-    return {**payload, "header": header}
+def hop_frame(hop: Hop) -> _Frame:
+    """A frame for a hop that has just started: the target's symbol and in-port, and the packet."""
+    return _Frame(hop.symbol.id if hop.symbol is not None else "", hop.target.name, hop.packet.payload)
+
+
+def frame_row(process_id: str, f: _Frame) -> dict[str, Any]:
+    """uniflow's JSON of a frame: process, symbol, port, input, and output and time once answered."""
+    row: dict[str, Any] = {"process_id": process_id, "symbol_id": f.symbol_id, "port": f.port,
+                           "input": hide_credentials(_plain(f.input))}
+    if f.output is not _MISSING:
+        row["output"] = hide_credentials(_plain(f.output))
+    if f.end is not None:
+        row["time"] = format_duration(f.end - f.start, 1e-6)
+    return row
+
+
+#: The name internal.py (and its tests) use for ``redact.hide_credentials``.
+_credentials_hidden = hide_credentials
 
 
 def _unsubscribing(unsubscribe: Any) -> Any:
