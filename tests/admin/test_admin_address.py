@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import time
+import urllib.error
+import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -69,6 +71,12 @@ def test_a_healthy_namespace_is_ready_and_counted(start):
     assert value(families, "portflow_processes_active") == 0
     assert "portflow_reloads" in families and "portflow_store_lag_seconds" in families
     assert http(f"{admin}/other")[0] == 404
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{admin}/metrics", data=b"x", method="POST"), timeout=5)
+    except urllib.error.HTTPError as err:
+        assert (err.code, err.headers["Allow"]) == (405, "GET, HEAD")
+    else:
+        raise AssertionError("POST /metrics was accepted")
 
 
 def test_a_spec_change_counts_a_reload_and_its_lag(start, tmp_path):
