@@ -3,7 +3,8 @@ variables < flags.
 
 Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
 ``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
-``logging.format``, ``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
+``logging.format``, ``admin.listen`` (``HOST:PORT`` of /healthz, /readyz and /metrics; off when empty),
+``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
 and on its YAML aliases' expansion), ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
 it and turning the first ``_`` into a dot: ``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key
 is an error naming it and where it came from.
@@ -43,6 +44,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "logging.level": str,
     "logging.format": str,
     "environment": dict,
+    # admin address (start --admin): /healthz, /readyz, /metrics; "" is off
+    "admin.listen": str,
 }
 _CHOICES = {
     "listener.server": ("granian", "uvicorn"),
@@ -138,6 +141,7 @@ def _defaults() -> dict[str, Any]:
         "logging.level": "info",
         "logging.format": "text",
         "environment": {},
+        "admin.listen": "",
     }
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .config import RuntimeSettings
@@ -51,6 +51,12 @@ def _stub_spec(doc: dict[str, Any], namespace: str) -> Spec:
 
 STALE = "stale: "
 """How ``Symbol.error`` starts when the stored spec does not compile and its last good version serves."""
+
+
+def missing_targets(table: SymbolTable, sb: Symbol) -> str | None:
+    """``inactive: missing target out -> name`` when ``sb`` links to names that do not exist, else None."""
+    missing = [f"{out} -> {ref.name or ref.id}" for out, ref, t in table.targets(sb) if t is None]
+    return f"inactive: missing target {', '.join(missing)}" if missing else None
 
 
 def keep_last_good(current: Symbol | None, built: Symbol) -> bool:
@@ -147,6 +153,10 @@ class Runtime:
         self._lock = asyncio.Lock()
         #: Problems of the last load, one line each (also logged).
         self.problems: list[str] = []
+        #: Called with the change events of each batch after it was applied (metrics count reloads here).
+        self.on_applied: list[Callable[[list[Any]], None]] = []
+        #: True once ``start`` has loaded the namespace.
+        self.loaded = False
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -165,6 +175,7 @@ class Runtime:
                 self.store.values.watch({"namespace": self.namespace}),
             ]
         problems = await self.load()
+        self.loaded = True
         if self._watch:
             self._reconciler = await self.lifetime.spawn(self._reconcile, name="portflow-reconcile")
         return problems
@@ -317,6 +328,8 @@ class Runtime:
         if ids:
             problems = await self.load(sorted(ids))
             log.info("reconciled %d spec(s)%s", len(ids), f", {len(problems)} problem(s)" if problems else "")
+        for hook in self.on_applied:
+            hook([event for _, event in batch])
 
     def _bound_to(self, value_id: str, value_name: str | None) -> set[str]:
         """Ids of the symbols whose env names this value (by id or by name)."""

@@ -57,7 +57,8 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
 
 
 async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
-                from_values: str | None, reuse_port: bool = False, debug: bool = False) -> None:
+                from_values: str | None, reuse_port: bool = False, debug: bool = False,
+                strict: bool = False) -> None:
     import asyncio
     import signal
 
@@ -76,25 +77,106 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await runtime.start()
-        active = sum(1 for sb in runtime.table if sb.loaded)
-        log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
-        try:
-            if debug:
-                from .debug_prompt import debugging
-
-                await debugging(runtime, stop.wait)
-            else:
-                await stop.wait()
-        finally:  # the debugger's prompt failing closes the runtime as cleanly as a signal does
-            log.info("shutting down")
-            grace = runtime_settings.grace
+        async with Operating(settings, runtime, stop, reuse_port) as operating:
+            await runtime.start()
+            active = sum(1 for sb in runtime.table if sb.loaded)
+            log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
+            if not await operating.loaded(strict):
+                await runtime.close()
+                raise SystemExit(1)
             try:
-                await asyncio.wait_for(runtime.close(), timeout=grace)
-            except TimeoutError:
-                log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
+                if debug:
+                    from .debug_prompt import debugging
+
+                    await debugging(runtime, stop.wait)
+                else:
+                    await stop.wait()
+            finally:  # the debugger's prompt failing closes the runtime as cleanly as a signal does
+                log.info("shutting down")
+                grace = runtime_settings.grace
+                try:
+                    await asyncio.wait_for(runtime.close(), timeout=grace)
+                except TimeoutError:
+                    log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
     finally:
         await store.close()
+
+
+class Operating:
+    """What ``start`` runs beside the runtime: the admin address (or, in a worker, its reports to the
+    supervisor) and the metrics subscriber; the readiness check after load (``--strict``)."""
+
+    def __init__(self, settings: Any, runtime: Any, stopping: Any, worker: bool) -> None:
+        import os
+
+        from ..admin.run import RUN_DIR, RUN_METRICS
+
+        self.runtime = runtime
+        self.stopping = stopping
+        self.listen = "" if worker else settings["admin.listen"]
+        self.server_name = settings["listener.server"]
+        self.run_dir = os.environ.get(RUN_DIR) if worker else None
+        self.metrics_on = bool(self.listen) or bool(self.run_dir and os.environ.get(RUN_METRICS))
+        self.metrics: Any = None
+        self.server: Any = None
+        self._detach: Any = None
+
+    async def __aenter__(self) -> Operating:
+        if self.metrics_on:
+            from ..admin.metrics import Metrics
+
+            self.metrics = Metrics(self.runtime)
+            self._detach = self.metrics.attach()
+        if self.listen:
+            from ..admin.server import AdminApp, start_admin
+
+            app = AdminApp(self.ready, self.exposition)
+            self.server = await start_admin(self.listen, app, self.server_name)
+        return self
+
+    def ready(self) -> dict[str, Any]:
+        from ..admin.readiness import check
+
+        report = check(self.runtime).as_json()
+        if self.stopping.is_set():
+            report["ready"] = False
+            report["not_ready"].insert(0, {"spec": None, "kind": None, "reason": "shutting down",
+                                           "message": "shutting down"})
+        return report
+
+    def exposition(self) -> tuple[bytes, str]:
+        from ..admin.metrics import exposition
+
+        return exposition(self.metrics.collector())
+
+    async def loaded(self, strict: bool) -> bool:
+        """After load: report; False when ``strict`` and anything is not ready (each printed as an error)."""
+        from ..admin.readiness import check
+
+        report = check(self.runtime)
+        run_dir = self.run_dir
+        if run_dir:
+            from ..admin.run import report_forever
+
+            async def reporting(status: Any) -> None:
+                status.started()
+                await report_forever(run_dir, self.runtime, self.metrics)
+
+            await self.runtime.lifetime.start(reporting, name="portflow-report")
+        if strict and (not report.ready or report.warnings):
+            for line in report.lines(strict=True):
+                click.echo(f"error: not ready: {line}", err=True)
+            return False
+        if not report.ready:
+            log.warning("namespace %r is not ready: %d spec(s) not active (the admin address's /readyz, or "
+                        "start --strict, lists them)", self.runtime.namespace, len(report.not_ready))
+        return True
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._detach is not None:
+            self._detach()
+        if self.server is not None:
+            await self.server.stop(grace=1.0)
 
 
 @click.command()
@@ -106,17 +188,28 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 @environment_option
 @click.option("--workers", default="1", metavar="N|auto", show_default=True,
               help="Worker processes, each a whole runtime on the same store, sharing listening sockets.")
+@click.option("--admin", "admin", default=None, metavar="HOST:PORT",
+              help="Serve /healthz, /readyz and /metrics here (setting admin.listen; off by default). "
+                   "Unauthenticated and read-only: bind loopback or a private address.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when anything is not ready after load (a spec not active, a listener not bound, "
+                   "a wiring warning), printing each; for supervisors and CI.")
 @click.option("--worker", is_flag=True, hidden=True)
 @click.option("--debug", is_flag=True,
               help="Open the debugger's prompt while serving: breakpoints, held hops, processes ('help' there).")
 @click.pass_context
 @handle_errors
 def start(ctx: click.Context, namespace: str | None, from_specs: str | None, from_values: str | None,
-          environment: tuple[str, ...], workers: str, worker: bool, debug: bool) -> None:
+          environment: tuple[str, ...], workers: str, admin: str | None, strict: bool, worker: bool,
+          debug: bool) -> None:
     """Run a namespace: load its specs, serve, and follow changes until SIGINT or SIGTERM."""
     from .workers import worker_count, worker_environment
 
-    settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
+    settings = load_settings_for(ctx, **{"runtime.namespace": namespace, "admin.listen": admin})
+    if settings["admin.listen"]:
+        from ..admin.server import parse_listen
+
+        parse_listen(settings["admin.listen"])  # a bad address fails before anything starts
     env = parse_environment(environment, settings["environment"])
     try:
         count = worker_count(workers)
@@ -128,14 +221,16 @@ def start(ctx: click.Context, namespace: str | None, from_specs: str | None, fro
         env = {**env, **worker_environment()}
         run(serve(settings, settings.namespace, env, None, None, reuse_port=True))
     elif count == 1:
-        run(serve(settings, settings.namespace, env, from_specs, from_values, debug=debug))
+        run(serve(settings, settings.namespace, env, from_specs, from_values, debug=debug, strict=strict))
     else:
-        run(supervise(ctx, settings, env, from_specs, from_values, count))
+        run(supervise(ctx, settings, env, from_specs, from_values, count, strict))
 
 
 async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from_specs: str | None,
-                    from_values: str | None, count: int) -> None:
-    """Seed the store once, then keep ``count`` workers running."""
+                    from_values: str | None, count: int, strict: bool = False) -> None:
+    """Seed the store once, then keep ``count`` workers running; serve the admin address for all of them."""
+    import os
+
     from ..errors import UserError
     from ..plugin import default_registries
     from .workers import Supervisor, worker_argv
@@ -153,5 +248,49 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
     root = ctx.find_root().obj or {}
     root_args = [arg for key in ("log_level", "log_format") if root.get(key)
                  for arg in (f"--{key.replace('_', '-')}", root[key])]
+    from ..admin.run import RunDirectory
+
+    listen = settings["admin.listen"]
+    run_dir = RunDirectory(metrics=bool(listen))
+    os.environ.update(run_dir.environment())  # the workers inherit it
     argv = worker_argv(root_args, settings.namespace, env)
-    await Supervisor(argv, count, settings.runtime_settings().grace).run()
+    supervisor = Supervisor(argv, count, settings.runtime_settings().grace, exited=run_dir.worker_exited)
+
+    def ready() -> dict[str, Any]:
+        return run_dir.readiness(supervisor.pids(), count)
+
+    def metrics_text() -> tuple[bytes, str]:
+        from ..admin.metrics import Collector, exposition
+
+        return exposition(Collector(lambda: run_dir.snapshots(supervisor.pids().values())))
+
+    server = None
+    try:
+        if listen:
+            from ..admin.server import AdminApp, start_admin
+
+            server = await start_admin(listen, AdminApp(ready, metrics_text), settings["listener.server"])
+        await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
+    finally:
+        if server is not None:
+            await server.stop(grace=1.0)
+        run_dir.remove()
+    if supervisor.failed:
+        raise SystemExit(1)
+
+
+async def strict_check(supervisor: Any, run_dir: Any, count: int) -> bool:
+    """``--strict`` with workers: once every worker has loaded and reported, whether all are ready (each
+    problem printed as an error)."""
+    import asyncio
+
+    while True:
+        pids = supervisor.pids()
+        if len(pids) == count and all(p is not None and run_dir.report(p) is not None for p in pids.values()):
+            break
+        await asyncio.sleep(0.05)
+    report = run_dir.readiness(supervisor.pids(), count)
+    lines = [e["message"] for e in report["not_ready"]] + [e["message"] for e in report["warnings"]]
+    for line in lines:
+        click.echo(f"error: not ready: {line}", err=True)
+    return not lines

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 log = logging.getLogger("portflow.workers")
 
@@ -41,12 +41,21 @@ def worker_count(text: str) -> int:
 class Supervisor:
     """Keeps ``count`` copies of ``argv`` running until told to stop."""
 
-    def __init__(self, argv: Sequence[str], count: int, grace: float) -> None:
+    def __init__(self, argv: Sequence[str], count: int, grace: float,
+                 exited: Callable[[int], None] | None = None) -> None:
         self.argv = list(argv)
         self.count = count
         self.grace = grace
         self.stopping = False
         self.procs: dict[int, asyncio.subprocess.Process] = {}
+        #: Called with the pid of each worker that exited (the run directory forgets it).
+        self.exited = exited
+        #: True when ``run``'s check found the workers not ready (``start --strict``).
+        self.failed = False
+
+    def pids(self) -> dict[int, int | None]:
+        """Worker number -> pid of the worker running now (None while it is restarted)."""
+        return {i: (p.pid if p.returncode is None else None) for i, p in self.procs.items()}
 
     async def _keep(self, index: int) -> None:
         backoff = BACKOFF_START
@@ -56,6 +65,8 @@ class Supervisor:
             self.procs[index] = proc
             log.info("worker %d started (pid %d)", index, proc.pid)
             status = await proc.wait()
+            if self.exited is not None:
+                self.exited(proc.pid)
             if self.stopping:
                 return
             if time.monotonic() - started > HEALTHY_AFTER:
@@ -65,13 +76,22 @@ class Supervisor:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def run(self) -> None:
+    async def run(self, check: Awaitable[bool] | None = None) -> None:
+        """Keep the workers running until SIGINT/SIGTERM, or until ``check`` (awaited beside them) is False."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+
+        async def checking(check: Awaitable[bool]) -> None:
+            if not await check:
+                self.failed = True
+                stop.set()
+
         async with asyncio.TaskGroup() as keepers:  # a keeper that fails stops the others, and is raised
             tasks = [keepers.create_task(self._keep(i + 1)) for i in range(self.count)]
+            if check is not None:
+                tasks.append(keepers.create_task(checking(check)))
             await stop.wait()
             self.stopping = True
             await self._stop_workers()

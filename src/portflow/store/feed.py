@@ -12,7 +12,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from portflow.errors import StoreError, UserError
@@ -35,6 +35,8 @@ class Event:
     namespace: str
     name: str | None
     seq: int
+    #: When the change was written (seconds since the epoch, by the store's clock), when the store knows.
+    at: float | None = field(default=None, compare=False)
 
 
 Change = tuple[str, Event]

@@ -12,6 +12,7 @@ backend would return, and a caller mutating a document does not change the store
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -82,10 +83,11 @@ class _State:
     def log_many(self, runs: list[tuple[str, Op, list[Doc]]]) -> None:
         """Append the changelog rows of one transaction and publish them together."""
         changes: list[Change] = []
+        at = time.time()
         for collection, op, docs in runs:
             for doc in docs:
                 self.seq += 1
-                changes.append((collection, Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq)))
+                changes.append((collection, Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq, at)))
         self.changelog.extend(changes)
         self.seqs.extend(e.seq for _, e in changes)
         if changes:

@@ -352,13 +352,14 @@ class PostgresStore(BaseStore):
     async def _changes(
         conn: psycopg.AsyncConnection[Any], after: int, limit: int, collection: str | None = None
     ) -> list[Change]:
-        sql = f"SELECT seq, collection, op, id, namespace, name FROM {_CHANGELOG} WHERE seq > %s"
+        sql = f"SELECT seq, collection, op, id, namespace, name, extract(epoch FROM at) FROM {_CHANGELOG} WHERE seq > %s"
         params: list[Any] = [after]
         if collection is not None:
             sql += " AND collection = %s"
             params.append(collection)
         cur = await conn.execute(sql + f" ORDER BY seq LIMIT {int(limit)}", params)
-        return [(c, Event(op, i, ns, name, int(seq))) for seq, c, op, i, ns, name in await cur.fetchall()]
+        return [(c, Event(op, i, ns, name, int(seq), float(at)))
+                for seq, c, op, i, ns, name, at in await cur.fetchall()]
 
     # -------------------------------------------------------------------------------------- listener
 

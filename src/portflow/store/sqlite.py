@@ -367,10 +367,12 @@ class SqliteStore(BaseStore):
         if upto is not None:
             where.append("seq <= ?")
             params.append(upto)
-        sql = f"SELECT seq, collection, op, id, namespace, name FROM {_CHANGELOG} WHERE {' AND '.join(where)} ORDER BY seq"
+        sql = (f"SELECT seq, collection, op, id, namespace, name, (julianday(at) - 2440587.5) * 86400.0 "
+               f"FROM {_CHANGELOG} WHERE {' AND '.join(where)} ORDER BY seq")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [(c, Event(op, ident, ns, name, seq)) for seq, c, op, ident, ns, name in self._db.execute(sql, params)]
+        return [(c, Event(op, ident, ns, name, seq, at))
+                for seq, c, op, ident, ns, name, at in self._db.execute(sql, params)]
 
     def _db_poll(self) -> None:
         version = self._db.execute("PRAGMA data_version").fetchone()[0]

@@ -25,12 +25,15 @@ from .writer import respond, write_stream
 if TYPE_CHECKING:
     from .listener import Listener
 
-__all__ = ["serve_http", "CLIENT_KEY"]
+__all__ = ["serve_http", "CLIENT_KEY", "STATUS_KEY"]
 
 log = logging.getLogger("portflow.net.listener")
 
 #: Process data key holding the client's ``(host, port)`` (the proxy reads it for ``X-Forwarded-For``).
 CLIENT_KEY = "net.client"
+#: Process data key holding the status the request was answered with (set before the process exits;
+#: 499 when the client left first), for the hop observer's subscribers (metrics).
+STATUS_KEY = "net.status"
 
 #: A reply: ``(status, headers, body)`` written at once, or a payload whose body is an async iterator.
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
@@ -61,6 +64,7 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
     header = header_map(scope["headers"])
     proc: Process | None = None
     error: BaseException | None = FlowError("request cancelled")
+    status = 499
     try:
         body, has_body, body_error = await _read(node, header, receive) if (
             "Content-Length" in header or "Transfer-Encoding" in header) else _NO_BODY
@@ -103,9 +107,10 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
     except Exception as exc:  # noqa: BLE001 - a bug in a node: log it, answer 500, never show it
         _log_failure(node, scope, exc)
         await respond(send, *error_response(500))
-        error = exc
+        error, status = exc, 500
     finally:
         if proc is not None:
+            proc.set(STATUS_KEY, status)
             await proc.exit(error)
         node.served()
 

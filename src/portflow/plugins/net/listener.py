@@ -112,6 +112,13 @@ class Listener(Node):
     async def load(self) -> None:
         await self.registry.acquire(self)
 
+    def not_ready(self) -> str | None:
+        """Why the listener is not serving although loaded (its server is gone), for readiness; else None."""
+        binding = self.binding
+        if binding is None or binding.owner is not self or not binding.server.running:
+            return "not listening"
+        return None
+
     async def unload(self) -> None:
         """Stop taking new requests (the server stays open for a successor), then drain in-flight ones."""
         await self.registry.release(self)

@@ -45,12 +45,20 @@ class Router(OneToMany):
     def __init__(self, routes: list[tuple[str, str, int]] | None = None) -> None:
         super().__init__()
         self.tree = Tree()
+        #: out-port name -> method -> the path pattern of its first route (metrics label requests by it).
+        self.patterns: dict[str, dict[str, str]] = {}
         for method, path, index in routes or ():
             self.add(method, path, index)
 
     def add(self, method: str, path: str, index: int) -> None:
         self.tree.add(method.upper(), path, index)
-        self.out(index)
+        port = self.out(index)
+        self.patterns.setdefault(port.name, {}).setdefault(method.upper(), path)
+
+    def route(self, port: str, method: str) -> str | None:
+        """The path pattern of the route that sent a ``method`` request out on ``port``."""
+        by_method = self.patterns.get(port)
+        return by_method.get(method, by_method.get("*")) if by_method else None
 
     async def _receive(self, proc: Process, pck: Packet) -> Packet:
         payload = pck.payload
