@@ -4,9 +4,9 @@ variables < flags.
 Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
 ``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
 ``logging.format``, ``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
-and on its YAML aliases' expansion), ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
-it and turning the first ``_`` into a dot: ``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key
-is an error naming it and where it came from.
+and on its YAML aliases' expansion), ``history.keep`` (revisions kept per document), ``environment`` (a
+table of ``-e`` defaults). A variable maps to a key by lowering it and turning the first ``_`` into a dot:
+``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key is an error naming it and where it came from.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "logging.level": str,
     "logging.format": str,
     "environment": dict,
+    # revisions (history, rollback)
+    "history.keep": int,
 }
 _CHOICES = {
     "listener.server": ("granian", "uvicorn"),
@@ -138,6 +140,7 @@ def _defaults() -> dict[str, Any]:
         "logging.level": "info",
         "logging.format": "text",
         "environment": {},
+        "history.keep": 50,
     }
 
 

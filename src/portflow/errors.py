@@ -90,6 +90,10 @@ class ConflictError(StoreError):
     """A document with the same id, or the same (namespace, name), already exists."""
 
 
+class RevisionConflict(ConflictError):
+    """A write expected a document at one revision, and the store holds another (or none)."""
+
+
 class NotFoundError(StoreError):
     """A document that should exist does not."""
 

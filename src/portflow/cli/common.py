@@ -139,6 +139,7 @@ async def open_store_for(settings: Any) -> Any:
     from ..store.base import mask_url
 
     store = open_store(settings.database_url)
+    store.history_keep = int(settings["history.keep"])
     try:
         await store.open()
     except StoreError:
