@@ -91,7 +91,13 @@ class ConflictError(StoreError):
 
 
 class RevisionConflict(ConflictError):
-    """A write expected a document at one revision, and the store holds another (or none)."""
+    """A write expected a document at one revision, and the store holds another (``actual``; None: none)."""
+
+    def __init__(self, message: str, ident: str = "", expected: int = 0, actual: int | None = None) -> None:
+        super().__init__(message)
+        self.ident = ident
+        self.expected = expected
+        self.actual = actual
 
 
 class NotFoundError(StoreError):

@@ -54,3 +54,19 @@ def test_example_test_passes(sh):
     result = sh("test", "--from-specs", str(ROOT / "examples" / "hello_test.yaml"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("PASS\tdefault/hello\t") and result.stdout.endswith("1 passed, 0 failed\n")
+
+
+def test_history_rollback_and_a_conflict(sh):
+    spec = "- kind: snippet\n  name: greet\n  language: text\n  code: {}\n"
+    assert sh("apply", "specs", "-f", "-", stdin=spec.format("one")).returncode == 0
+    assert sh("apply", "specs", "-f", "-", stdin=spec.format("two")).returncode == 0
+    history = sh("history", "greet")
+    assert history.returncode == 0, history.stderr
+    newest, oldest = (line.split() for line in history.stdout.splitlines()[1:])
+    assert (newest[2], oldest[2]) == ("update", "insert")
+    stale = sh("apply", "specs", "-f", "-", "--expect-revision", oldest[0], stdin=spec.format("three"))
+    assert stale.returncode == 1 and "expected revision" in stale.stderr and "nothing applied" in stale.stderr
+    back = sh("rollback", "greet")
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.startswith(f"spec 'greet' rolled back to revision {oldest[0]} (now revision ")
+    assert "code: one" in sh("get", "specs", "greet", "-o", "yaml").stdout

@@ -21,12 +21,20 @@ from .common import (
 
 
 async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], namespace: str,
-                     prune: bool) -> tuple[Any, list[str], list[str]]:
+                     prune: bool, expect: dict[Any, int] | None = None,
+                     remove: list[dict[str, Any]] | None = None) -> tuple[Any, list[str], list[str]]:
     """Check, admit and upsert ``docs`` in one transaction; returns the apply result (None when a
-    document was rejected: then nothing is written), one line per rejected document, and warnings."""
-    from ..apply import apply, prepare_specs, prepare_values
+    document was rejected: then nothing is written), one line per rejected document, and warnings.
+
+    A document's ``revision`` field, or ``expect`` (by ``apply.doc_ref``), is the revision it must replace;
+    ``remove`` lists stored documents to delete in the same transaction."""
+    from ..apply import apply, prepare_specs, prepare_values, take_revisions
 
     warnings: list[str] = []
+    expected, problems = take_revisions(docs, namespace)
+    expected.update(expect or {})
+    if problems:
+        return None, problems, warnings
     if resource == "specs":
         from ..plugin import default_registries
 
@@ -45,7 +53,8 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
             problems, warnings = problems + admitted.problems, admitted.warnings
         if problems:
             return None, problems, warnings
-        result = await apply(getattr(store, resource), valid, namespace=namespace, prune=prune, spare=docs)
+        result = await apply(getattr(store, resource), valid, namespace=namespace, prune=prune, spare=docs,
+                             expect=expected, remove=remove or ())
     finally:
         await store.close()
     return result, problems, warnings
@@ -63,9 +72,13 @@ def result_table(resource: str, result: Any) -> str:
 @namespace_option
 @click.option("--prune", is_flag=True,
               help="Also delete the namespace's documents that the file lacks.")
+@click.option("--expect-revision", type=click.IntRange(min=0), default=None, metavar="REV",
+              help="Apply only if the stored document is still at revision REV (the file holds one document); "
+                   "else exit 1 and write nothing. A document's own `revision:` field does the same.")
 @click.pass_context
 @handle_errors
-def apply(ctx: click.Context, resource: str, filename: str, namespace: str | None, prune: bool) -> None:
+def apply(ctx: click.Context, resource: str, filename: str, namespace: str | None, prune: bool,
+          expect_revision: int | None) -> None:
     """Create or update specs or values from a file.
 
     A document is matched by its id, else by its namespace and name: a match is updated, anything else is
@@ -76,7 +89,15 @@ def apply(ctx: click.Context, resource: str, filename: str, namespace: str | Non
     """
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     docs = read_docs(filename, settings.document_limits())
-    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune), quick=True)
+    expect = None
+    if expect_revision is not None:
+        if len(docs) != 1:
+            raise click.UsageError(f"--expect-revision needs a file of one document; {filename} holds {len(docs)}")
+        from ..apply import doc_ref
+
+        expect = {doc_ref(docs[0], settings.namespace): expect_revision}
+    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune, expect),
+                                     quick=True)
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
     for line in problems:

@@ -20,6 +20,8 @@ COMMANDS = {
     "explain": "portflow.cli.explain:explain",
     "kinds": "portflow.cli.explain:kinds",
     "docs": "portflow.cli.docs:docs",
+    "history": "portflow.cli.history:history",
+    "rollback": "portflow.cli.history:rollback",
 }
 
 

@@ -93,9 +93,9 @@ def stale(collection: str, ident: str, expected: int, actual: int | None) -> Rev
     """The one-line :class:`RevisionConflict` for document ``ident`` at ``actual`` instead of ``expected``."""
     if actual is None:
         return RevisionConflict(f"{collection}: document {ident!r} was expected at revision {expected}, "
-                                "but it does not exist (deleted since?)")
+                                "but it does not exist (deleted since?)", ident, expected, actual)
     return RevisionConflict(f"{collection}: document {ident!r} is at revision {actual}, not {expected}: "
-                            "it changed since it was read; read it again and retry")
+                            "it changed since it was read; read it again and retry", ident, expected, actual)
 
 
 def check_expect(collection: str, expect: Mapping[str, int], current: Mapping[str, int]) -> None:
