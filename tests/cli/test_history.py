@@ -172,4 +172,4 @@ def test_a_revision_field_in_the_file_is_an_expected_revision_never_stored(cli):
 def test_expect_revision_needs_one_document(cli):
     path = cli.write("two.yaml", SPEC.format(code="a") + SPEC.format(code="b").replace("greet", "other"))
     result = cli("apply", "specs", "-f", path, "--expect-revision", "1")
-    assert result.exit_code == 2 and "needs a file of one document" in result.stderr
+    assert result.exit_code == 2 and "needs input of one document" in result.stderr

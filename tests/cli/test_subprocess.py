@@ -70,3 +70,9 @@ def test_history_rollback_and_a_conflict(sh):
     assert back.returncode == 0, back.stderr
     assert back.stdout.startswith(f"spec 'greet' rolled back to revision {oldest[0]} (now revision ")
     assert "code: one" in sh("get", "specs", "greet", "-o", "yaml").stdout
+
+
+def test_apply_ping_yaml_without_the_resource_word(sh):
+    result = sh("apply", "-f", str(ROOT / "examples" / "ping.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(line.split()[-1] for line in result.stdout.splitlines()[1:]) == ["listener", "pong", "router"]
