@@ -76,3 +76,24 @@ def test_apply_ping_yaml_without_the_resource_word(sh):
     result = sh("apply", "-f", str(ROOT / "examples" / "ping.yaml"))
     assert result.returncode == 0, result.stderr
     assert sorted(line.split()[-1] for line in result.stdout.splitlines()[1:]) == ["listener", "pong", "router"]
+
+
+def test_get_watch_prints_changes_as_they_happen(sh, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTFLOW_")}
+    env["PORTFLOW_DATABASE_URL"] = f"sqlite:///{tmp_path / 'portflow.db'}"
+    sh("apply", "specs", "-f", "-", stdin="- kind: snippet\n  name: first\n  language: text\n  code: a\n")
+    watcher = subprocess.Popen([PORTFLOW, "get", "specs", "-w", "--count", "2"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout is not None
+        assert watcher.stdout.readline().split()[:4] == ["ID", "KIND", "NAMESPACE", "NAME"]
+        assert watcher.stdout.readline().split()[1:4] == ["snippet", "default", "first"]  # ready: watching
+        sh("apply", "specs", "-f", "-", stdin="- kind: snippet\n  name: second\n  language: text\n  code: b\n")
+        sh("delete", "specs", "--name", "first")
+        out, err = watcher.communicate(timeout=30)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    lines = [line.split() for line in out.splitlines()]
+    assert [(line[0], line[2], line[-1]) for line in lines] == [("insert", "snippet", "second"),
+                                                                 ("delete", "-", "first")]
