@@ -14,8 +14,23 @@ from ..errors import PortflowError
 
 T = TypeVar("T")
 
+def _complete(what: str) -> Any:
+    """A shell_complete callback that imports the completion module only when the shell asks."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from . import completion
+
+        return getattr(completion, f"complete_{what}")(ctx, param, incomplete)
+
+    return complete
+
+
+complete_names = _complete("names")
+complete_kinds = _complete("kinds")
+
 namespace_option = click.option(
-    "-n", "--namespace", default=None, metavar="NS", help="Namespace to work in (setting runtime.namespace; default 'default')."
+    "-n", "--namespace", default=None, metavar="NS", help="Namespace to work in (setting runtime.namespace; default 'default').",
+    shell_complete=_complete("namespaces"),
 )
 environment_option = click.option(
     "-e", "--environment", "environment", multiple=True, metavar="K=V",

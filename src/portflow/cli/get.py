@@ -8,6 +8,7 @@ import click
 
 from .common import (
     RESOURCE,
+    complete_names,
     docs_table,
     handle_errors,
     load_settings_for,
@@ -93,7 +94,7 @@ async def spec_warnings(settings: Any, docs: list[dict[str, Any]]) -> list[str]:
 
 @click.command(short_help="Print specs or values as a table, JSON or YAML.")
 @click.argument("resource", type=RESOURCE, metavar="specs|values")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_names)
 @namespace_option
 @click.option("-A", "--all-namespaces", is_flag=True, help="List the documents of every namespace.")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True,

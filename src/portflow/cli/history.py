@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .common import (
+    complete_names,
     format_table,
     handle_errors,
     load_settings_for,
@@ -48,7 +49,7 @@ def _not_found(resource: str, name: str, namespace: str) -> Any:
 
 
 @click.command(short_help="List the kept revisions of a spec or value.")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @namespace_option
 @values_option
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True,
@@ -97,7 +98,7 @@ def history(ctx: click.Context, name: str, namespace: str | None, values: bool, 
 
 
 @click.command(short_help="Write back an earlier revision of a spec or value, or of a whole namespace.")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_names)
 @namespace_option
 @values_option
 @click.option("--to", "to", type=click.IntRange(min=1), default=None, metavar="REV",

@@ -22,6 +22,7 @@ COMMANDS = {
     "docs": "portflow.cli.docs:docs",
     "history": "portflow.cli.history:history",
     "rollback": "portflow.cli.history:rollback",
+    "completion": "portflow.cli.completion:completion",
 }
 
 
