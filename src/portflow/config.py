@@ -94,6 +94,8 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None
+    #: Where each key that is not a default came from: the file's path, ``$PORTFLOW_...`` or ``flag``.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -163,6 +165,7 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: {key}: expected a table of that plugin's settings")
         settings.plugins[name] = dict(value)
+        settings.sources[key] = where
         return
     expected = _KEYS.get(key)
     if expected is None:
@@ -188,6 +191,7 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{where}: {key}: expected one of {', '.join(_CHOICES[key])}, got {value!r}")
     settings.values[key] = value
+    settings.sources[key] = where
 
 
 def load_settings(

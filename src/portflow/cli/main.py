@@ -23,6 +23,7 @@ COMMANDS = {
     "history": "portflow.cli.history:history",
     "rollback": "portflow.cli.history:rollback",
     "completion": "portflow.cli.completion:completion",
+    "config": "portflow.cli.config:config",
 }
 
 
