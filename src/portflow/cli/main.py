@@ -24,6 +24,7 @@ COMMANDS = {
     "rollback": "portflow.cli.history:rollback",
     "completion": "portflow.cli.completion:completion",
     "config": "portflow.cli.config:config",
+    "schema": "portflow.cli.schema:schema",
 }
 
 
