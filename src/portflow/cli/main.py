@@ -25,6 +25,7 @@ COMMANDS = {
     "completion": "portflow.cli.completion:completion",
     "config": "portflow.cli.config:config",
     "schema": "portflow.cli.schema:schema",
+    "examples": "portflow.cli.examples:examples",
 }
 
 
