@@ -91,15 +91,15 @@ async def check_specs(settings: Any, docs: list[dict[str, Any]], namespace: str)
     return admitted.problems, admitted.warnings
 
 
-def report(resource: str, problems: list[str], warnings: list[str]) -> None:
-    """Warnings and rejected documents on stderr; exit 1 when there is a rejected one."""
+def report(resource: str, problems: list[str], warnings: list[str], done: str = "applied") -> None:
+    """Warnings and rejected documents on stderr; exit 1 (``nothing <done>``) when there is a rejected one."""
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
     for line in problems:
         click.echo(f"error: {line}", err=True)
     if problems:
         noun = singular(resource) if len(problems) == 1 else resource
-        click.echo(f"error: {len(problems)} {noun} rejected; nothing applied", err=True)
+        click.echo(f"error: {len(problems)} {noun} rejected; nothing {done}", err=True)
         raise SystemExit(1)
 
 

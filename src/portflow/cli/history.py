@@ -176,14 +176,9 @@ def rollback(ctx: click.Context, name: str | None, namespace: str | None, values
 
 
 def _report(resource: str, problems: list[str], warnings: list[str]) -> None:
-    for line in warnings:
-        click.echo(f"warning: {line}", err=True)
-    for line in problems:
-        click.echo(f"error: {line}", err=True)
-    if problems:
-        click.echo(f"error: {len(problems)} {resource if len(problems) > 1 else _noun(resource)} rejected; "
-                   "nothing rolled back", err=True)
-        raise SystemExit(1)
+    from .apply import report
+
+    report(resource, problems, warnings, "rolled back")
 
 
 async def _namespace_state(settings: Any, resource: str, namespace: str) -> tuple[list[Any], list[dict[str, Any]]]:
