@@ -167,6 +167,10 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
     """
     result = ApplyResult()
     expect = dict(expect or {})
+    left, bad = take_revisions(docs, namespace)  # callers that did not take them: never stored
+    if bad:
+        raise UserError("; ".join(bad))
+    expect = {**left, **expect}
     existing = await collection.find({"namespace": namespace}) if prune else []
     by_id, by_name = await _current(collection, docs)
     for doc in docs:
@@ -218,7 +222,7 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
             await collection.commit(batch)  # one transaction: all of it, or (on an error) none of it
         except RevisionConflict as exc:
             label = labels.get(exc.ident, exc.ident)
-            now = "it no longer exists" if exc.actual is None else f"it is at revision {exc.actual}"
+            now = "it does not exist" if exc.actual is None else f"it is at revision {exc.actual}"
             raise RevisionConflict(
                 f"{_kind_label(collection)} {label!r}: expected revision {exc.expected}, but {now} (changed since "
                 "it was read); nothing applied", exc.ident, exc.expected, exc.actual) from None

@@ -173,3 +173,35 @@ def test_expect_revision_needs_one_document(cli):
     path = cli.write("two.yaml", SPEC.format(code="a") + SPEC.format(code="b").replace("greet", "other"))
     result = cli("apply", "specs", "-f", path, "--expect-revision", "1")
     assert result.exit_code == 2 and "needs input of one document" in result.stderr
+
+
+def test_the_apply_core_takes_a_revision_field_too(cli):
+    """apply() itself (what start --from-specs goes through) takes a document's `revision`: an expectation,
+    checked, never stored."""
+    import asyncio
+
+    import pytest
+
+    from portflow.apply import apply, prepare_specs
+    from portflow.errors import RevisionConflict
+    from portflow.store import open_store
+
+    def spec(**extra):
+        docs, problems = prepare_specs([{"kind": "snippet", "name": "s", "language": "text", "code": "x", **extra}],
+                                       "default")
+        assert not problems
+        return docs
+
+    async def go() -> None:
+        async with open_store(cli.url) as store:
+            with pytest.raises(RevisionConflict, match="expected revision 3, but it does not exist"):
+                await apply(store.specs, spec(revision=3), namespace="default")
+            assert await store.specs.find() == []
+            await apply(store.specs, spec(), namespace="default")
+            [doc] = await store.specs.find()
+            rev = (await store.specs.revisions([doc["id"]]))[doc["id"]]
+            await apply(store.specs, spec(code="y", revision=rev), namespace="default")
+            [doc] = await store.specs.find()
+            assert doc["code"] == "y" and "revision" not in doc
+
+    asyncio.run(go())

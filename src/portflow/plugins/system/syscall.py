@@ -159,7 +159,7 @@ def _mapped(exc: BaseException) -> SyscallError:
     if isinstance(exc, SyscallError):
         return exc
     if isinstance(exc, RevisionConflict):
-        now = "it no longer exists" if exc.actual is None else f"it is at revision {exc.actual}"
+        now = "it does not exist" if exc.actual is None else f"it is at revision {exc.actual}"
         return SyscallError(f"revision: expected {exc.expected}, but {now}: it changed since it was read", 409)
     if isinstance(exc, ConflictError):
         return SyscallError(str(exc), 409)
