@@ -205,3 +205,14 @@ def test_the_apply_core_takes_a_revision_field_too(cli):
             assert doc["code"] == "y" and "revision" not in doc
 
     asyncio.run(go())
+
+
+def test_get_wide_shows_each_document_revision(cli):
+    apply_code(cli, "one")
+    apply_code(cli, "two")
+    result = cli("get", "specs", "-o", "wide")
+    assert result.exit_code == 0
+    header, row = (line.split() for line in result.stdout.splitlines())
+    assert header[-1] == "REVISION" and int(row[-1]) == revision_of(cli, "greet")
+    values = cli("get", "values", "-o", "wide")
+    assert values.exit_code == 0 and values.stdout == ""

@@ -17,16 +17,24 @@ from .common import (
     open_store_for,
     run,
     singular,
+    table_columns,
 )
 
 
-async def find_docs(settings: Any, resource: str, namespace: str | None, name: str | None) -> list[dict[str, Any]]:
+async def find_docs(settings: Any, resource: str, namespace: str | None, name: str | None,
+                    revisions: bool = False) -> list[dict[str, Any]]:
+    """The documents; with ``revisions``, each with its ``revision`` added (for ``-o wide``)."""
     store = await open_store_for(settings)
     try:
         flt: dict[str, Any] = {} if namespace is None else {"namespace": namespace}
         if name:
             flt["$or"] = [{"name": name}, {"id": name}]
-        return await getattr(store, resource).find(flt)
+        collection = getattr(store, resource)
+        docs = await collection.find(flt)
+        if revisions and docs:
+            revs = await collection.revisions([d["id"] for d in docs])
+            docs = [dict(d, revision=revs.get(d["id"], 0)) for d in docs]
+        return docs
     finally:
         await store.close()
 
@@ -97,8 +105,9 @@ async def spec_warnings(settings: Any, docs: list[dict[str, Any]]) -> list[str]:
 @click.argument("name", required=False, shell_complete=complete_names)
 @namespace_option
 @click.option("-A", "--all-namespaces", is_flag=True, help="List the documents of every namespace.")
-@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True,
-              help="Output format; json and yaml can be applied again.")
+@click.option("-o", "--output", type=click.Choice(["table", "wide", "json", "yaml"]), default="table",
+              show_default=True, help="Output format; wide adds each document's REVISION; json and yaml can be "
+                                      "applied again.")
 @click.option("--show-data", is_flag=True, help="Show values' data (masked by default: values hold secrets).")
 @click.option("-w", "--watch", is_flag=True,
               help="After printing, print each change as it happens (from the store's change stream) until "
@@ -117,9 +126,9 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     where = None if all_namespaces else settings.namespace
     if watch:
-        run(watch_docs(settings, resource, where, name, output, show_data, count))
+        run(watch_docs(settings, resource, where, name, "table" if output == "wide" else output, show_data, count))
         return
-    docs = run(find_docs(settings, resource, where, name), quick=True)
+    docs = run(find_docs(settings, resource, where, name, revisions=output == "wide"), quick=True)
     if resource == "values" and not show_data:
         docs = [{**doc, "data": mask_data(doc["data"])} if "data" in doc else doc for doc in docs]
     scope = "any namespace" if where is None else f"namespace {where!r}"
@@ -128,10 +137,14 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
 
         raise NotFoundError(f"no {singular(resource)} named {name!r} in {scope}")
     if resource == "specs" and docs:
-        for line in run(spec_warnings(settings, docs), quick=True):
+        plain = [{k: v for k, v in d.items() if k != "revision"} for d in docs]
+        for line in run(spec_warnings(settings, plain), quick=True):
             click.echo(f"warning: {line}", err=True)
-    if output == "table":
-        if docs:
+    if output in ("table", "wide"):
+        if docs and output == "wide":
+            columns = [c for c in table_columns(docs) if c != "revision"] + ["revision"]
+            click.echo(docs_table(docs, columns))
+        elif docs:
             click.echo(docs_table(docs))
         else:
             click.echo(f"no {resource} in {scope}", err=True)

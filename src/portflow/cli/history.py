@@ -202,7 +202,7 @@ def _rollback_namespace(settings: Any, to_time: str) -> None:
         plans[resource] = plan_namespace(revs, current, when, _noun(resource))
     problems = [line for plan in plans.values() for line in plan.problems]
     _report("documents", problems, [])
-    stamp = when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = when.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     wrote = False
     for resource, plan in plans.items():
         if not (plan.put or plan.remove):
