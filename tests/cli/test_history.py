@@ -216,3 +216,17 @@ def test_get_wide_shows_each_document_revision(cli):
     assert header[-1] == "REVISION" and int(row[-1]) == revision_of(cli, "greet")
     values = cli("get", "values", "-o", "wide")
     assert values.exit_code == 0 and values.stdout == ""
+
+
+def test_a_namespace_rollback_past_the_kept_history_is_refused(cli):
+    apply_code(cli, "one")
+    apply_code(cli, "two")
+    before = cli("rollback", "-n", "default", "--to-time", "2000-01-01T00:00:00Z")
+    assert before.exit_code == 0 and cli.docs("specs") == []  # created after T: removed
+    env = {"PORTFLOW_HISTORY_KEEP": "1"}
+    cli("apply", "specs", "-f", cli.write("greet.yaml", SPEC.format(code="one")), env=env)
+    cli("apply", "specs", "-f", cli.write("greet.yaml", SPEC.format(code="two")), env=env)  # trims the insert
+    result = cli("rollback", "-n", "default", "--to-time", "2000-01-01T00:00:00Z", env=env)
+    assert result.exit_code == 1
+    assert "spec 'greet': the kept history starts at" in result.stderr and "history.keep" in result.stderr
+    assert [d["code"] for d in cli.docs("specs")] == ["two"]

@@ -166,3 +166,13 @@ async def test_a_postgres_store_of_the_previous_version_migrates(postgres_url: s
         await store.specs.commit(Batch(update=[doc("a", "alpha", v=2)], expect={"a": rev}))
         assert [r.doc["v"] for r in await store.specs.history({"id": "a"})] == [2, 1]
     reset_postgres(postgres_url)
+
+
+async def test_history_by_name_or_id(store: Store) -> None:
+    """What `portflow history NAME` asks: the revisions of a name in a namespace, or of an id."""
+    await store.specs.insert([doc("a", "alpha", namespace="x"), doc("b", "alpha", namespace="y"), doc("c", "gamma")])
+    by_name = await store.specs.history({"$or": [{"namespace": "x", "name": "alpha"}, {"id": "alpha"}]})
+    assert [r.id for r in by_name] == ["a"]
+    by_id = await store.specs.history({"$or": [{"namespace": "x", "name": "c"}, {"id": "c"}]})
+    assert [r.id for r in by_id] == ["c"]
+    assert [r.id for r in await store.specs.history({"namespace": ["x", "y"]})] == ["b", "a"]
