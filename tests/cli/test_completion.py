@@ -37,6 +37,7 @@ def test_commands_flags_and_kinds(cli):
     assert "history" in complete([], "hi") and "rollback" in complete([], "ro")
     assert {"--watch", "--namespace", "--output"} <= set(complete(["get"], "--"))
     assert complete(["explain"], "liste") == ["listener"]
+    assert complete(["get"], "") == ["specs", "values"] and complete(["apply"], "v") == ["values"]
 
 
 def test_namespaces_and_names_come_from_the_store(cli):

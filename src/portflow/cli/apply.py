@@ -8,6 +8,7 @@ import click
 
 from .common import (
     RESOURCE,
+    WRITE_ORDER,
     filename_option,
     format_table,
     handle_errors,
@@ -142,7 +143,7 @@ def apply(ctx: click.Context, resource: str | None, filenames: tuple[str, ...], 
         expect = {doc_ref(sourced[0][1], settings.namespace): expect_revision}
     if len(groups) > 1:  # refuse bad specs before the values are written
         report("specs", *run(check_specs(settings, groups["specs"], settings.namespace), quick=True))
-    for kind in ("values", "specs"):
+    for kind in WRITE_ORDER:
         if kind not in groups:
             continue
         result, problems, warnings = run(apply_file(settings, kind, groups[kind], settings.namespace, prune,

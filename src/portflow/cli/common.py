@@ -180,6 +180,11 @@ class ResourceType(click.ParamType):
             self.fail(f"{value!r}: expected specs or values", param, ctx)
         return resource
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(r) for r in ("specs", "values") if r.startswith(incomplete)]
+
 
 RESOURCE = ResourceType()
 
@@ -219,6 +224,11 @@ def read_all(paths: tuple[str, ...] | list[str], recursive: bool, limits: dict[s
              ) -> list[tuple[str, dict[str, Any]]]:
     """Every document of every ``-f`` argument, in order, each with the file it came from."""
     return [(path, doc) for path in expand_paths(paths, recursive) for doc in read_docs(path, limits)]
+
+
+WRITE_ORDER = ("values", "specs")
+"""The order apply writes the collections of a mixed input in (a third kind of document, charts, would
+take its place here)."""
 
 
 def classify(doc: Any) -> str | None:
