@@ -97,3 +97,24 @@ def test_get_watch_prints_changes_as_they_happen(sh, tmp_path):
     lines = [line.split() for line in out.splitlines()]
     assert [(line[0], line[2], line[-1]) for line in lines] == [("insert", "snippet", "second"),
                                                                  ("delete", "-", "first")]
+
+
+def test_a_rollback_reaches_a_running_runtime(sh, tmp_path):
+    """`portflow start` serves ping; an apply changes the answer, a rollback brings it back: both are
+    ordinary writes, and the runtime follows them through the change stream."""
+    from .test_start import free_port, start, wait_for_pong
+
+    port = free_port()
+    proc = start(tmp_path, "--from-specs", str(ROOT / "examples" / "ping.yaml"), "-e", f"PORT={port}")
+    try:
+        url = f"http://127.0.0.1:{port}/ping"
+        wait_for_pong(url, proc)
+        changed = "- kind: snippet\n  name: pong\n  language: text\n  code: changed\n"
+        assert sh("apply", "-f", "-", stdin=changed).returncode == 0
+        wait_for_pong(url, proc, "changed")
+        back = sh("rollback", "pong")
+        assert back.returncode == 0, back.stderr
+        wait_for_pong(url, proc, "pong")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
