@@ -2,7 +2,9 @@
 
 ``prepare`` fills in namespaces and ids and checks each document (one line per problem, naming the
 document and the field); ``apply`` upserts the valid ones by id, else by namespace and name, and with
-``prune`` removes the namespace's documents that the input lacks.
+``prune`` removes the namespace's documents that the input lacks. A document's ``revision`` field (or an
+``expect`` given for it) is the revision it must replace: it is checked in the transaction that writes, and
+never stored (``take_revisions``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,39 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UserError
+from .errors import RevisionConflict, UserError
 from .spec import check_meta, describe, new_id
 from .store.base import Batch
 
-__all__ = ["ApplyResult", "prepare_specs", "prepare_values", "apply"]
+__all__ = ["ApplyResult", "prepare_specs", "prepare_values", "apply", "take_revisions", "doc_ref", "DocRef"]
+
+DocRef = tuple[str, ...]
+"""How an input document names what it replaces: ``("id", id)``, else ``("name", namespace, name)``."""
+
+
+def doc_ref(doc: Mapping[str, Any], namespace: str) -> DocRef:
+    """The :data:`DocRef` of ``doc`` (its namespace defaulting to ``namespace``)."""
+    if isinstance(doc.get("id"), str) and doc["id"]:
+        return ("id", doc["id"])
+    return ("name", str(doc.get("namespace") or namespace), str(doc.get("name") or ""))
+
+
+def take_revisions(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[dict[DocRef, int], list[str]]:
+    """Remove each document's ``revision`` field (in place): the revisions they expect to replace, by
+    :func:`doc_ref`, and one problem line per revision that is not an int >= 0."""
+    expect: dict[DocRef, int] = {}
+    problems: list[str] = []
+    for doc in docs:
+        if "revision" not in doc:
+            continue
+        rev = doc.pop("revision")
+        if rev is None:
+            continue
+        if not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
+            problems.append(f"{_label(doc)!r}: revision: expected a revision number (an int >= 0), got {rev!r}")
+            continue
+        expect[doc_ref(doc, namespace)] = rev
+    return expect, problems
 
 
 @dataclass
@@ -25,6 +55,8 @@ class ApplyResult:
     rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: The stored version of each updated document, by id (what ``diff`` compares against).
     before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The new revision of each document written, by id.
+    revisions: dict[str, int] = field(default_factory=dict)
 
     def count(self, action: str) -> int:
         return sum(1 for a, _ in self.rows if a == action)
@@ -119,7 +151,8 @@ async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[st
 
 
 async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, prune: bool = False,
-                spare: Iterable[Mapping[str, Any]] = (), dry_run: bool = False) -> ApplyResult:
+                spare: Iterable[Mapping[str, Any]] = (), dry_run: bool = False,
+                expect: Mapping[DocRef, int] | None = None, remove: Iterable[dict[str, Any]] = ()) -> ApplyResult:
     """Upsert ``docs`` (prepared) into ``collection``; with ``prune``, remove the namespace's others.
 
     Everything is written in one transaction (``collection.commit``): a conflict or a crash part-way
@@ -129,8 +162,18 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
     by namespace and name): pass the whole input, so a document rejected by ``prepare_*`` is not deleted
     just because its new version was invalid. With ``dry_run`` nothing is written (and a document to be
     created gets no id): the result says what would be done (``diff.py`` shows it).
+
+    ``expect`` maps a document (by :func:`doc_ref`) to the revision it must replace; a stored document at
+    another revision (or none) refuses the whole apply with :class:`RevisionConflict`. ``remove`` lists
+    stored documents to delete in the same transaction. ``result.revisions`` maps written ids to their new
+    revisions.
     """
     result = ApplyResult()
+    expect = dict(expect or {})
+    left, bad = take_revisions(docs, namespace)  # callers that did not take them: never stored
+    if bad:
+        raise UserError("; ".join(bad))
+    expect = {**left, **expect}
     existing = await collection.find({"namespace": namespace}) if prune else []
     by_id, by_name = await _current(collection, docs)
     for doc in docs:
@@ -139,7 +182,9 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
             raise UserError(f"{_kind_label(collection)} {_label(doc)!r}: id {doc['id']} belongs to namespace "
                             f"{current.get('namespace')!r}, not {doc['namespace']!r}; delete it there first")
     batch = Batch()
+    labels: dict[str, str] = {}
     for doc in docs:
+        ref = doc_ref(doc, namespace)
         current = by_id.get(doc.get("id") or "")
         if current is None and doc.get("name"):
             current = by_name.get((doc["namespace"], doc["name"]))
@@ -148,8 +193,14 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
                 doc["id"] = new_id()
             batch.insert.append(doc)
             result.rows.append(("created", doc))
+        else:
+            doc["id"] = current["id"]
+        ident = doc.get("id") or ""  # none only for a document a dry run would create
+        labels[ident] = _label(doc)
+        if ref in expect:
+            batch.expect[ident] = expect[ref]
+        if current is None:
             continue
-        doc["id"] = current["id"]
         if current == doc:
             result.rows.append(("unchanged", doc))
         else:
@@ -164,6 +215,21 @@ async def apply(collection: Any, docs: list[dict[str, Any]], *, namespace: str, 
         gone = [d for d in existing if d["id"] not in keep and (d.get("namespace"), d.get("name")) not in names]
         batch.delete = [d["id"] for d in gone]
         result.rows.extend(("removed", d) for d in gone)
-    if batch and not dry_run:
-        await collection.commit(batch)  # one transaction: all of it, or (on an error) none of it
+    for d in remove:
+        if d["id"] not in batch.delete:
+            batch.delete.append(d["id"])
+            result.rows.append(("removed", d))
+        labels[d["id"]] = _label(d)
+        if ("id", d["id"]) in expect:
+            batch.expect[d["id"]] = expect[("id", d["id"])]
+    if (batch or batch.expect) and not dry_run:
+        try:
+            await collection.commit(batch)  # one transaction: all of it, or (on an error) none of it
+        except RevisionConflict as exc:
+            label = labels.get(exc.ident, exc.ident)
+            now = "it does not exist" if exc.actual is None else f"it is at revision {exc.actual}"
+            raise RevisionConflict(
+                f"{_kind_label(collection)} {label!r}: expected revision {exc.expected}, but {now} (changed since "
+                "it was read); nothing applied", exc.ident, exc.expected, exc.actual) from None
+        result.revisions = batch.revisions
     return result

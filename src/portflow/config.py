@@ -4,10 +4,10 @@ variables < flags.
 Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
 ``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
 ``logging.format``, ``admin.listen`` (``HOST:PORT`` of /healthz, /readyz and /metrics; off when empty),
-``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
-and on its YAML aliases' expansion), ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
-it and turning the first ``_`` into a dot: ``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key
-is an error naming it and where it came from.
+``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size and on its YAML
+aliases' expansion), ``history.keep`` (revisions kept per document), ``environment`` (a table of ``-e``
+defaults). A variable maps to a key by lowering it and turning the first ``_`` into a dot:
+``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key is an error naming it and where it came from.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "environment": dict,
     # admin address (start --admin): /healthz, /readyz, /metrics; "" is off
     "admin.listen": str,
+    # revisions (history, rollback)
+    "history.keep": int,
 }
 _CHOICES = {
     "listener.server": ("granian", "uvicorn"),
@@ -95,6 +97,8 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None
+    #: Where each key that is not a default came from: the file's path, ``$PORTFLOW_...`` or ``flag``.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -142,6 +146,7 @@ def _defaults() -> dict[str, Any]:
         "logging.format": "text",
         "environment": {},
         "admin.listen": "",
+        "history.keep": 50,
     }
 
 
@@ -164,6 +169,7 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: {key}: expected a table of that plugin's settings")
         settings.plugins[name] = dict(value)
+        settings.sources[key] = where
         return
     expected = _KEYS.get(key)
     if expected is None:
@@ -189,6 +195,7 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{where}: {key}: expected one of {', '.join(_CHOICES[key])}, got {value!r}")
     settings.values[key] = value
+    settings.sources[key] = where
 
 
 def load_settings(

@@ -90,6 +90,16 @@ class ConflictError(StoreError):
     """A document with the same id, or the same (namespace, name), already exists."""
 
 
+class RevisionConflict(ConflictError):
+    """A write expected a document at one revision, and the store holds another (``actual``; None: none)."""
+
+    def __init__(self, message: str, ident: str = "", expected: int = 0, actual: int | None = None) -> None:
+        super().__init__(message)
+        self.ident = ident
+        self.expected = expected
+        self.actual = actual
+
+
 class NotFoundError(StoreError):
     """A document that should exist does not."""
 

@@ -96,7 +96,7 @@ def reset(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog")
+        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog, portflow_history")
 
 
 async def test_a_spec_applied_anywhere_reaches_every_machine(machines, postgres_url, tmp_path):

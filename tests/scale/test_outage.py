@@ -49,7 +49,7 @@ def reset(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog")
+        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog, portflow_history")
 
 
 def bound_port(runtime: Runtime) -> int:

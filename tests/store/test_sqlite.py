@@ -8,7 +8,6 @@ import logging
 import sqlite3
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ WRITER = textwrap.dedent(
 )
 
 
-async def test_a_change_from_another_process_arrives_within_100_ms(tmp_path: Path) -> None:
+async def test_changes_from_another_process_arrive_in_order(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/shared.db"
     async with open_store(url) as store:
         w = store.specs.watch()
@@ -47,15 +46,11 @@ async def test_a_change_from_another_process_arrives_within_100_ms(tmp_path: Pat
         assert proc.stdin and proc.stdout
         try:
             assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
-            latencies = []
             for i in range(10):
                 proc.stdin.write(f"p{i}\n".encode())
                 event = await next_event(w)
-                received = time.time()
-                committed = float(await asyncio.wait_for(proc.stdout.readline(), 10))
+                await asyncio.wait_for(proc.stdout.readline(), 10)  # the writer's commit time (benchmarks/store.py)
                 assert (event.op, event.id, event.seq) == ("insert", f"p{i}", i + 1)
-                latencies.append(received - committed)
-            assert max(latencies) < 0.1, f"latencies (s): {latencies}"
         finally:
             proc.stdin.close()
             await asyncio.wait_for(proc.wait(), 30)

@@ -8,26 +8,38 @@ import click
 
 from .common import (
     RESOURCE,
+    WRITE_ORDER,
     filename_option,
     format_table,
     handle_errors,
     load_settings_for,
     namespace_option,
     open_store_for,
-    read_docs,
+    read_all,
+    recursive_option,
     run,
     singular,
+    split_by_resource,
 )
 
 
 async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], namespace: str,
-                     prune: bool, dry_run: bool = False) -> tuple[Any, list[str], list[str]]:
+                     prune: bool, expect: dict[Any, int] | None = None,
+                     remove: list[dict[str, Any]] | None = None, *,
+                     dry_run: bool = False) -> tuple[Any, list[str], list[str]]:
     """Check, admit and upsert ``docs`` in one transaction; returns the apply result (None when a
     document was rejected: then nothing is written), one line per rejected document, and warnings.
-    ``dry_run``: decide everything, write nothing."""
-    from ..apply import apply, prepare_specs, prepare_values
+
+    A document's ``revision`` field, or ``expect`` (by ``apply.doc_ref``), is the revision it must replace;
+    ``remove`` lists stored documents to delete in the same transaction. ``dry_run``: decide everything,
+    write nothing."""
+    from ..apply import apply, prepare_specs, prepare_values, take_revisions
 
     warnings: list[str] = []
+    expected, problems = take_revisions(docs, namespace)
+    expected.update(expect or {})
+    if problems:
+        return None, problems, warnings
     if resource == "specs":
         from ..plugin import default_registries
 
@@ -47,7 +59,7 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
         if problems:
             return None, problems, warnings
         result = await apply(getattr(store, resource), valid, namespace=namespace, prune=prune, spare=docs,
-                             dry_run=dry_run)
+                             expect=expected, remove=remove or (), dry_run=dry_run)
     finally:
         await store.close()
     return result, problems, warnings
@@ -59,43 +71,93 @@ def result_table(resource: str, result: Any) -> str:
     return format_table(["action", *columns], rows)
 
 
-@click.command(short_help="Create or update specs or values from a file.")
-@click.argument("resource", type=RESOURCE, metavar="specs|values")
-@filename_option
-@namespace_option
-@click.option("--prune", is_flag=True,
-              help="Also delete the namespace's documents that the file lacks.")
-@click.option("--dry-run", is_flag=True, help="Print what would change (as `portflow diff` does); write nothing.")
-@click.pass_context
-@handle_errors
-def apply(ctx: click.Context, resource: str, filename: str, namespace: str | None, prune: bool,
-          dry_run: bool) -> None:
-    """Create or update specs or values from a file.
+async def check_specs(settings: Any, docs: list[dict[str, Any]], namespace: str) -> tuple[list[str], list[str]]:
+    """What apply_file would refuse in ``docs`` (specs), writing nothing: problem lines and warnings."""
+    from ..admission import admission_context, admit
+    from ..apply import prepare_specs, take_revisions
+    from ..plugin import default_registries
 
-    A document is matched by its id, else by its namespace and name: a match is updated, anything else is
-    created (with a new id). Documents without a namespace go to -n. Prints what was created, updated or
-    left unchanged. Specs are compiled first: a document that is invalid or does not compile is reported
-    (naming it, the field and the reason), nothing is written, and the exit status is 1. A spec of a kind
-    this installation does not know is stored with a warning. The whole file is one transaction.
-    """
-    settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
-    docs = read_docs(filename, settings.document_limits())
-    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune, dry_run),
-                                     quick=True)
+    docs = [dict(d) for d in docs]
+    _, problems = take_revisions(docs, namespace)
+    registries = default_registries(settings.runtime_settings())
+    valid, more = prepare_specs(docs, namespace, registries.scheme)
+    problems += more
+    if problems:
+        return problems, []
+    store = await open_store_for(settings)
+    try:
+        context = admission_context(registries.scheme, registries.languages, registries.hooks,
+                                    settings.runtime_settings(), store)
+        admitted = await admit(valid, context)
+    finally:
+        await store.close()
+    return admitted.problems, admitted.warnings
+
+
+def report(resource: str, problems: list[str], warnings: list[str], done: str = "applied") -> None:
+    """Warnings and rejected documents on stderr; exit 1 (``nothing <done>``) when there is a rejected one."""
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
     for line in problems:
         click.echo(f"error: {line}", err=True)
     if problems:
         noun = singular(resource) if len(problems) == 1 else resource
-        click.echo(f"error: {len(problems)} {noun} rejected; nothing applied", err=True)
+        click.echo(f"error: {len(problems)} {noun} rejected; nothing {done}", err=True)
         raise SystemExit(1)
-    if dry_run:
-        from .diff import dry_run_report
 
-        dry_run_report(settings, resource, result, docs)
-        return
-    if result.rows:
-        click.echo(result_table(resource, result))
-    else:
-        click.echo(f"no {resource} applied", err=True)
+
+@click.command(short_help="Create or update specs and values from files.")
+@click.argument("resource", type=RESOURCE, metavar="[specs|values]", required=False)
+@filename_option
+@recursive_option
+@namespace_option
+@click.option("--prune", is_flag=True,
+              help="Also delete the namespace's documents that the files lack (of each collection applied).")
+@click.option("--expect-revision", type=click.IntRange(min=0), default=None, metavar="REV",
+              help="Apply only if the stored document is still at revision REV (the input holds one document); "
+                   "else exit 1 and write nothing. A document's own `revision:` field does the same.")
+@click.option("--dry-run", is_flag=True, help="Print what would change (as `portflow diff` does); write nothing.")
+@click.pass_context
+@handle_errors
+def apply(ctx: click.Context, resource: str | None, filenames: tuple[str, ...], recursive: bool,
+          namespace: str | None, prune: bool, expect_revision: int | None, dry_run: bool) -> None:
+    """Create or update specs and values from files (-f FILE, -f DIR, -f - for stdin).
+
+    Without `specs` or `values`, each document says what it is: one with a `kind` is a spec, one with
+    `data` and no kind is a value. A document is matched by its id, else by its namespace and name: a
+    match is updated, anything else is created (with a new id). Documents without a namespace go to -n.
+    Prints what was created, updated or left unchanged. Specs are compiled first: a document that is
+    invalid or does not compile is reported (naming it, the field and the reason), nothing is written, and
+    the exit status is 1. A spec of a kind this installation does not know is stored with a warning. Each
+    collection is one transaction; values are written before specs.
+    """
+    settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
+    sourced = read_all(filenames, recursive, settings.document_limits())
+    groups = split_by_resource(sourced, resource)
+    if not groups:
+        groups = {resource or "specs": []}
+    expect = None
+    if expect_revision is not None:
+        if len(sourced) != 1:
+            raise click.UsageError(f"--expect-revision needs input of one document; {', '.join(filenames)} "
+                                   f"holds {len(sourced)}")
+        from ..apply import doc_ref
+
+        expect = {doc_ref(sourced[0][1], settings.namespace): expect_revision}
+    if len(groups) > 1:  # refuse bad specs before the values are written
+        report("specs", *run(check_specs(settings, groups["specs"], settings.namespace), quick=True))
+    for kind in WRITE_ORDER:
+        if kind not in groups:
+            continue
+        result, problems, warnings = run(apply_file(settings, kind, groups[kind], settings.namespace, prune,
+                                                    expect, dry_run=dry_run), quick=True)
+        report(kind, problems, warnings)
+        if dry_run:
+            from .diff import dry_run_report
+
+            dry_run_report(settings, kind, result, groups[kind])
+            continue
+        if result.rows:
+            click.echo(result_table(kind, result))
+        else:
+            click.echo(f"no {kind} applied", err=True)

@@ -14,8 +14,23 @@ from ..errors import PortflowError
 
 T = TypeVar("T")
 
+def _complete(what: str) -> Any:
+    """A shell_complete callback that imports the completion module only when the shell asks."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from . import completion
+
+        return getattr(completion, f"complete_{what}")(ctx, param, incomplete)
+
+    return complete
+
+
+complete_names = _complete("names")
+complete_kinds = _complete("kinds")
+
 namespace_option = click.option(
-    "-n", "--namespace", default=None, metavar="NS", help="Namespace to work in (setting runtime.namespace; default 'default')."
+    "-n", "--namespace", default=None, metavar="NS", help="Namespace to work in (setting runtime.namespace; default 'default').",
+    shell_complete=_complete("namespaces"),
 )
 environment_option = click.option(
     "-e", "--environment", "environment", multiple=True, metavar="K=V",
@@ -139,6 +154,7 @@ async def open_store_for(settings: Any) -> Any:
     from ..store.base import mask_url
 
     store = open_store(settings.database_url)
+    store.history_keep = int(settings["history.keep"])
     try:
         await store.open()
     except StoreError:
@@ -164,13 +180,83 @@ class ResourceType(click.ParamType):
             self.fail(f"{value!r}: expected specs or values", param, ctx)
         return resource
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(r) for r in ("specs", "values") if r.startswith(incomplete)]
+
 
 RESOURCE = ResourceType()
 
 filename_option = click.option(
-    "-f", "--filename", required=True, metavar="FILE",
-    help="A YAML or JSON file of documents: a list, one document, or a multi-document stream (- reads stdin).",
+    "-f", "--filename", "filenames", required=True, multiple=True, metavar="FILE",
+    help="A YAML or JSON file of documents (a list, one document, or a multi-document stream), a directory of "
+         "them (*.yaml, *.yml, *.json), or - for stdin. Repeatable.",
 )
+recursive_option = click.option("-R", "--recursive", is_flag=True,
+                                help="With -f DIR: also read the files in its subdirectories.")
+
+DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def expand_paths(paths: tuple[str, ...] | list[str], recursive: bool = False) -> list[str]:
+    """``-f`` arguments as files: a directory becomes its YAML and JSON files (sorted; with ``recursive``,
+    those of its subdirectories too); ``-`` and files stay as given."""
+    from pathlib import Path
+
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if path != "-" and p.is_dir():
+            found = p.rglob("*") if recursive else p.glob("*")
+            files = sorted(str(f) for f in found if f.is_file() and f.suffix.lower() in DOCUMENT_SUFFIXES)
+            if not files:
+                raise click.BadParameter(f"{path}: no *.yaml, *.yml or *.json files"
+                                         + ("" if recursive else " (use -R for subdirectories)"),
+                                         param_hint="'-f'")
+            out.extend(files)
+        else:
+            out.append(path)
+    return out
+
+
+def read_all(paths: tuple[str, ...] | list[str], recursive: bool, limits: dict[str, int] | None = None
+             ) -> list[tuple[str, dict[str, Any]]]:
+    """Every document of every ``-f`` argument, in order, each with the file it came from."""
+    return [(path, doc) for path in expand_paths(paths, recursive) for doc in read_docs(path, limits)]
+
+
+WRITE_ORDER = ("values", "specs")
+"""The order apply writes the collections of a mixed input in (a third kind of document, charts, would
+take its place here)."""
+
+
+def classify(doc: Any) -> str | None:
+    """The collection a document belongs to, from its fields: ``specs`` (it has a ``kind``), ``values``
+    (``data`` and no ``kind``), else None. A third kind of document (charts) is told apart here too."""
+    if not isinstance(doc, dict):
+        return None
+    if "kind" in doc:
+        return "specs"
+    if "data" in doc:
+        return "values"
+    return None
+
+
+def split_by_resource(sourced: list[tuple[str, dict[str, Any]]], resource: str | None
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """The documents by collection: all in ``resource`` when it is given, else each where
+    :func:`classify` puts it. A document that is neither is a usage error naming its file and place."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i, (path, doc) in enumerate(sourced):
+        where = resource or classify(doc)
+        if where is None:
+            label = doc.get("name") or doc.get("id") if isinstance(doc, dict) else None
+            what = f"document {label!r}" if label else f"document #{i + 1}"
+            raise click.UsageError(f"{'<stdin>' if path == '-' else path}: {what} is neither a spec (it has no "
+                                   "kind) nor a value (it has no data); say which with `specs` or `values`")
+        out.setdefault(where, []).append(doc)
+    return out
 
 
 def read_docs(path: str, limits: dict[str, int] | None = None) -> list[dict[str, Any]]:

@@ -13,8 +13,10 @@ from .common import (
     load_settings_for,
     namespace_option,
     open_store_for,
-    read_docs,
+    read_all,
+    recursive_option,
     run,
+    split_by_resource,
 )
 
 
@@ -44,33 +46,50 @@ async def delete_docs(settings: Any, resource: str, filters: list[dict[str, Any]
         await store.close()
 
 
-@click.command(short_help="Delete specs or values, by file or by name.")
-@click.argument("resource", type=RESOURCE, metavar="specs|values")
-@click.option("-f", "--filename", metavar="FILE", default=None,
-              help="Delete the documents in this file (matched by id, else by namespace and name).")
+@click.command(short_help="Delete specs and values, by file or by name.")
+@click.argument("resource", type=RESOURCE, metavar="[specs|values]", required=False)
+@click.option("-f", "--filename", "filenames", metavar="FILE", multiple=True,
+              help="Delete the documents in this file, directory of files, or - (stdin); matched by id, else by "
+                   "namespace and name. Repeatable.")
+@recursive_option
 @click.option("--name", "names", multiple=True, metavar="NAME", help="Delete the document with this name in -n "
-              "(repeatable).")
+              "(repeatable; needs specs or values).")
 @namespace_option
 @click.pass_context
 @handle_errors
-def delete(ctx: click.Context, resource: str, filename: str | None, names: tuple[str, ...],
-           namespace: str | None) -> None:
-    """Delete specs or values named in a file (-f) or by name (--name).
+def delete(ctx: click.Context, resource: str | None, filenames: tuple[str, ...], recursive: bool,
+           names: tuple[str, ...], namespace: str | None) -> None:
+    """Delete specs or values named in files (-f) or by name (--name).
 
-    A document in the file is matched by its id, else by its name in its namespace (or -n). Prints what
-    was deleted; naming something that does not exist is not an error.
+    Without `specs` or `values`, each document of -f says what it is (a `kind`: a spec; `data` and no
+    kind: a value). A document is matched by its id, else by its name in its namespace (or -n). Prints
+    what was deleted; naming something that does not exist is not an error.
     """
-    if not filename and not names:
+    if not filenames and not names:
         raise click.UsageError("give -f FILE or --name NAME")
+    if names and resource is None:
+        raise click.UsageError("--name needs `specs` or `values`: portflow delete specs --name NAME")
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     ns = settings.namespace
-    filters = [{"namespace": ns, "name": name} for name in names]
-    if filename:
-        filters += filters_for(read_docs(filename, settings.document_limits()), ns)
-    deleted = run(delete_docs(settings, resource, filters), quick=True) if filters else []
-    if not deleted:
-        click.echo(f"no {resource} deleted (none matched)", err=True)
-        return
-    columns = ["id", "kind", "namespace", "name"] if resource == "specs" else ["id", "namespace", "name"]
-    click.echo(format_table(["action", *columns],
-                            [["deleted", *(str(d.get(c) or "") for c in columns)] for d in deleted]))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    if names:
+        assert resource is not None
+        groups[resource] = [{"namespace": ns, "name": name} for name in names]
+    if filenames:
+        for kind, docs in split_by_resource(read_all(filenames, recursive, settings.document_limits()),
+                                            resource).items():
+            groups.setdefault(kind, []).extend(filters_for(docs, ns))
+    anything = False
+    for kind in ("specs", "values"):
+        filters = groups.get(kind)
+        deleted = run(delete_docs(settings, kind, filters), quick=True) if filters else []
+        if not deleted:
+            if kind in groups or resource == kind:
+                click.echo(f"no {kind} deleted (none matched)", err=True)
+            continue
+        anything = True
+        columns = ["id", "kind", "namespace", "name"] if kind == "specs" else ["id", "namespace", "name"]
+        click.echo(format_table(["action", *columns],
+                                [["deleted", *(str(d.get(c) or "") for c in columns)] for d in deleted]))
+    if not anything and not groups:
+        click.echo(f"no {resource or 'documents'} deleted (none matched)", err=True)

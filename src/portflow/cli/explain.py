@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .common import handle_errors, load_settings_for
+from .common import complete_kinds, handle_errors, load_settings_for
 
 META_FIELDS = ("id", "kind", "namespace", "name", "annotations", "env", "ports")
 
@@ -117,7 +117,7 @@ def render_text(info: KindInfo) -> str:
 
 
 @click.command(short_help="Explain a node kind: fields, ports, an example.")
-@click.argument("kind")
+@click.argument("kind", shell_complete=complete_kinds)
 @click.option("--schema", is_flag=True, help="Print the kind's JSON Schema (for editors) instead.")
 @click.pass_context
 @handle_errors

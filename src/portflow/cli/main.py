@@ -23,6 +23,12 @@ COMMANDS = {
     "lint": "portflow.cli.lint:lint",
     "diff": "portflow.cli.diff:diff",
     "graph": "portflow.cli.graph:graph",
+    "history": "portflow.cli.history:history",
+    "rollback": "portflow.cli.history:rollback",
+    "completion": "portflow.cli.completion:completion",
+    "config": "portflow.cli.config:config",
+    "schema": "portflow.cli.schema:schema",
+    "examples": "portflow.cli.examples:examples",
 }
 
 

@@ -69,6 +69,9 @@ def open_store(url: str) -> Store:
 
         return cast(Store, SqliteStore(url))  # see test_contract: each backend is a Store
     if scheme in ("postgresql", "postgres"):
+        from ..extras import require
+
+        require("postgres", f"the store {mask_url(url)}")
         from .postgres import PostgresStore
 
         return cast(Store, PostgresStore(url))  # see test_contract: each backend is a Store

@@ -1,7 +1,8 @@
 """The store protocol and what every backend shares.
 
-A store holds two collections of JSON documents, ``specs`` and ``values``, and one changelog: every insert,
-update and delete writes one changelog row per document in the same transaction as the change. Rows are
+A store holds two collections of JSON documents, ``specs`` and ``values``, one changelog and one history: every
+insert, update and delete writes one changelog row and one history row (a :class:`Revision`: the document as
+written, or the fact of its deletion) per document in the same transaction as the change. Rows are
 numbered by ``seq``, strictly increasing per store, and a watcher reads them in that order, so it loses nothing
 and can resume from the last ``seq`` it saw.
 
@@ -23,7 +24,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from portflow.errors import ConflictError, StoreError, UserError
+from portflow.errors import ConflictError, RevisionConflict, StoreError, UserError
 
 from .feed import Change, ChangeFeed, Event, Op, Watch, backoff, event_matches
 from .filters import COLUMNS, Dialect, Filter, check_filter, compile_filter, json_eq, matches
@@ -31,10 +32,10 @@ from .filters import COLUMNS, Dialect, Filter, check_filter, compile_filter, jso
 log = logging.getLogger("portflow.store")
 
 __all__ = [
-    "Doc", "Filter", "Op", "Event", "Change", "ChangeFeed", "Watch", "Batch", "Collection", "Store",
-    "BaseCollection", "BaseStore", "COLLECTIONS", "COLUMNS", "CHANGELOG_KEEP", "Dialect", "backoff",
+    "Doc", "Filter", "Op", "Event", "Change", "ChangeFeed", "Watch", "Batch", "Revision", "Collection", "Store",
+    "BaseCollection", "BaseStore", "COLLECTIONS", "COLUMNS", "CHANGELOG_KEEP", "HISTORY_KEEP", "Dialect", "backoff",
     "check_docs", "check_filter", "compile_filter", "conflict", "decode_doc", "doc_key", "encode_doc",
-    "event_matches", "json_eq", "mask_url", "matches", "one_line", "scrub", "undecodable",
+    "check_expect", "event_matches", "json_eq", "mask_url", "matches", "one_line", "scrub", "stale", "undecodable",
 ]
 
 Doc = dict[str, Any]
@@ -45,6 +46,9 @@ CHANGELOG_KEEP = 100_000
 """How many of the newest changelog rows a store keeps when it opens; older ones are trimmed. A watcher
 that asks to resume from before them (``since=``) gets what is left: runtimes reload everything when they
 start, so only a watcher that was away for that many changes would notice."""
+HISTORY_KEEP = 50
+"""How many revisions a store keeps per document (setting ``history.keep``); older ones are trimmed in the
+transaction that writes a new one."""
 
 
 @dataclass
@@ -52,14 +56,53 @@ class Batch:
     """Writes to one collection that commit together, in this order: inserts, updates, deletes (by id).
 
     One batch is one transaction and one run of changelog rows: all of it is stored, or none of it.
+    ``expect`` maps document ids to the revision each must be at when the transaction starts; any other
+    revision (or no such document) refuses the whole batch with :class:`RevisionConflict`. After the
+    commit, ``revisions`` maps each written id to its new revision.
     """
 
     insert: list[Doc] = field(default_factory=list)
     update: list[Doc] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
+    expect: dict[str, int] = field(default_factory=dict)
+    revisions: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.insert or self.update or self.delete)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One write of one document, as the history keeps it.
+
+    ``revision`` numbers every write of a store (both collections), strictly increasing; a document's
+    revision is the number of its last write. ``doc`` is the document as written (None: it was deleted);
+    ``at`` is the UTC time of the write, ISO 8601 (``2026-12-02T06:50:01.123Z``).
+    """
+
+    revision: int
+    op: Op
+    id: str
+    namespace: str
+    name: str | None
+    doc: Doc | None
+    at: str
+
+
+def stale(collection: str, ident: str, expected: int, actual: int | None) -> RevisionConflict:
+    """The one-line :class:`RevisionConflict` for document ``ident`` at ``actual`` instead of ``expected``."""
+    if actual is None:
+        return RevisionConflict(f"{collection}: document {ident!r} was expected at revision {expected}, "
+                                "but it does not exist (deleted since?)", ident, expected, actual)
+    return RevisionConflict(f"{collection}: document {ident!r} is at revision {actual}, not {expected}: "
+                            "it changed since it was read; read it again and retry", ident, expected, actual)
+
+
+def check_expect(collection: str, expect: Mapping[str, int], current: Mapping[str, int]) -> None:
+    """Raise :func:`stale` for the first id of ``expect`` whose ``current`` revision differs."""
+    for ident, rev in expect.items():
+        if current.get(ident) != rev:
+            raise stale(collection, ident, rev, current.get(ident))
 
 
 # --------------------------------------------------------------------------------------------------- URLs
@@ -181,6 +224,8 @@ class Collection(Protocol):
     async def delete(self, filter: Filter) -> int: ...
     async def commit(self, batch: Batch) -> int: ...
     async def find(self, filter: Filter | None = None, *, limit: int | None = None) -> list[Doc]: ...
+    async def revisions(self, ids: Sequence[str]) -> dict[str, int]: ...
+    async def history(self, filter: Filter | None = None, *, limit: int | None = None) -> list[Revision]: ...
     def watch(self, filter: Filter | None = None, *, since: int | None = None) -> Watch: ...
 
 
@@ -191,6 +236,7 @@ class Store(Protocol):
     url: str
     specs: Collection
     values: Collection
+    history_keep: int
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -241,10 +287,19 @@ class BaseCollection:
         deletes = list(batch.delete)
         if not all(isinstance(i, str) and i for i in deletes):
             raise UserError(f"{self.name}: documents to delete are named by non-empty str ids")
+        expect = dict(batch.expect)
+        for ident, rev in expect.items():
+            if not isinstance(ident, str) or not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
+                raise UserError(f"{self.name}: an expected revision maps an id to an int >= 0, got {ident!r}: {rev!r}")
         self._store._check_open()
         if not (inserts or updates or deletes):
+            if expect:  # nothing to write, but the caller still learns whether its revisions are current
+                check_expect(self.name, expect, await self.revisions(list(expect)))
             return 0
-        return await self._store._commit(self.name, Batch(inserts, updates, deletes))
+        done = Batch(inserts, updates, deletes, expect)
+        count = await self._store._commit(self.name, done)
+        batch.revisions = done.revisions
+        return count
 
     async def delete(self, filter: Filter) -> int:
         """Delete the documents that match ``filter`` (``{}`` deletes all); returns how many."""
@@ -261,6 +316,27 @@ class BaseCollection:
         if limit == 0:
             return []
         return await self._store._find(self.name, flt, limit)
+
+    async def revisions(self, ids: Sequence[str]) -> dict[str, int]:
+        """The current revision of each stored document of ``ids`` (ids of no document are left out).
+
+        A document stored before this store kept a history has revision 0 until it is written again.
+        """
+        wanted = list(ids)
+        if not all(isinstance(i, str) for i in wanted):
+            raise UserError(f"{self.name}: revisions are asked for by str ids")
+        self._store._check_open()
+        return await self._store._revisions(self.name, wanted) if wanted else {}
+
+    async def history(self, filter: Filter | None = None, *, limit: int | None = None) -> list[Revision]:
+        """The kept revisions whose id, namespace and name match ``filter`` (those fields only), newest first."""
+        flt = check_filter(filter, watch=True)
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise UserError(f"history: limit must be an int >= 0, got {limit!r}")
+        self._store._check_open()
+        if limit == 0:
+            return []
+        return await self._store._history(self.name, flt, limit)
 
     def watch(self, filter: Filter | None = None, *, since: int | None = None) -> Watch:
         """Watch changes; the filter may use id, namespace and name only.
@@ -284,6 +360,8 @@ class BaseStore:
         self._feed = ChangeFeed(self._fetch, self._on_active)
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._opened = False
+        self.history_keep = HISTORY_KEEP
+        """How many revisions to keep per document (at least 1)."""
 
     def __repr__(self) -> str:
         state = "open" if self._opened else "closed"
@@ -333,5 +411,11 @@ class BaseStore:
         raise NotImplementedError
 
     async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:  # pragma: no cover
+        raise NotImplementedError
+
+    async def _revisions(self, collection: str, ids: list[str]) -> dict[str, int]:  # pragma: no cover
+        raise NotImplementedError
+
+    async def _history(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Revision]:  # pragma: no cover
         raise NotImplementedError
 

@@ -5,6 +5,8 @@ changelog and watchers): a module-level dict keyed by the URL holds it, and it l
 (:func:`forget` drops one). Changes reach watchers in-process immediately. The changelog is kept in memory
 whole, so that ``watch(since=N)`` can replay it. Use it from one event loop.
 
+The history keeps each document's newest revisions (``history_keep``) in memory too.
+
 Documents are kept as JSON (and handed out as fresh copies), so what comes back equals what a durable
 backend would return, and a caller mutating a document does not change the store.
 """
@@ -12,6 +14,8 @@ backend would return, and a caller mutating a document does not change the store
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import datetime
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -26,6 +30,8 @@ from .base import (
     Doc,
     Event,
     Op,
+    Revision,
+    check_expect,
     conflict,
     decode_doc,
     doc_key,
@@ -70,6 +76,8 @@ class _State:
         self.seqs: list[int] = []  # the changelog's seqs, for bisect
         self.seq = 0
         self.feed = ChangeFeed(self.fetch)
+        self.history: dict[tuple[str, str], list[Revision]] = {}  # (collection, id) -> revisions, oldest first
+        self.revision = 0
 
     async def fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         out: list[Change] = []
@@ -80,18 +88,44 @@ class _State:
                     break
         return out
 
-    def log_many(self, runs: list[tuple[str, Op, list[Doc]]]) -> None:
-        """Append the changelog rows of one transaction and publish them together."""
+    def log_many(self, runs: list[tuple[str, Op, list[Doc]]], keep: int) -> dict[str, int]:
+        """Append the changelog and history rows of one transaction and publish them together; returns
+        the new revision of each document written."""
         changes: list[Change] = []
-        at = time.time()
+        written: dict[str, int] = {}
+        at = _now()
+        written_at = time.time()
         for collection, op, docs in runs:
             for doc in docs:
                 self.seq += 1
-                changes.append((collection, Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq, at)))
+                self.revision += 1
+                event = Event(op, doc["id"], doc["namespace"], doc.get("name"), self.seq, written_at)
+                changes.append((collection, event))
+                kept = self.history.setdefault((collection, doc["id"]), [])
+                kept.append(Revision(self.revision, op, doc["id"], doc["namespace"], doc.get("name"),
+                                     None if op == "delete" else decode_doc(encode_doc(collection, doc)), at))
+                del kept[:-keep]
+                written[doc["id"]] = self.revision
         self.changelog.extend(changes)
         self.seqs.extend(e.seq for _, e in changes)
         if changes:
             self.feed.publish(changes)
+        return written
+
+    def current(self, collection: str, ids: Iterable[str]) -> dict[str, int]:
+        """The revision of each stored document of ``ids``."""
+        coll = self.collections[collection]
+        out: dict[str, int] = {}
+        for ident in ids:
+            if ident in coll.by_id:
+                kept = self.history.get((collection, ident))
+                out[ident] = kept[-1].revision if kept else 0
+        return out
+
+
+def _now() -> str:
+    """The current UTC time as the history writes it: ``2026-12-02T06:50:01.123Z``."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 _STATES: dict[str, _State] = {}
@@ -178,6 +212,7 @@ class MemoryStore(BaseStore):
 
     async def _commit(self, collection: str, batch: Batch) -> int:
         coll = self._state.collections[collection]
+        check_expect(collection, batch.expect, self._state.current(collection, batch.expect))
         saved = coll.snapshot()
         self._pending = []  # the steps below never await: no other write interleaves
         try:
@@ -192,7 +227,7 @@ class MemoryStore(BaseStore):
             raise
         finally:
             runs, self._pending = self._pending, None
-        self._state.log_many(runs)
+        batch.revisions = self._state.log_many(runs, self.history_keep)
         return sum(len(docs) for *_, docs in runs)
 
     def _log(self, collection: str, op: Op, docs: list[Doc]) -> None:
@@ -200,7 +235,7 @@ class MemoryStore(BaseStore):
         if self._pending is not None:
             self._pending.append((collection, op, docs))
         else:
-            self._state.log_many([(collection, op, docs)])
+            self._state.log_many([(collection, op, docs)], self.history_keep)
 
     @staticmethod
     def _replace(coll: _Collection, ident: str, entry: _Entry) -> None:
@@ -225,6 +260,17 @@ class MemoryStore(BaseStore):
         if gone:
             self._log(collection, "delete", gone)
         return len(gone)
+
+    async def _revisions(self, collection: str, ids: list[str]) -> dict[str, int]:
+        return self._state.current(collection, ids)
+
+    async def _history(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Revision]:
+        found = [r for (c, _), kept in self._state.history.items() if c == collection for r in kept
+                 if matches({"id": r.id, "namespace": r.namespace, "name": r.name}, filter)]
+        found.sort(key=lambda r: -r.revision)
+        found = found[:limit] if limit is not None else found
+        return [r if r.doc is None else dataclasses.replace(r, doc=decode_doc(encode_doc(collection, r.doc)))
+                for r in found]
 
     async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:
         out: list[Doc] = []

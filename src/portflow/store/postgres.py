@@ -1,10 +1,11 @@
 """``postgresql://`` (or ``postgres://``): the store many machines share.
 
 psycopg 3 async with a connection pool. Tables (created when missing): ``portflow_specs`` and
-``portflow_values`` (id, namespace, name columns plus the document as JSONB) and ``portflow_changelog``
-(BIGSERIAL ``seq``). Every write transaction first takes a transaction-scoped advisory lock, so writers
-commit in seq order: once a reader sees seq N, every smaller seq is committed (or rolled back) for good,
-which is what lets a watcher read the changelog by seq and never miss a row.
+``portflow_values`` (id, namespace, name columns plus the document as JSONB), ``portflow_changelog``
+(BIGSERIAL ``seq``) and ``portflow_history`` (BIGSERIAL ``revision``: each write's document, trimmed to
+``history_keep`` per document in the writing transaction). Every write transaction first takes a
+transaction-scoped advisory lock, so writers commit in seq order: once a reader sees seq N, every smaller
+seq is committed (or rolled back) for good, which is what lets a watcher read the changelog by seq and never miss a row.
 
 Change stream: a write ends with ``pg_notify`` in its transaction (the doorbell); one listener connection
 per store, started with the first watcher, then reads the changelog rows after the last seq it read. When
@@ -38,7 +39,9 @@ from .base import (
     Change,
     Doc,
     Event,
+    Revision,
     backoff,
+    check_expect,
     compile_filter,
     conflict,
     decode_doc,
@@ -54,6 +57,7 @@ log = logging.getLogger("portflow.store")
 
 _TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
 _CHANGELOG = "portflow_changelog"
+_HISTORY = "portflow_history"
 CHANNEL = "portflow_changelog"
 LOCK_KEY = 0x706F7274666C6F77  # "portflow": serialises writers so that seqs commit in order
 
@@ -82,11 +86,46 @@ _SCHEMA = [
         name TEXT,
         at TIMESTAMPTZ NOT NULL DEFAULT now()
     )""",
+    f"""CREATE TABLE IF NOT EXISTS {_HISTORY} (
+        revision BIGSERIAL PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        collection TEXT NOT NULL,
+        op TEXT NOT NULL,
+        id TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT,
+        doc JSONB,
+        at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
+    f"CREATE INDEX IF NOT EXISTS {_HISTORY}_id ON {_HISTORY} (collection, id, revision)",
+    f"CREATE INDEX IF NOT EXISTS {_HISTORY}_name ON {_HISTORY} (collection, namespace, name)",
+    # Migration (a no-op once done): a document stored by an earlier version gets its first revision.
+    *(
+        f"""INSERT INTO {_HISTORY} (seq, collection, op, id, namespace, name, doc)
+            SELECT 0, '{collection}', 'insert', id, namespace, name, doc FROM {table} AS d
+            WHERE NOT EXISTS (SELECT 1 FROM {_HISTORY} AS h WHERE h.collection = '{collection}' AND h.id = d.id)
+            ORDER BY pos"""
+        for collection, table in _TABLES.items()
+    ),
 ]
 
+# Follows `WITH changed AS (... RETURNING pos, id, namespace, name, doc)`: the changelog rows and the history
+# rows of the changed documents; returns (seq, revision, id) per document.
 _LOG_ROWS = (
-    f"INSERT INTO {_CHANGELOG} (collection, op, id, namespace, name)"
-    " SELECT %s, %s, id, namespace, name FROM changed ORDER BY pos RETURNING seq"
+    f", logged AS (INSERT INTO {_CHANGELOG} (collection, op, id, namespace, name)"
+    " SELECT %s, %s, id, namespace, name FROM changed ORDER BY pos RETURNING seq, collection, op, id, namespace, name)"
+    f" INSERT INTO {_HISTORY} (seq, collection, op, id, namespace, name, doc)"
+    " SELECT l.seq, l.collection, l.op, l.id, l.namespace, l.name, CASE WHEN l.op = 'delete' THEN NULL ELSE c.doc END"
+    " FROM logged AS l JOIN changed AS c ON c.id = l.id ORDER BY l.seq RETURNING seq, revision, id"
+)
+_TRIM_HISTORY = (
+    f"DELETE FROM {_HISTORY} WHERE revision IN (SELECT revision FROM (SELECT revision, row_number() OVER"
+    f" (PARTITION BY id ORDER BY revision DESC) AS n FROM {_HISTORY} WHERE collection = %s AND id = ANY(%s::text[]))"
+    " AS r WHERE n > %s)"
+)
+_REVISIONS = (
+    "SELECT d.id, (SELECT max(h.revision) FROM {history} AS h WHERE h.collection = %s AND h.id = d.id)"
+    " FROM {table} AS d WHERE d.id = ANY(%s::text[])"
 )
 
 
@@ -235,31 +274,46 @@ class PostgresStore(BaseStore):
         except psycopg.Error as exc:
             raise StoreError(f"{mask_url(self.url)}: {scrub(one_line(exc), self.url)}") from None
 
-    async def _write(self, collection: str, runs: list[tuple[str, list[tuple[Any, ...]]]], docs: list[Doc]) -> int:
+    async def _write(self, collection: str, runs: list[tuple[str, list[tuple[Any, ...]]]], docs: list[Doc],
+                     batch: Batch | None = None) -> int:
         """Run each ``(sql, params)`` with executemany, in one write transaction, and ring the doorbell.
 
-        Each statement returns the changelog seqs it wrote; returns how many rows were logged.
+        Each statement returns (seq, revision, id) of the rows it logged; returns how many were logged. With a
+        ``batch``, its ``expect`` is checked first (under the writers' lock) and its ``revisions`` filled in.
         """
         count = last = 0
+        written: dict[str, int] = {}
         async with self._connection(write=True) as conn:
             try:
+                if batch is not None and batch.expect:
+                    check_expect(collection, batch.expect, await self._current(conn, collection, list(batch.expect)))
                 for sql, params in runs:
                     async with conn.cursor() as cur:
                         await cur.executemany(sql, params, returning=True)
                         while True:
-                            for (seq,) in await cur.fetchall():
+                            for seq, rev, ident in await cur.fetchall():
                                 count += 1
                                 last = max(last, seq)
+                                written[ident] = int(rev)
                             if not cur.nextset():
                                 break
                 if count:
+                    await conn.execute(_TRIM_HISTORY, (collection, list(written), self.history_keep))
                     await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
             except psycopg.errors.UniqueViolation as exc:
                 raise _conflict(collection, docs, exc) from None
             except psycopg.errors.DataError as exc:
                 raise UserError(f"{collection}: {scrub(one_line(exc), self.url)}") from None
         self._feed.note_head(last)
+        if batch is not None:
+            batch.revisions = written
         return count
+
+    @staticmethod
+    async def _current(conn: psycopg.AsyncConnection[Any], collection: str, ids: list[str]) -> dict[str, int]:
+        sql = _REVISIONS.format(history=_HISTORY, table=_TABLES[collection])
+        cur = await conn.execute(sql, (collection, ids))
+        return {ident: int(rev or 0) for ident, rev in await cur.fetchall()}
 
     # ------------------------------------------------------------------------------------ operations
 
@@ -275,15 +329,15 @@ class PostgresStore(BaseStore):
             runs += self._update_runs(collection, batch.update)
         if batch.delete:
             sql = (f"WITH changed AS (DELETE FROM {_TABLES[collection]} WHERE id = ANY(%s::text[])"
-                   f" RETURNING pos, id, namespace, name) {_LOG_ROWS}")
+                   f" RETURNING pos, id, namespace, name, doc) {_LOG_ROWS}")
             runs.append((sql, [(list(batch.delete), collection, "delete")]))
-        return await self._write(collection, runs, [*batch.insert, *batch.update])
+        return await self._write(collection, runs, [*batch.insert, *batch.update], batch)
 
     @staticmethod
     def _insert_runs(collection: str, docs: list[Doc]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         sql = (
             f"WITH changed AS (INSERT INTO {_TABLES[collection]} (id, namespace, name, doc)"
-            f" VALUES (%s, %s, %s, %s::jsonb) RETURNING pos, id, namespace, name) {_LOG_ROWS}"
+            f" VALUES (%s, %s, %s, %s::jsonb) RETURNING pos, id, namespace, name, doc) {_LOG_ROWS}"
         )
         params = [
             (d["id"], d["namespace"], d.get("name"), encode_doc(collection, d).decode(), collection, "insert")
@@ -295,10 +349,10 @@ class PostgresStore(BaseStore):
     def _update_runs(collection: str, docs: list[Doc]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         table = _TABLES[collection]
         set_ = "SET namespace = %s, name = %s, doc = %s::jsonb || jsonb_build_object('id', t.id)"
-        by_id = f"UPDATE {table} AS t {set_} WHERE t.id = %s RETURNING t.pos, t.id, t.namespace, t.name"
+        by_id = f"UPDATE {table} AS t {set_} WHERE t.id = %s RETURNING t.pos, t.id, t.namespace, t.name, t.doc"
         by_name = (
             f"UPDATE {table} AS t {set_} WHERE t.namespace = %s AND t.name = %s"
-            " RETURNING t.pos, t.id, t.namespace, t.name"
+            " RETURNING t.pos, t.id, t.namespace, t.name, t.doc"
         )
         # executemany runs one statement: split the batch into runs of the same kind, in order.
         runs: list[tuple[str, list[tuple[Any, ...]]]] = []
@@ -320,7 +374,8 @@ class PostgresStore(BaseStore):
         table = _TABLES[collection]
         where, params, exact = compile_filter(filter, _DIALECT)
         assert exact  # every PostgreSQL term is exact
-        sql = f"WITH changed AS (DELETE FROM {table} WHERE {where} RETURNING pos, id, namespace, name) {_LOG_ROWS}"
+        sql = (f"WITH changed AS (DELETE FROM {table} WHERE {where} RETURNING pos, id, namespace, name, doc)"
+               f" {_LOG_ROWS}")
         return await self._write(collection, [(sql, [(*params, collection, "delete")])], [])
 
     async def _find(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Doc]:
@@ -347,6 +402,30 @@ class PostgresStore(BaseStore):
     async def _fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         async with self._connection() as conn:
             return await self._changes(conn, after, limit, collection)
+
+    async def _revisions(self, collection: str, ids: list[str]) -> dict[str, int]:
+        async with self._connection() as conn:
+            return await self._current(conn, collection, ids)
+
+    async def _history(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Revision]:
+        where, params, _ = compile_filter(filter, _DIALECT)  # id, namespace, name only: exact
+        sql = (f"SELECT revision, op, id, namespace, name, doc::text,"
+               f" to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM {_HISTORY}"
+               f" WHERE collection = %s AND {where} ORDER BY revision DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        async with self._connection() as conn:
+            cur = await conn.execute(sql, (collection, *params))
+            rows = await cur.fetchall()
+        out = []
+        for rev, op, ident, ns, name, data, at in rows:
+            try:
+                doc = None if data is None else decode_doc(data)
+            except ValueError as exc:
+                undecodable(collection, ident, exc)
+                continue
+            out.append(Revision(int(rev), op, ident, ns, name, doc, at))
+        return out
 
     @staticmethod
     async def _changes(

@@ -2,7 +2,8 @@
 
 The standard library's ``sqlite3`` runs on one dedicated thread per store (a single-worker executor), with
 WAL journaling, ``synchronous=NORMAL`` and a busy timeout; every write is one ``BEGIN IMMEDIATE`` transaction
-that changes the documents and appends the changelog rows.
+that changes the documents and appends the changelog and history rows (trimming each written document's
+history to ``history_keep`` revisions).
 
 Change stream: the changelog table is read by seq. The doorbell is ``PRAGMA data_version``, polled every
 20 ms on the store's connection while someone watches: it changes when another connection (another
@@ -35,6 +36,8 @@ from .base import (
     Doc,
     Event,
     Op,
+    Revision,
+    check_expect,
     compile_filter,
     conflict,
     decode_doc,
@@ -46,8 +49,11 @@ from .base import (
 )
 from .sqlite_sql import CHANGELOG as _CHANGELOG
 from .sqlite_sql import DIALECT as _DIALECT
+from .sqlite_sql import HISTORY as _HISTORY
 from .sqlite_sql import SCHEMA as _SCHEMA
+from .sqlite_sql import SEED_HISTORY as _SEED_HISTORY
 from .sqlite_sql import TABLES as _TABLES
+from .sqlite_sql import TRIM_HISTORY as _TRIM_HISTORY
 from .sqlite_sql import sqlite_path
 
 log = logging.getLogger("portflow.store")
@@ -75,6 +81,7 @@ class SqliteStore(BaseStore):
         self._conn: sqlite3.Connection | None = None
         self._read_cursor = 0
         self._data_version = 0
+        self._written: dict[str, int] = {}  # id -> new revision, in the write transaction under way
         # Set on the loop, read on the thread (after it read the head; see _collect):
         self._watching = False
 
@@ -133,6 +140,12 @@ class SqliteStore(BaseStore):
 
     async def _fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         return await self._run(self._db_changes, collection, after, None, limit)
+
+    async def _revisions(self, collection: str, ids: list[str]) -> dict[str, int]:
+        return await self._run(self._db_revisions, collection, ids)
+
+    async def _history(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Revision]:
+        return await self._run(self._db_history, collection, filter, limit)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         executor, loop = self._executor, self._loop
@@ -201,7 +214,7 @@ class SqliteStore(BaseStore):
             conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
             with self._transaction():
-                for stmt in _SCHEMA:
+                for stmt in (*_SCHEMA, *_SEED_HISTORY):
                     conn.execute(stmt)
                 conn.execute(f"DELETE FROM {_CHANGELOG} WHERE seq <= (SELECT max(seq) FROM {_CHANGELOG}) - ?",
                               (CHANGELOG_KEEP,))
@@ -233,12 +246,60 @@ class SqliteStore(BaseStore):
             raise
         db.execute("COMMIT")
 
-    def _log(self, db: sqlite3.Connection, collection: str, op: Op, ident: str, ns: str, name: str | None) -> int:
+    @contextlib.contextmanager
+    def _write_transaction(self, collection: str) -> Any:
+        """A write transaction that trims the history of the documents it wrote before it commits."""
+        self._written = {}
+        with self._transaction() as db:
+            yield db
+            ids = list(self._written)
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                db.execute(_TRIM_HISTORY.format(ids=", ".join("?" * len(chunk))),
+                           (collection, *chunk, self.history_keep))
+
+    def _log(self, db: sqlite3.Connection, collection: str, op: Op, ident: str, ns: str, name: str | None,
+             doc: str | None) -> int:
+        """The changelog row and the history row of one write; returns the changelog seq."""
         cur = db.execute(
             f"INSERT INTO {_CHANGELOG} (collection, op, id, namespace, name) VALUES (?, ?, ?, ?, ?)",
             (collection, op, ident, ns, name),
         )
-        return cur.lastrowid or 0
+        seq = cur.lastrowid or 0
+        cur = db.execute(
+            f"INSERT INTO {_HISTORY} (seq, collection, op, id, namespace, name, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, collection, op, ident, ns, name, doc),
+        )
+        self._written[ident] = cur.lastrowid or 0
+        return seq
+
+    def _db_revisions(self, collection: str, ids: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        table = _TABLES[collection]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT d.id, (SELECT max(h.revision) FROM {_HISTORY} AS h WHERE h.collection = ? AND h.id = d.id)"
+                f" FROM {table} AS d WHERE d.id IN ({marks})", (collection, *chunk))
+            out.update((ident, rev or 0) for ident, rev in rows)
+        return out
+
+    def _db_history(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Revision]:
+        where, params, _ = compile_filter(filter, _DIALECT)  # id, namespace, name only: exact
+        sql = (f"SELECT revision, op, id, namespace, name, doc, at FROM {_HISTORY}"
+               f" WHERE collection = ? AND {where} ORDER BY revision DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for rev, op, ident, ns, name, data, at in self._db.execute(sql, (collection, *params)):
+            try:
+                doc = None if data is None else decode_doc(data)
+            except ValueError as exc:
+                undecodable(collection, ident, exc)
+                continue
+            out.append(Revision(rev, op, ident, ns, name, doc, at))
+        return out
 
     def _db_insert(self, collection: str, docs: list[Doc]) -> None:
         self._db_commit(collection, Batch(insert=docs))
@@ -248,7 +309,7 @@ class SqliteStore(BaseStore):
 
     def _db_delete(self, collection: str, filter: dict[str, Any]) -> int:
         last = 0
-        with self._transaction() as db:
+        with self._write_transaction(collection) as db:
             rows = self._db_select(collection, filter, None, False)
             last = self._delete_rows(db, collection, rows)
         if rows:
@@ -259,7 +320,9 @@ class SqliteStore(BaseStore):
         """Inserts, updates and deletes of one collection in one transaction; one ``_collect`` after it."""
         encoded = [encode_doc(collection, doc).decode() for doc in batch.insert]
         count = last = 0
-        with self._transaction() as db:
+        with self._write_transaction(collection) as db:
+            if batch.expect:
+                check_expect(collection, batch.expect, self._db_revisions(collection, list(batch.expect)))
             if batch.insert:
                 last = self._insert_rows(db, collection, batch.insert, encoded)
                 count = len(batch.insert)
@@ -270,6 +333,7 @@ class SqliteStore(BaseStore):
                 rows = self._db_select(collection, {"id": tuple(batch.delete)}, None, False)
                 if rows:
                     count, last = count + len(rows), self._delete_rows(db, collection, rows)
+        batch.revisions = self._written
         if count:
             self._collect(last)
         return count
@@ -285,7 +349,7 @@ class SqliteStore(BaseStore):
                 )
             except sqlite3.IntegrityError as exc:
                 raise conflict(collection, doc, "id" if f"{table}.id" in str(exc) else "name") from None
-            last = self._log(db, collection, "insert", doc["id"], doc["namespace"], doc.get("name"))
+            last = self._log(db, collection, "insert", doc["id"], doc["namespace"], doc.get("name"), data)
         return last
 
     def _update_rows(self, db: sqlite3.Connection, collection: str, docs: list[Doc]) -> tuple[int, int]:
@@ -301,14 +365,15 @@ class SqliteStore(BaseStore):
             if row is None:
                 continue
             new = dict(doc, id=row[0])
+            data = encode_doc(collection, new).decode()
             try:
                 db.execute(
                     f"UPDATE {table} SET namespace = ?, name = ?, doc = ? WHERE id = ?",
-                    (new["namespace"], new.get("name"), encode_doc(collection, new).decode(), new["id"]),
+                    (new["namespace"], new.get("name"), data, new["id"]),
                 )
             except sqlite3.IntegrityError:
                 raise conflict(collection, new, "name") from None
-            last = self._log(db, collection, "update", new["id"], new["namespace"], new.get("name"))
+            last = self._log(db, collection, "update", new["id"], new["namespace"], new.get("name"), data)
             count += 1
         return count, last
 
@@ -316,7 +381,7 @@ class SqliteStore(BaseStore):
         last = 0
         for ident, ns, name, _ in rows:
             db.execute(f"DELETE FROM {_TABLES[collection]} WHERE id = ?", (ident,))
-            last = self._log(db, collection, "delete", ident, ns, name)
+            last = self._log(db, collection, "delete", ident, ns, name, None)
         return last
 
     def _db_select(self, collection: str, filter: dict[str, Any], limit: int | None, decode: bool) -> list[_Row]:

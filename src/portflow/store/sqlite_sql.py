@@ -11,10 +11,11 @@ from portflow.errors import UserError
 
 from .base import COLUMNS, mask_url
 
-__all__ = ["TABLES", "CHANGELOG", "SCHEMA", "DIALECT", "sqlite_path"]
+__all__ = ["TABLES", "CHANGELOG", "HISTORY", "SCHEMA", "SEED_HISTORY", "TRIM_HISTORY", "DIALECT", "sqlite_path"]
 
 TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
 CHANGELOG = "portflow_changelog"
+HISTORY = "portflow_history"
 
 SCHEMA = [
     *(
@@ -40,7 +41,39 @@ SCHEMA = [
         name TEXT,
         at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     )""",
+    # One row per write of a document: the document as written (NULL: deleted). `revision` numbers the
+    # writes of the store; `seq` is the changelog row of the same write.
+    f"""CREATE TABLE IF NOT EXISTS {HISTORY} (
+        revision INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER NOT NULL,
+        collection TEXT NOT NULL,
+        op TEXT NOT NULL,
+        id TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT,
+        doc TEXT,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    )""",
+    f"CREATE INDEX IF NOT EXISTS {HISTORY}_id ON {HISTORY} (collection, id, revision)",
+    f"CREATE INDEX IF NOT EXISTS {HISTORY}_name ON {HISTORY} (collection, namespace, name)",
 ]
+
+SEED_HISTORY = [
+    f"""INSERT INTO {HISTORY} (seq, collection, op, id, namespace, name, doc)
+        SELECT 0, '{collection}', 'insert', id, namespace, name, doc FROM {table} AS d
+        WHERE NOT EXISTS (SELECT 1 FROM {HISTORY} AS h WHERE h.collection = '{collection}' AND h.id = d.id)
+        ORDER BY pos"""
+    for collection, table in TABLES.items()
+]
+"""Migration (run on every open, a no-op once done): a document without a history (stored by an earlier
+version) gets its current state as its first revision."""
+
+TRIM_HISTORY = (
+    f"DELETE FROM {HISTORY} WHERE revision IN (SELECT revision FROM (SELECT revision, row_number() OVER"
+    f" (PARTITION BY id ORDER BY revision DESC) AS n FROM {HISTORY} WHERE collection = ? AND id IN ({{ids}})) AS r"
+    " WHERE n > ?)"
+)
+"""Keep the newest N revisions of each document of a write (``{ids}``: one ``?`` per id)."""
 
 
 def sqlite_path(url: str) -> str:

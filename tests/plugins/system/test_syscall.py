@@ -11,6 +11,12 @@ from portflow.plugins.system.syscall import Syscall, SyscallError, merge_patch
 
 from .conftest import context_for, node_of, send_to, system_scheme
 
+
+def stored(doc: dict[str, Any]) -> dict[str, Any]:
+    """An answered document as the store holds it: without its ``revision``."""
+    return {k: v for k, v in doc.items() if k != "revision"}
+
+
 ROUTER_LIKE = {"kind": "syscall", "name": "create", "opcode": "specs.create"}
 
 
@@ -27,7 +33,8 @@ def call(store: Any):
 async def test_create_one_spec_fills_id_and_namespace(call, store):
     out = await call("specs.create", dict(ROUTER_LIKE))
     assert isinstance(out, dict) and out["id"] and out["namespace"] == "default"
-    assert await store.specs.find({"id": out["id"]}) == [out]
+    assert await store.specs.find({"id": out["id"]}) == [stored(out)]
+    assert out["revision"] == (await store.specs.revisions([out["id"]]))[out["id"]]
 
 
 async def test_create_a_list_answers_a_list(call, store):
@@ -86,7 +93,8 @@ async def test_update_is_a_merge_patch(call, store):
     a = await call("specs.create", {"kind": "record", "name": "a", "annotations": {"x": "1", "y": "2"}})
     out = await call("specs.update", {"id": a["id"], "annotations": {"y": None, "z": "3"}})
     assert out["annotations"] == {"x": "1", "z": "3"}
-    assert (await store.specs.find({"id": a["id"]}))[0] == out
+    assert (await store.specs.find({"id": a["id"]}))[0] == stored(out)
+    assert out["revision"] > a["revision"]
     renamed = await call("specs.update", {"id": a["id"], "name": "b"})
     assert renamed["name"] == "b" and renamed["id"] == a["id"]
 
@@ -108,7 +116,7 @@ async def test_update_that_breaks_the_spec_is_rejected_and_nothing_changes(call,
     a = await call("specs.create", {"kind": "syscall", "name": "s", "opcode": "specs.read"})
     out = await call("specs.update", {"id": a["id"], "opcode": "specs.nope"})
     assert isinstance(out, SyscallError) and out.status == 400 and "opcode" in str(out)
-    assert (await store.specs.find({"id": a["id"]}))[0] == a
+    assert (await store.specs.find({"id": a["id"]}))[0] == stored(a)
     out = await call("specs.update", {"id": a["id"], "namespace": "elsewhere"})
     assert isinstance(out, SyscallError) and "namespace: cannot change" in str(out)
 
@@ -180,3 +188,77 @@ async def test_through_a_runtime(runtime, send):
     assert made["namespace"] == "default"
     found = await send(node_of(rt, "read"), {"namespace": "default"})
     assert found == [made]
+
+
+# -- revisions ------------------------------------------------------------------------------------------
+
+async def test_every_answered_document_carries_its_revision(call, store):
+    a = await call("specs.create", {"kind": "record", "name": "a", "revision": 99})  # ignored: a new document
+    assert "revision" not in (await store.specs.find())[0]
+    [read] = await call("specs.read", {"id": a["id"]})
+    assert read == a and a["revision"] == (await store.specs.revisions([a["id"]]))[a["id"]]
+    b = await call("specs.update", {"id": a["id"], "annotations": {"k": "v"}})
+    assert b["revision"] > a["revision"]
+    assert await call("specs.delete", {"id": a["id"]}) == [b]
+
+
+async def test_an_update_at_a_stale_revision_is_409_and_writes_nothing(call, store):
+    a = await call("specs.create", {"kind": "record", "name": "a"})
+    b = await call("specs.update", {"id": a["id"], "annotations": {"by": "first"}})
+    out = await call("specs.update", {"id": a["id"], "annotations": {"by": "second"}, "revision": a["revision"]})
+    assert isinstance(out, SyscallError) and out.status == 409
+    assert str(out) == (f"revision: expected {a['revision']}, but it is at revision {b['revision']}: "
+                        "it changed since it was read")
+    assert (await store.specs.find())[0]["annotations"] == {"by": "first"}
+    ok = await call("specs.update", {"id": a["id"], "annotations": {"by": "second"}, "revision": str(b["revision"])})
+    assert ok["annotations"] == {"by": "second"}
+    bad = await call("specs.update", {"id": a["id"], "revision": "latest"})
+    assert isinstance(bad, SyscallError) and bad.status == 400 and str(bad).startswith("revision: expected")
+
+
+async def test_replace_puts_the_whole_document(call, store):
+    a = await call("specs.create", {"kind": "record", "name": "a", "annotations": {"x": "1"}})
+    out = await call("specs.replace", {"id": a["id"], "kind": "record", "name": "a", "revision": a["revision"]})
+    assert "annotations" not in out and out["namespace"] == "default" and out["revision"] > a["revision"]
+    assert (await store.specs.find())[0] == stored(out)
+    stale = await call("specs.replace", {"id": a["id"], "kind": "record", "name": "b", "revision": a["revision"]})
+    assert isinstance(stale, SyscallError) and stale.status == 409
+    missing = await call("specs.replace", {"id": "nope", "kind": "record", "name": "a"})
+    assert isinstance(missing, SyscallError) and missing.status == 404
+
+
+async def test_a_delete_at_a_stale_revision_is_409(call, store):
+    a = await call("values.create", {"name": "v", "data": 1})
+    b = await call("values.update", {"id": a["id"], "data": 2})
+    out = await call("values.delete", {"id": a["id"], "revision": a["revision"]})
+    assert isinstance(out, SyscallError) and out.status == 409
+    assert len(await store.values.find()) == 1
+    assert await call("values.delete", {"id": a["id"], "revision": b["revision"]}) == [b]
+
+
+async def test_an_update_without_a_revision_merges_onto_a_write_that_came_between(store):
+    """The syscall reads, merges, and writes over the revision it read; when another writer got in
+    between, it reads and merges again rather than overwrite that write."""
+    scheme, _, _ = system_scheme()
+    node = Syscall("specs.update", store, scheme)
+    await store.specs.insert([{"id": "a", "namespace": "default", "kind": "record", "name": "a",
+                               "annotations": {"x": "0"}}])
+    original = store.specs.revisions
+    calls = 0
+
+    async def racing_revisions(ids):  # the first read of the revision is followed by someone else's write
+        nonlocal calls
+        calls += 1
+        revs = await original(ids)
+        if calls == 1:
+            await store.specs.update([{"id": "a", "namespace": "default", "kind": "record", "name": "a",
+                                       "annotations": {"x": "0", "other": "writer"}}])
+        return revs
+
+    store.specs.revisions = racing_revisions
+    try:
+        out = await send_to(node, {"id": "a", "annotations": {"mine": "too"}})
+    finally:
+        del store.specs.revisions
+    assert out["annotations"] == {"x": "0", "other": "writer", "mine": "too"}
+    assert (await store.specs.find())[0]["annotations"] == out["annotations"]

@@ -10,6 +10,8 @@ opcode              input                                    output
 ``*.read``          a filter map, a list of them, or null    the matching documents (a list)
 ``*.update``        a patch with ``id`` (or namespace and    the stored document(s) after the patch
                     ``name``), or a list of them
+``*.replace``       a whole document with ``id`` (or         the stored document(s)
+                    namespace and ``name``), or a list
 ``*.delete``        a filter map, or a list of them          the deleted documents (a list)
 ==================  =======================================  ============================================
 
@@ -17,6 +19,13 @@ opcode              input                                    output
 ``{namespace, name}``); a list of filters means any of them. An update is a JSON merge patch (RFC 7386):
 the keys it names replace the stored ones, maps merge, ``null`` removes a key. A document without a
 namespace goes to ``default``.
+
+Revisions: every document answered carries ``revision``, the number of its last write (a delete answers
+the revision the document had). An update, replace or delete whose input has ``revision`` (an admin API
+puts ``If-Match`` there) writes only if the stored document is still at that revision, else it answers
+409 and writes nothing; the check and the write are one transaction. Without one, an update still
+merges onto the revision it read: a write in between makes it read and merge again. ``revision`` is never
+stored.
 
 Documents are checked exactly as ``portflow apply`` checks them (``apply.prepare_specs`` with the
 runtime's scheme, then ``admission.admit``, which compiles each spec; ``apply.prepare_values``): a
@@ -36,12 +45,13 @@ from msgspec import Meta
 
 from ...admission import admission_context, admit
 from ...apply import prepare_specs, prepare_values
-from ...errors import CompileError, ConflictError, FlowError, NotFoundError, StoreError, UserError
+from ...errors import CompileError, ConflictError, FlowError, NotFoundError, RevisionConflict, StoreError, UserError
 from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme, spec_error
 from ...spec import DEFAULT_NAMESPACE, Spec, new_id
+from ...store.base import Batch
 
 __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
            "store_of"]
@@ -49,14 +59,17 @@ __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall
 log = logging.getLogger("portflow.syscall")
 
 OPCODES = (
-    "specs.create", "specs.read", "specs.update", "specs.delete",
-    "values.create", "values.read", "values.update", "values.delete",
+    "specs.create", "specs.read", "specs.update", "specs.replace", "specs.delete",
+    "values.create", "values.read", "values.update", "values.replace", "values.delete",
 )
 
 Opcode = Literal[
-    "specs.create", "specs.read", "specs.update", "specs.delete",
-    "values.create", "values.read", "values.update", "values.delete",
+    "specs.create", "specs.read", "specs.update", "specs.replace", "specs.delete",
+    "values.create", "values.read", "values.update", "values.replace", "values.delete",
 ]
+
+MERGE_ATTEMPTS = 5
+"""How many times an update without an expected revision reads and merges again when a write came between."""
 
 
 class SyscallSpec(Spec, kw_only=True):
@@ -68,7 +81,8 @@ class SyscallSpec(Spec, kw_only=True):
     it; errors carry a ``status`` (400, 404, 409, 500).
     """
 
-    opcode: Annotated[Opcode, Meta(description="the store operation: specs.* or values.*, create|read|update|delete")]
+    opcode: Annotated[Opcode, Meta(
+        description="the store operation: specs.* or values.*, create|read|update|replace|delete")]
 
 
 class SyscallError(FlowError):
@@ -123,6 +137,18 @@ def _filter(payload: Any, *, required: bool) -> dict[str, Any]:
     raise SyscallError(f"input: expected a filter map or a list of them, got {_type(payload)}")
 
 
+def _take_revision(doc: dict[str, Any]) -> int | None:
+    """Remove ``revision`` from an input document: the revision it expects to replace (None: any)."""
+    rev = doc.pop("revision", None)
+    if rev is None:
+        return None
+    if isinstance(rev, str) and rev.isdigit():
+        rev = int(rev)
+    if not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
+        raise SyscallError(f"revision: expected a revision number (an int >= 0), got {rev!r}")
+    return rev
+
+
 def _type(value: Any) -> str:
     return {dict: "a map", list: "a list", str: "a string", type(None): "null", bool: "a boolean",
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
@@ -132,6 +158,9 @@ def _mapped(exc: BaseException) -> SyscallError:
     """A store or validation error as a SyscallError with its status."""
     if isinstance(exc, SyscallError):
         return exc
+    if isinstance(exc, RevisionConflict):
+        now = "it does not exist" if exc.actual is None else f"it is at revision {exc.actual}"
+        return SyscallError(f"revision: expected {exc.expected}, but {now}: it changed since it was read", 409)
     if isinstance(exc, ConflictError):
         return SyscallError(str(exc), 409)
     if isinstance(exc, NotFoundError):
@@ -185,32 +214,68 @@ class Syscall(OneToOne):
         return valid
 
     # -- operations -------------------------------------------------------------------------------
+    async def _with_revisions(self, docs: list[dict[str, Any]], revisions: dict[str, int] | None = None
+                              ) -> list[dict[str, Any]]:
+        """``docs`` with each one's ``revision`` (read from the store unless given)."""
+        if revisions is None:
+            revisions = await self.collection.revisions([d["id"] for d in docs]) if docs else {}
+        return [dict(d, revision=revisions.get(d["id"], 0)) for d in docs]
+
     async def _create(self, payload: Any) -> Any:
         docs, single = _documents(payload, "a document")
+        docs = [dict(d) for d in docs]
+        for doc in docs:
+            _take_revision(doc)  # a new document replaces nothing
         valid = await self._prepare(docs)
         for doc in valid:
             if not doc.get("id"):
                 doc["id"] = new_id()
-        await self.collection.insert(valid)
-        return valid[0] if single else valid
+        batch = Batch(insert=valid)
+        await self.collection.commit(batch)
+        out = await self._with_revisions(valid, batch.revisions)
+        return out[0] if single else out
 
     async def _read(self, payload: Any) -> list[dict[str, Any]]:
-        return await self.collection.find(_filter(payload, required=False))
+        return await self._with_revisions(await self.collection.find(_filter(payload, required=False)))
 
     async def _update(self, payload: Any) -> Any:
-        patches, single = _documents(payload, "a patch")
-        merged = []
-        for patch in patches:
-            current = await self._current(patch)
-            doc = merge_patch(current, {k: v for k, v in patch.items() if k != "id"})
-            if doc.get("namespace") != current["namespace"]:
-                raise SyscallError(f"namespace: cannot change from {current['namespace']!r} to "
-                                   f"{doc.get('namespace')!r}; delete the document and create it anew")
-            doc["id"] = current["id"]
-            merged.append(doc)
-        valid = await self._prepare(merged)
-        await self.collection.update(valid)
-        return valid[0] if single else valid
+        return await self._write(payload, replace=False)
+
+    async def _replace(self, payload: Any) -> Any:
+        return await self._write(payload, replace=True)
+
+    async def _write(self, payload: Any, *, replace: bool) -> Any:
+        """Update (merge-patch) or replace documents, each over the revision expected or read."""
+        patches, single = _documents(payload, "a whole document" if replace else "a patch")
+        patches = [dict(p) for p in patches]
+        expected = [_take_revision(p) for p in patches]
+        for attempt in range(MERGE_ATTEMPTS):
+            merged, expect = [], {}
+            for patch, want in zip(patches, expected, strict=True):
+                current = await self._current(patch)
+                rev = (await self.collection.revisions([current["id"]])).get(current["id"], 0)
+                body = {k: v for k, v in patch.items() if k != "id"}
+                if replace:
+                    doc = dict(body, namespace=body.get("namespace") or current["namespace"])
+                else:
+                    doc = merge_patch(current, body)
+                if doc.get("namespace") != current["namespace"]:
+                    raise SyscallError(f"namespace: cannot change from {current['namespace']!r} to "
+                                       f"{doc.get('namespace')!r}; delete the document and create it anew")
+                doc["id"] = current["id"]
+                merged.append(doc)
+                expect[doc["id"]] = rev if want is None else want
+            valid = await self._prepare(merged)
+            batch = Batch(update=valid, expect=expect)
+            try:
+                await self.collection.commit(batch)
+            except RevisionConflict:
+                if any(want is not None for want in expected) or attempt == MERGE_ATTEMPTS - 1:
+                    raise
+                continue  # someone wrote in between: merge onto what they wrote
+            out = await self._with_revisions(valid, batch.revisions)
+            return out[0] if single else out
+        raise AssertionError("unreachable")
 
     async def _current(self, patch: dict[str, Any]) -> dict[str, Any]:
         """The stored document a patch names, by id, else by namespace and name."""
@@ -232,9 +297,13 @@ class Syscall(OneToOne):
 
     async def _delete(self, payload: Any) -> list[dict[str, Any]]:
         flt = _filter(payload, required=True)
-        gone = await self.collection.find(flt)
+        want = _take_revision(flt) if "revision" in flt else None
+        gone = await self._with_revisions(await self.collection.find(flt))
+        if want is not None and not gone:
+            raise SyscallError(f"{self.topic}: nothing matches to delete at revision {want}", 404)
+        expect = {d["id"]: want for d in gone} if want is not None else {}
         if gone:
-            await self.collection.delete({"id": [d["id"] for d in gone]})
+            await self.collection.commit(Batch(delete=[d["id"] for d in gone], expect=expect))
         return gone
 
 

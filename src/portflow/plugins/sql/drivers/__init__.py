@@ -206,16 +206,45 @@ class Drivers:
         return self.get(name) is not None
 
 
+class ExtraMissing:
+    """The driver of an extra that is not installed: every source is refused with the line to install it."""
+
+    def __init__(self, name: str, extra: str) -> None:
+        self.name = name
+        self.extra = extra
+
+    def check(self, source: str) -> None:
+        from ....extras import install_hint
+
+        raise ValueError(f"the sql driver {self.name!r} needs the {self.extra!r} extra: {install_hint(self.extra)}")
+
+    def database(self, source: str) -> Database:
+        self.check(source)
+        raise AssertionError("unreachable")
+
+
 def default_drivers() -> Drivers:
-    """A registry with the built-in drivers: sqlite (sqlite3), postgres (postgresql), mysql (mariadb)."""
-    from .mysql import MySQLDriver
-    from .postgres import PostgresDriver
+    """A registry with the built-in drivers: sqlite (sqlite3), postgres (postgresql), mysql (mariadb).
+
+    postgres and mysql come with the extras of those names; without one, its driver refuses every source
+    with the line to install it."""
+    from ....extras import missing
     from .sqlite import SQLiteDriver
 
     drivers = Drivers()
     drivers.register(SQLiteDriver(), aliases=("sqlite3",))
-    drivers.register(PostgresDriver(), aliases=("postgresql", "pgx"))
-    drivers.register(MySQLDriver(), aliases=("mariadb",))
+    if missing("postgres"):
+        drivers.register(ExtraMissing("postgres", "postgres"), aliases=("postgresql", "pgx"))
+    else:
+        from .postgres import PostgresDriver
+
+        drivers.register(PostgresDriver(), aliases=("postgresql", "pgx"))
+    if missing("mysql"):
+        drivers.register(ExtraMissing("mysql", "mysql"), aliases=("mariadb",))
+    else:
+        from .mysql import MySQLDriver
+
+        drivers.register(MySQLDriver(), aliases=("mariadb",))
     return drivers
 
 
