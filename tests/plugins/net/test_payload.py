@@ -45,8 +45,9 @@ def test_string_fast_path():
     assert headers_of((status, headers, body)) == {"content-type": "text/plain; charset=utf-8", "content-length": "4"}
 
 
-def test_none_is_an_empty_200():
-    assert response(None) == (200, [(b"content-length", b"0")], b"")
+def test_a_null_payload_is_a_json_null():
+    assert response(None) == (200, [(b"content-type", b"application/json; charset=utf-8"),
+                                    (b"content-length", b"5")], b"null\n")
 
 
 def test_http_payload_map():

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ...errors import FlowError
-from ...packet import Packet
+from ...packet import NONE, Packet
 from ...process import Process
 from . import mime
 from .decoding import Decoder
@@ -37,6 +37,7 @@ Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
 
 
 _NO_BODY: tuple[Any, bool, Exception | None] = (None, False, None)
+_EMPTY: tuple[int, list[tuple[bytes, bytes]], bytes] = (200, [(b"content-length", b"0")], b"")
 
 
 class _Refused(Exception):
@@ -195,6 +196,8 @@ async def _undecodable(node: Listener, proc: Process, body_error: Exception) -> 
 # -- answer -------------------------------------------------------------------------------------------
 
 def _reply(node: Listener, answer: Packet, scope: dict[str, Any], header: dict[str, list[str]]) -> Reply:
+    if answer is NONE:  # nothing answered: an empty 200, as Go's server writes when the handler writes nothing
+        return _EMPTY
     result = answer.payload
     if isinstance(result, mime.BodyError):
         return error_response(result.status, str(result))

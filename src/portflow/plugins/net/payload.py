@@ -141,8 +141,6 @@ def response(payload: Any, accept: str | None = None, accept_encoding: str | Non
     if type(payload) is str and accept is None and accept_encoding is None:
         body = payload.encode()
         return 200, _text_headers(len(body)), b"" if head else body
-    if payload is None:
-        return 200, [(b"content-length", b"0")], b""
     status, header, body = split_payload(payload)
     headers: list[tuple[bytes, bytes]] = []
     content_type = content_encoding = None
