@@ -137,7 +137,7 @@ async def test_the_sql_node_with_driver_internal(runtime):
     node = node_of(rt, "query")
     rows = await send_to(node, ["SELECT name, kind FROM symbols WHERE name = ?", ["other"]])
     assert rows == [{"name": "other", "kind": "record"}]
-    assert await send_to(node, "SELECT * FROM specs WHERE name = 'missing'") is None
+    assert await send_to(node, "SELECT * FROM specs WHERE name = 'missing'") == []
     error = await send_to(node, "UPDATE specs SET name = 'x'")
     assert isinstance(error, FlowError) and "read-only" in str(error) and "query" in str(error)
 

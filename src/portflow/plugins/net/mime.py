@@ -21,6 +21,8 @@ import msgspec
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
+from ...gotypes import doubles, go_float, integral
+
 __all__ = [
     "TEXT_PLAIN", "APPLICATION_JSON", "APPLICATION_FORM", "MULTIPART_FORM", "APPLICATION_OCTET",
     "APPLICATION_XML", "BodyError", "canonical", "media_type", "parse_accept", "negotiate", "offers",
@@ -217,9 +219,11 @@ def decode_json(data: bytes) -> Any:
     if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
         raise BodyError(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return _json_decode(data)
+        return doubles(_json_decode(data))  # numbers are float64, as Go decodes JSON into ``any``
     except msgspec.DecodeError as exc:
         raise BodyError(f"invalid JSON body: {str(exc)[:120]}") from None
+    except ValueError as exc:  # a number past float64's range
+        raise BodyError(f"invalid JSON body: {exc}") from None
     except RecursionError:
         raise BodyError(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
 
@@ -326,15 +330,18 @@ def _to_text(value: Any) -> str:
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, BaseException):
         return str(value)
+    if isinstance(value, float):
+        return go_float(value)
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=_json_default, ensure_ascii=False)
+        return json.dumps(integral(value), default=_json_default, ensure_ascii=False)
     return str(value)
 
 
 def encode_json(value: Any) -> bytes:
-    """JSON with a trailing newline, as Go's encoder writes it."""
+    """JSON with a trailing newline, as Go's encoder writes it (whole floats as integers: ``1.0`` -> ``1``)."""
     if isinstance(value, BaseException):
         value = str(value)
+    value = integral(value)
     try:
         return _json_encoder.encode(value) + b"\n"
     except (TypeError, msgspec.EncodeError):
