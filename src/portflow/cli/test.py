@@ -180,7 +180,7 @@ def parse_timeout(ctx: click.Context, param: click.Parameter, value: str | None)
     from ..spec import parse_duration
 
     try:
-        seconds = float(parse_duration(value))
+        seconds = float(parse_duration(float(value) if value.replace(".", "", 1).isdigit() else value))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return seconds or None

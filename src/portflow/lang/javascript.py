@@ -11,7 +11,7 @@ other error classes keep their name: ``TypeError: …``).
 way, so integers beyond 2**31 survive (quickjs-ng's own conversion truncates them). Hence: ``bytes`` arrive
 as a base64 string, ``datetime`` as an RFC 3339 string, and a returned ``Date`` leaves as its ISO string;
 functions nested in a returned object are dropped (JSON semantics), a returned function or symbol is a
-FlowError. An **error payload** arrives as an ``Error`` whose ``error()`` method gives its message, as
+FlowError. An **error payload** arrives as an ``Error`` whose ``error()`` (and ``toString()``) gives its message, as
 uniflow hands a snippet the Go error (``{ body: { error: args.error() }, status: 400 }``); returned as is,
 it leaves as the same error payload. An error nested inside a payload reads as its message.
 
@@ -85,7 +85,9 @@ _WRAPPER = r"""
   }
   globalThis.__pf_call_error = function (m) {
     given = new Error(m);  // uniflow hands snippets the Go error: its message is ``args.error()``
-    Object.defineProperty(given, 'error', { value: function () { return m } });
+    const text = function () { return m };
+    Object.defineProperty(given, 'error', { value: text });
+    Object.defineProperty(given, 'toString', { value: text });  // reads as its message, as before
     return call(given);
   };
   globalThis.__pf_call = function (s) { given = undefined; return call(JSON.parse(s)) };
