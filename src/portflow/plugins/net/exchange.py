@@ -139,7 +139,11 @@ async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> t
         decoder = Decoder(_first(header, "Content-Encoding"), node.max_body)
         async with asyncio.timeout(node.read_timeout):
             raw = await _read_body(receive, node.max_body, decoder)
-        return mime.decode(raw, _first(header, "Content-Type")), True, None
+        ctype = _first(header, "Content-Type")
+        if ctype is None:  # uniflow sniffs the type and writes it into the request's header map
+            ctype = mime.sniff(raw)
+            header["Content-Type"] = [ctype]
+        return mime.decode(raw, ctype), True, None
     except mime.BodyError as exc:
         return None, True, exc
     except TimeoutError:

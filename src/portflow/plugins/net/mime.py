@@ -26,7 +26,7 @@ from ...gotypes import doubles, go_float, integral
 __all__ = [
     "TEXT_PLAIN", "APPLICATION_JSON", "APPLICATION_FORM", "MULTIPART_FORM", "APPLICATION_OCTET",
     "APPLICATION_XML", "BodyError", "canonical", "media_type", "parse_accept", "negotiate", "offers",
-    "decode", "encode", "compress", "decompress", "ENCODINGS", "detect", "decode_json", "MAX_JSON_DEPTH", "decode_text",
+    "decode", "encode", "sniff", "compress", "decompress", "ENCODINGS", "detect", "decode_json", "MAX_JSON_DEPTH", "decode_text",
 ]
 
 TEXT_PLAIN = "text/plain"
@@ -298,6 +298,17 @@ def detect(data: bytes) -> str:
     if any(ord(c) < 32 and c not in "\t\n\r\f" for c in text[:512]):
         return APPLICATION_OCTET
     return TEXT_PLAIN
+
+
+_SNIFFED = {APPLICATION_JSON: "application/json; charset=utf-8", APPLICATION_XML: "application/xml; charset=utf-8",
+            TEXT_PLAIN: "text/plain; charset=utf-8"}
+
+
+def sniff(data: bytes) -> str:
+    """The ``Content-Type`` uniflow writes into a request that came without one: ``detect``'s media type
+    with Go's parameters (``application/json; charset=utf-8``, ``application/x-www-form-urlencoded``)."""
+    mtype = detect(data)
+    return _SNIFFED.get(mtype, mtype)
 
 
 def decode_multipart(data: bytes, boundary: str) -> dict[str, Any]:
