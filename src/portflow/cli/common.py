@@ -18,8 +18,9 @@ namespace_option = click.option(
     "-n", "--namespace", default=None, metavar="NS", help="Namespace to work in (setting runtime.namespace; default 'default')."
 )
 environment_option = click.option(
-    "-e", "--environment", "environment", multiple=True, metavar="K=V",
-    help="Template data for env entries without id or name (repeatable, or K=V,K2=V2).",
+    "-e", "--environment", "--env", "environment", multiple=True, metavar="K=V",
+    help="Template data for env entries without id or name (repeatable, or K=V,K2=V2; --env is uniflow v0.12's "
+         "name).",
 )
 
 
@@ -150,18 +151,22 @@ async def open_store_for(settings: Any) -> Any:
 
 # -- documents and tables ----------------------------------------------------------------------
 
-RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values"}
+RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values", "secrets": "values"}
 
 
 class ResourceType(click.ParamType):
-    """``specs`` or ``values`` (``nodes`` is an alias of ``specs``, as in uniflow's README)."""
+    """``specs`` or ``values`` (``nodes`` is an alias of ``specs``, as in uniflow's README; ``secrets``,
+    uniflow v0.12's name of values, is accepted with a deprecation note)."""
 
     name = "specs|values"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        resource = RESOURCES.get(str(value).lower())
+        word = str(value).lower()
+        resource = RESOURCES.get(word)
         if resource is None:
             self.fail(f"{value!r}: expected specs or values", param, ctx)
+        if word == "secrets":
+            click.echo("note: 'secrets' is uniflow v0.12's name of values and is deprecated; use 'values'", err=True)
         return resource
 
 

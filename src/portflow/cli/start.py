@@ -94,8 +94,9 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 @namespace_option
 @click.option("--from-specs", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Make the namespace's specs exactly this file's (YAML or JSON) before starting.")
-@click.option("--from-values", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Apply (upsert) the values in this file before starting.")
+@click.option("--from-values", "--from-secrets", "from_values", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE",
+              help="Apply (upsert) the values in this file before starting (--from-secrets: uniflow v0.12's name).")
 @environment_option
 @click.option("--workers", default="1", metavar="N|auto", show_default=True,
               help="Worker processes, each a whole runtime on the same store, sharing listening sockets.")

@@ -191,8 +191,8 @@ def parse_timeout(ctx: click.Context, param: click.Parameter, value: str | None)
 @namespace_option
 @click.option("--from-specs", default=None, metavar="FILE",
               help="Test these specs (YAML or JSON) on a private in-memory store instead of the stored namespace.")
-@click.option("--from-values", default=None, metavar="FILE",
-              help="Values for that private store (YAML or JSON).")
+@click.option("--from-values", "--from-secrets", "from_values", default=None, metavar="FILE",
+              help="Values for that private store (YAML or JSON; --from-secrets: uniflow v0.12's name).")
 @environment_option
 @click.option("--junit", default=None, metavar="FILE", help="Also write the results as JUnit XML, for CI systems.")
 @click.option("--timeout", default=None, metavar="DURATION", callback=parse_timeout,

@@ -180,3 +180,14 @@ async def test_through_a_runtime(runtime, send):
     assert made["namespace"] == "default"
     found = await send(node_of(rt, "read"), {"namespace": "default"})
     assert found == [made]
+
+
+async def test_secrets_opcodes_are_uniflow_v012s_values_with_a_deprecation_note(store, caplog):
+    context = context_for(store)
+    spec = context.scheme.decode({"kind": "syscall", "name": "old", "opcode": "secrets.create"})
+    with caplog.at_level("WARNING", logger="portflow.syscall"):
+        node = context.scheme.compile(spec, context)
+    assert node.opcode == "values.create"
+    assert "'secrets.create' is uniflow v0.12's name" in caplog.text and "use 'values.create'" in caplog.text
+    out = await send_to(node, {"name": "db", "data": {"password": "x"}})
+    assert [v["name"] for v in await store.values.find()] == ["db"] and out["name"] == "db"

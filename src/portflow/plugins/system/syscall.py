@@ -13,7 +13,8 @@ opcode              input                                    output
 ``*.delete``        a filter map, or a list of them          the deleted documents (a list)
 ==================  =======================================  ============================================
 
-``*`` is ``specs`` or ``values``. A filter maps fields to the value they must equal (``{id}``,
+``*`` is ``specs`` or ``values`` (``secrets``, uniflow v0.12's name of values, is accepted with a
+deprecation note in the log). A filter maps fields to the value they must equal (``{id}``,
 ``{namespace, name}``); a list of filters means any of them. An update is a JSON merge patch (RFC 7386):
 the keys it names replace the stored ones, maps merge, ``null`` removes a key. A document without a
 namespace goes to ``default``.
@@ -44,7 +45,7 @@ from ...scheme import Context, Scheme, spec_error
 from ...spec import DEFAULT_NAMESPACE, Spec, new_id
 
 __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
-           "store_of"]
+           "store_of", "deprecated_secrets"]
 
 log = logging.getLogger("portflow.syscall")
 
@@ -56,7 +57,20 @@ OPCODES = (
 Opcode = Literal[
     "specs.create", "specs.read", "specs.update", "specs.delete",
     "values.create", "values.read", "values.update", "values.delete",
+    "secrets.create", "secrets.read", "secrets.update", "secrets.delete",  # uniflow v0.12's name of values
 ]
+
+
+def deprecated_secrets(word: str, spec: Spec | None = None) -> str:
+    """``secrets`` (uniflow v0.12's name of values, in CLI words, opcodes and topics) as ``values``,
+    with a deprecation note in the log; any other word unchanged."""
+    head, dot, rest = word.partition(".")
+    if head != "secrets":
+        return word
+    where = f"{spec.subject}: " if spec is not None else ""
+    log.warning("%s%r is uniflow v0.12's name; portflow calls secrets values: use %r (the old name is "
+                "deprecated)", where, word, "values" + dot + rest)
+    return "values" + dot + rest
 
 
 class SyscallSpec(Spec, kw_only=True):
@@ -248,7 +262,7 @@ def store_of(context: Context, spec: Spec) -> Any:
 def compile_syscall(spec: SyscallSpec, context: Context) -> Syscall:
     store = store_of(context, spec)
     admission = admission_context(context.scheme, context.languages, context.hooks, context.settings, store)
-    return Syscall(spec.opcode, store, context.scheme, admission=admission)
+    return Syscall(deprecated_secrets(spec.opcode, spec), store, context.scheme, admission=admission)
 
 
 EXAMPLE = """\
