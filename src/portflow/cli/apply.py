@@ -24,7 +24,7 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
                      prune: bool) -> tuple[Any, list[str], list[str]]:
     """Check, admit and upsert ``docs`` in one transaction; returns the apply result (None when a
     document was rejected: then nothing is written), one line per rejected document, and warnings."""
-    from ..apply import apply, prepare_specs, prepare_values
+    from ..apply import apply, prepare_charts, prepare_specs, prepare_values
 
     warnings: list[str] = []
     if resource == "specs":
@@ -32,6 +32,8 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
 
         registries = default_registries(settings.runtime_settings())
         valid, problems = prepare_specs(docs, namespace, registries.scheme)
+    elif resource == "charts":
+        valid, problems = prepare_charts(docs, namespace)
     else:
         valid, problems = prepare_values(docs, namespace)
     store = await open_store_for(settings)

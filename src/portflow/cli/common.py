@@ -151,12 +151,13 @@ async def open_store_for(settings: Any) -> Any:
 
 # -- documents and tables ----------------------------------------------------------------------
 
-RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values", "secrets": "values"}
+RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values", "secrets": "values", "charts": "charts"}
 
 
 class ResourceType(click.ParamType):
-    """``specs`` or ``values`` (``nodes`` is an alias of ``specs``, as in uniflow's README; ``secrets``,
-    uniflow v0.12's name of values, is accepted with a deprecation note)."""
+    """``specs``, ``values`` or ``charts`` (``nodes`` is an alias of ``specs``, as in uniflow's README;
+    ``secrets``, uniflow v0.12's name of values, is accepted with a deprecation note; ``charts`` are v0.12's
+    reusable composites, ``chart.py``)."""
 
     name = "specs|values"
 
@@ -164,7 +165,7 @@ class ResourceType(click.ParamType):
         word = str(value).lower()
         resource = RESOURCES.get(word)
         if resource is None:
-            self.fail(f"{value!r}: expected specs or values", param, ctx)
+            self.fail(f"{value!r}: expected specs, values or charts", param, ctx)
         if word == "secrets":
             click.echo("note: 'secrets' is uniflow v0.12's name of values and is deprecated; use 'values'", err=True)
         return resource
@@ -253,3 +254,19 @@ def mask_data(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_data(v) for v in value]
     return "***"
+
+
+def read_charts(path: str, namespace: str, limits: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """The charts in ``path``, checked (``--from-charts``); an invalid one is a ``UserError`` naming it."""
+    from ..apply import prepare_charts
+    from ..errors import UserError
+
+    charts, problems = prepare_charts(read_docs(path, limits), namespace)
+    if problems:
+        raise UserError("; ".join(problems))
+    return charts
+
+
+from_charts_option = click.option(
+    "--from-charts", default=None, metavar="FILE",
+    help="Apply (upsert) the charts in this file first: uniflow v0.12's reusable composites, each a kind.")

@@ -52,7 +52,7 @@ from .base import (
 
 log = logging.getLogger("portflow.store")
 
-_TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
+_TABLES = {"specs": "portflow_specs", "values": "portflow_values", "charts": "portflow_charts"}
 _CHANGELOG = "portflow_changelog"
 CHANNEL = "portflow_changelog"
 LOCK_KEY = 0x706F7274666C6F77  # "portflow": serialises writers so that seqs commit in order
