@@ -13,8 +13,8 @@ opcode              input                                    output
 ``*.delete``        a filter map, or a list of them          the deleted documents (a list)
 ==================  =======================================  ============================================
 
-``*`` is ``specs`` or ``values`` (``secrets``, uniflow v0.12's name of values, is accepted with a
-deprecation note in the log). A filter maps fields to the value they must equal (``{id}``,
+``*`` is ``specs``, ``values`` or ``charts`` (uniflow v0.12's reusable composites; ``secrets``, v0.12's
+name of values, is accepted with a deprecation note in the log). A filter maps fields to the value they must equal (``{id}``,
 ``{namespace, name}``); a list of filters means any of them. An update is a JSON merge patch (RFC 7386):
 the keys it names replace the stored ones, maps merge, ``null`` removes a key. A document without a
 namespace goes to ``default``.
@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from ...admission import admission_context, admit
-from ...apply import prepare_specs, prepare_values
+from ...apply import prepare_charts, prepare_specs, prepare_values
 from ...errors import CompileError, ConflictError, FlowError, NotFoundError, StoreError, UserError
 from ...node import OneToOne
 from ...packet import Packet
@@ -52,11 +52,13 @@ log = logging.getLogger("portflow.syscall")
 OPCODES = (
     "specs.create", "specs.read", "specs.update", "specs.delete",
     "values.create", "values.read", "values.update", "values.delete",
+    "charts.create", "charts.read", "charts.update", "charts.delete",
 )
 
 Opcode = Literal[
     "specs.create", "specs.read", "specs.update", "specs.delete",
     "values.create", "values.read", "values.update", "values.delete",
+    "charts.create", "charts.read", "charts.update", "charts.delete",
     "secrets.create", "secrets.read", "secrets.update", "secrets.delete",  # uniflow v0.12's name of values
 ]
 
@@ -82,7 +84,7 @@ class SyscallSpec(Spec, kw_only=True):
     it; errors carry a ``status`` (400, 404, 409, 500).
     """
 
-    opcode: Annotated[Opcode, Meta(description="the store operation: specs.* or values.*, create|read|update|delete")]
+    opcode: Annotated[Opcode, Meta(description="the store operation: specs.*, values.* or charts.*, create|read|update|delete")]
 
 
 class SyscallError(FlowError):
@@ -174,7 +176,7 @@ class Syscall(OneToOne):
 
     @property
     def collection(self) -> Any:
-        return self.store.specs if self.topic == "specs" else self.store.values
+        return getattr(self.store, self.topic)
 
     async def action(self, proc: Process, pck: Packet) -> Packet:
         try:
@@ -192,6 +194,8 @@ class Syscall(OneToOne):
                 problems = admitted.problems
                 for line in admitted.warnings:
                     log.warning("%s", line)
+        elif self.topic == "charts":
+            valid, problems = prepare_charts(docs, self.namespace)
         else:
             valid, problems = prepare_values(docs, self.namespace)
         if problems:
@@ -275,7 +279,7 @@ EXAMPLE = """\
 def register(scheme: Scheme) -> None:
     scheme.register(
         "syscall", SyscallSpec, compile_syscall,
-        description="Create, read, update or delete specs or values in the store (opcode specs.* or values.*).",
+        description="Create, read, update or delete specs, values or charts in the store (opcode specs.*, values.* or charts.*).",
         ports={"in": "documents (create, update) or a filter map (read, delete)",
                "out": "the stored, found or deleted documents",
                "error": "a SyscallError: the message (naming the field) and an HTTP-style status"},
