@@ -102,3 +102,8 @@ def test_sleep_interval_is_required_as_in_uniflow(scheme):
         scheme.decode({"kind": "sleep", "name": "z"})
     with pytest.raises(SpecError, match=r"interval: expected a duration > 0s, got 0s"):
         scheme.decode({"kind": "sleep", "name": "z", "interval": 0})
+
+
+def test_switch_matches_are_required_as_in_uniflow(scheme):
+    with pytest.raises(SpecError, match=r"spec 's' \(kind switch\): matches: required"):
+        scheme.decode({"kind": "switch", "name": "s"})
