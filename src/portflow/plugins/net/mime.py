@@ -348,15 +348,20 @@ def _to_text(value: Any) -> str:
     return str(value)
 
 
+_WHOLE_FLOAT = re.compile(rb"\.0|\de")
+
+
 def encode_json(value: Any) -> bytes:
     """JSON with a trailing newline, as Go's encoder writes it (whole floats as integers: ``1.0`` -> ``1``)."""
     if isinstance(value, BaseException):
         value = str(value)
-    value = integral(value)
     try:
-        return _json_encoder.encode(value) + b"\n"
+        data = _json_encoder.encode(value)
+        if _WHOLE_FLOAT.search(data):  # perhaps a whole float (``2.0``, ``1e20``): write it as Go does
+            data = _json_encoder.encode(integral(value))
+        return data + b"\n"
     except (TypeError, msgspec.EncodeError):
-        return json.dumps(value, default=_json_default, ensure_ascii=False).encode() + b"\n"
+        return json.dumps(integral(value), default=_json_default, ensure_ascii=False).encode() + b"\n"
 
 
 def _form_pairs(value: Any) -> list[tuple[str, str]]:
