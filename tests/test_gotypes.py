@@ -107,3 +107,11 @@ def test_sleep_interval_is_required_as_in_uniflow(scheme):
 def test_switch_matches_are_required_as_in_uniflow(scheme):
     with pytest.raises(SpecError, match=r"spec 's' \(kind switch\): matches: required"):
         scheme.decode({"kind": "switch", "name": "s"})
+
+
+def test_json_answers_write_whole_floats_as_go_does():
+    from portflow.plugins.net.mime import encode_json
+
+    assert encode_json({"a": 1.0, "b": [2.5, 3.0], "c": "x.0"}) == b'{"a":1,"b":[2.5,3],"c":"x.0"}\n'
+    assert encode_json(1e20) == b"100000000000000000000\n" and encode_json(12.0) == b"12\n"
+    assert encode_json({"n": 1, "s": "1e5"}) == b'{"n":1,"s":"1e5"}\n'
