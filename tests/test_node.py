@@ -39,11 +39,18 @@ async def test_node_that_emits_nothing_answers_with_its_input():
     assert await send(quiet, "same") == "same"
 
 
-async def test_fan_out_joins_answers_in_link_order():
+async def test_fan_out_joins_answers_in_link_order_keeping_null_payloads():
     src = OneToOne(lambda proc, pck: pck)
     for value in ("a", None, "c"):
         src.out_port.link(const(value).in_port)
-    assert await send(src, 0) == ["a", "c"]
+    assert await send(src, 0) == ["a", None, "c"]
+
+
+async def test_fan_out_skips_branches_that_answer_none():
+    src = OneToOne(lambda proc, pck: pck)
+    src.out_port.link(const("a").in_port)
+    src.out_port.link(OneToOne(lambda proc, pck: NONE).in_port)
+    assert await send(src, 0) == "a"
 
 
 async def test_fan_out_with_an_error_answers_one_joined_error():

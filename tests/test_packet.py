@@ -1,5 +1,5 @@
 from portflow.errors import FlowError
-from portflow.packet import NONE, Packet, error, join
+from portflow.packet import NONE, Packet, error, is_none, join
 
 
 def test_join_of_nothing_is_none():
@@ -11,12 +11,19 @@ def test_join_of_one_is_itself():
     assert join([p]) is p
 
 
-def test_join_drops_none_and_lists_the_rest_in_order():
-    assert join([Packet(1), NONE, Packet(None), Packet(3)]).payload == [1, 3]
+def test_join_drops_none_packets_and_keeps_null_payloads_in_order():
+    assert join([Packet(1), NONE, Packet(None), Packet(3)]).payload == [1, None, 3]
 
 
 def test_join_of_only_nones_is_none():
-    assert join([NONE, Packet(None)]).payload is None
+    assert join([NONE, NONE]) is NONE
+
+
+def test_a_null_payload_is_an_answer_not_none():
+    null = Packet(None)
+    assert not is_none(null) and is_none(NONE) and is_none(None)
+    assert join([NONE, null]) is null
+    assert join([null, null]).payload == [None, None]
 
 
 def test_join_leaves_a_single_survivor_unwrapped():

@@ -30,12 +30,12 @@ def test_decode_converts_strings_like_uniflow():
 def test_decode_reports_every_problem_with_spec_kind_and_field():
     with pytest.raises(SpecError) as info:
         scheme().decode({"kind": "listener", "name": "l", "port": "<no value>", "timeout": "soon",
-                         "routes": [{"path": 1}, "x"]})
+                         "routes": [{"path": [1]}, "x"]})
     text = str(info.value)
     assert text.startswith("spec 'l' (kind listener): ")
     assert "port: expected int, got str" in text
     assert "timeout: invalid duration 'soon'" in text
-    assert "routes[0][...]: expected str, got int" in text
+    assert "routes[0][...]: expected str, got array" in text
 
 
 def test_missing_required_field():

@@ -17,7 +17,7 @@ from .errors import RevisionConflict, UserError
 from .spec import check_meta, describe, new_id
 from .store.base import Batch
 
-__all__ = ["ApplyResult", "prepare_specs", "prepare_values", "apply", "take_revisions", "doc_ref", "DocRef"]
+__all__ = ["ApplyResult", "prepare_specs", "prepare_values", "prepare_charts", "apply", "take_revisions", "doc_ref", "DocRef"]
 
 DocRef = tuple[str, ...]
 """How an input document names what it replaces: ``("id", id)``, else ``("name", namespace, name)``."""
@@ -83,7 +83,7 @@ def _prepare(docs: Iterable[dict[str, Any]], namespace: str, noun: str,
         if noun == "spec":
             subject = describe(doc) if (doc.get("name") or doc.get("id")) else f"spec #{i + 1}"
         else:
-            subject = f"value {_label(doc)!r}" if (doc.get("name") or doc.get("id")) else f"value #{i + 1}"
+            subject = f"{noun} {_label(doc)!r}" if (doc.get("name") or doc.get("id")) else f"{noun} #{i + 1}"
         problem = check(doc, subject)
         if problem:
             problems.append(problem)
@@ -131,8 +131,19 @@ def prepare_values(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list
     return _prepare(docs, namespace, "value", check)
 
 
+def prepare_charts(docs: Iterable[dict[str, Any]], namespace: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Fill namespaces and check each chart (``chart.check_chart``: a name, specs, mappings)."""
+    from .chart import check_chart
+
+    def check(doc: dict[str, Any], subject: str) -> str | None:
+        bad = check_chart(doc)
+        return f"{subject}: " + "; ".join(bad) if bad else None
+
+    return _prepare(docs, namespace, "chart", check)
+
+
 def _kind_label(collection: Any) -> str:
-    return "value" if getattr(collection, "name", "") == "values" else "spec"
+    return {"values": "value", "charts": "chart"}.get(getattr(collection, "name", ""), "spec")
 
 
 async def _current(collection: Any, docs: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:

@@ -1,7 +1,9 @@
 """Packets: the immutable envelopes that carry payloads between ports.
 
 A payload is a plain Python value (None, bool, int, float, str, bytes, list, dict, datetime) or an
-exception, which is how errors travel as data. ``NONE`` is the packet that says "nothing to answer".
+exception, which is how errors travel as data. ``NONE`` is the one packet that says "nothing to answer";
+it is told apart by identity, so ``Packet(None)`` (a null payload, JSON ``null``) is an answer like any
+other, as in uniflow (``packet.None`` against ``packet.New(nil)``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ NONE = Packet(None)
 
 
 def is_none(pck: Packet | None) -> bool:
-    """True for a missing packet and for a packet whose payload is None."""
-    return pck is None or pck.payload is None
+    """True for a missing packet and for ``NONE``; a null payload (``Packet(None)``) is not none."""
+    return pck is None or pck is NONE
 
 
 def error(cause: BaseException | str) -> Packet:
@@ -46,15 +48,15 @@ def error(cause: BaseException | str) -> Packet:
 def join(packets: Sequence[Packet]) -> Packet:
     """Merge the answers of several readers into one, by uniflow's rule.
 
-    No packets: NONE. One: itself. Otherwise None payloads are dropped; if any payload is an error the
-    result is one error whose message joins all messages with newlines; else zero left gives NONE, one
-    gives that packet, and more give a list of payloads in link order.
+    No packets: NONE. One: itself. Otherwise ``NONE`` packets are dropped (null payloads are kept); if
+    any payload is an error the result is one error whose message joins all messages with newlines; else
+    zero left gives NONE, one gives that packet, and more give a list of payloads in link order.
     """
     if not packets:
         return NONE
     if len(packets) == 1:
         return packets[0]
-    kept = [p for p in packets if p is not None and p.payload is not None]
+    kept = [p for p in packets if p is not None and p is not NONE]
     errors = [p.payload for p in kept if isinstance(p.payload, BaseException)]
     if errors:
         if len(errors) == 1:

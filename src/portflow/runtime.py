@@ -1,9 +1,11 @@
 """Runtime: load, watch and reconcile one namespace.
 
-``start()`` opens change streams on the store's specs and values (so nothing written from now on is
-missed), loads every spec of the namespace, then reconciles each change into the symbol table in the
+``start()`` opens change streams on the store's specs, values and charts (so nothing written from now on
+is missed), loads every spec of the namespace, then reconciles each change into the symbol table in the
 background: a spec event rebuilds that spec (and, through the table, relinks and reloads its
-dependents); a value event rebuilds the specs bound to that value. A spec whose stored document did not
+dependents); a value event rebuilds the specs bound to that value; a chart event rebuilds the namespace
+(only the specs whose built document changed are replaced). A spec whose kind is a chart's name (and no
+real kind) is built as the chart's block (``chart.py``). A spec whose stored document did not
 change is not rebuilt. Traffic keeps flowing through the symbols that a change does not touch.
 
 The runtime is the composition root: it builds the one ``Context`` every codec gets (typed settings,
@@ -24,6 +26,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .chart import expand
 from .config import RuntimeSettings
 from .errors import BindError, PortflowError, UserError
 from .lifetime import Job, Lifetime, TaskStatus
@@ -150,6 +153,7 @@ class Runtime:
         self._watch = watch
         self._reconciler: Job[None] | None = None
         self._streams: list[Any] = []
+        self._charts: dict[str, dict[str, Any]] = {}  # the namespace's charts by name (the kinds they make)
         self._lock = asyncio.Lock()
         #: Problems of the last load, one line each (also logged).
         self.problems: list[str] = []
@@ -173,6 +177,7 @@ class Runtime:
             self._streams = [
                 self.store.specs.watch({"namespace": self.namespace}),
                 self.store.values.watch({"namespace": self.namespace}),
+                self.store.charts.watch({"namespace": self.namespace}),
             ]
         problems = await self.load()
         self.loaded = True
@@ -207,6 +212,8 @@ class Runtime:
                 return []
             flt["id"] = ids
         docs = await self.store.specs.find(flt)
+        self._charts = {c["name"]: c for c in await self.store.charts.find({"namespace": self.namespace})
+                        if isinstance(c.get("name"), str)}
         values = await self._values_for(docs)
         problems: list[str] = []
         changed: list[Symbol] = []
@@ -233,8 +240,9 @@ class Runtime:
 
     async def _values_for(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids, names = set(), set()
-        for doc in docs:
-            env = doc.get("env")
+        envs = [doc.get("env") for doc in docs]
+        envs += [chart.get("env") for chart in self._charts.values()]
+        for env in envs:
             if not isinstance(env, dict):
                 continue
             for entry in env.values():
@@ -262,6 +270,10 @@ class Runtime:
             return self._failed(stub, doc, f"{describe(doc)}: " + "; ".join(meta), problems)
         secrets: list[str] = []
         try:
+            chart = self._charts.get(doc["kind"]) if self.scheme.kind(doc["kind"]) is None else None
+            if chart is not None:  # the chart's block, its children bound to the chart's env
+                doc = expand(chart, doc)
+                doc["specs"] = [self._bind(child, values, secrets) for child in doc["specs"]]
             built = self._bind(doc, values, secrets)
         except PortflowError as exc:
             return self._failed(_stub_spec(doc, self.namespace), doc, str(exc), problems)
@@ -296,7 +308,7 @@ class Runtime:
 
     # -- reconciling ------------------------------------------------------------------------------
     async def _reconcile(self, status: TaskStatus[None]) -> None:
-        specs, values = self._streams
+        specs, values, charts = self._streams
         status.started()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -307,6 +319,7 @@ class Runtime:
         async with asyncio.TaskGroup() as group:
             group.create_task(pump("specs", specs))
             group.create_task(pump("values", values))
+            group.create_task(pump("charts", charts))
             while True:
                 batch = [await queue.get()]
                 while not queue.empty():
@@ -319,6 +332,11 @@ class Runtime:
                     log.exception("reconcile failed; will retry on the next change")
 
     async def _apply(self, batch: list[tuple[str, Any]]) -> None:
+        if any(topic == "charts" for topic, _ in batch):  # a kind changed: rebuild; unchanged specs stay
+            problems = await self.load()
+            log.info("reconciled the namespace after a chart change%s",
+                     f", {len(problems)} problem(s)" if problems else "")
+            return
         ids: set[str] = set()
         for topic, event in batch:
             if topic == "specs":

@@ -20,6 +20,7 @@ import msgspec
 
 from .config import RuntimeSettings
 from .errors import CompileError, SpecError, UserError
+from .gotypes import go_scalar_text
 from .lifetime import Lifetime, TaskStatus
 from .observe import Observer
 from .services import Services
@@ -179,6 +180,12 @@ def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[An
         return msgspec.convert(dict(doc), cls, strict=False, dec_hook=_dec_hook), []
     except (msgspec.ValidationError, ValueError, TypeError) as exc:
         first = exc
+    lenient = as_text(doc, cls)
+    if lenient is not doc:  # a number or bool where text is wanted: uniflow's decoder writes it as text
+        try:
+            return msgspec.convert(dict(lenient), cls, strict=False, dec_hook=_dec_hook), []
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            first, doc = exc, lenient
     problems: list[str] = []
     for info in _fields(cls):
         key = info.encode_name
@@ -202,6 +209,65 @@ def decode_struct(doc: Mapping[str, Any], cls: type[msgspec.Struct]) -> tuple[An
     where = _path(text, "") if isinstance(first, msgspec.ValidationError) else ""
     message = _clean(text) if isinstance(first, msgspec.ValidationError) else text
     return None, [f"{where.lstrip('.') + ': ' if where else ''}{message}"]
+
+
+def as_text(value: Any, tp: Any) -> Any:
+    """``value`` with every bool and number that ``tp`` wants as a string written as one (``42`` ->
+    ``"42"``, ``true`` -> ``"true"``, ``1.5`` -> ``"1.5"``), as uniflow's decoder does; ``value`` itself
+    when nothing changes. Walks structs, lists, dicts (keys too), unions and literals."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return as_text(value, typing.get_args(tp)[0])
+    if tp is str or (origin is typing.Literal and all(isinstance(a, str) for a in typing.get_args(tp))):
+        text = go_scalar_text(value)
+        return value if text is None else text
+    if origin in (typing.Union, types.UnionType):
+        members = typing.get_args(tp)
+        if any(_native(value, m) for m in members):
+            return value
+        for member in members:
+            new = as_text(value, member)
+            if new is not value:
+                return new
+        return value
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        if not isinstance(value, Mapping):
+            return value
+        out = None
+        for info in _fields(tp):
+            key = info.encode_name
+            if key in value:
+                new = as_text(value[key], info.type)
+                if new is not value[key]:
+                    out = dict(value) if out is None else out
+                    out[key] = new
+        return value if out is None else out
+    args = typing.get_args(tp)
+    if origin in (list, tuple, set, frozenset) and args and isinstance(value, list):
+        items = [as_text(v, args[0]) for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    if origin is dict and len(args) == 2 and isinstance(value, Mapping):
+        pairs = [(as_text(k, args[0]), as_text(v, args[1])) for k, v in value.items()]
+        changed = any(a is not k or b is not v for (a, b), (k, v) in zip(pairs, value.items(), strict=True))
+        return dict(pairs) if changed else value
+    return value
+
+
+def _native(value: Any, tp: Any) -> bool:
+    """Whether a scalar ``value`` already is a ``tp`` (so a union keeps it as it is)."""
+    if typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if tp is Any:
+        return True
+    if not isinstance(tp, type):
+        return False
+    if isinstance(value, bool):
+        return tp is bool
+    if isinstance(value, int):
+        return tp in (int, float) or issubclass(tp, Duration)
+    if isinstance(value, float):
+        return tp is float or issubclass(tp, Duration)
+    return isinstance(value, tp)
 
 
 class DuplicateKind(Exception):

@@ -9,6 +9,7 @@ A spec is stored and exchanged as a plain dict (the *document*): the meta fields
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,8 +31,40 @@ __all__ = [
 DEFAULT_NAMESPACE = "default"
 META_KEYS = frozenset({"id", "kind", "namespace", "name", "annotations", "env", "ports"})
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _SafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader with plain scalars read as uniflow's YAML library (yaml.v3) reads them into ``any``:
+    only ``true``/``false`` are booleans (``yes``, ``no``, ``on``, ``off`` stay text: a node named ``no``
+    is named "no"), ``1:30`` is text, not 90, ``1e3`` is a float, and timestamps stay strings."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers
+                if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                               "tag:yaml.org,2002:timestamp")]
+        for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    }
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0o[0-7_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+)$""", re.X),
+    list("-+0123456789"))
 
 
 def new_id() -> str:
@@ -111,16 +144,23 @@ def _decimal(value: int, unit: int) -> str:
     return f"{whole}." + str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
 
 
+_BARE_NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: Any) -> Duration:
-    """Parse a Go duration string or a number of milliseconds into seconds."""
+    """Seconds from a Go duration string (``"2s"``, ``"1m30s"``, ``"0"``) or a number of milliseconds, as
+    uniflow decodes ``time.Duration``: a number is whole milliseconds (``1.5`` is 1ms, as Go truncates),
+    and a string needs a unit (``"50"`` is an error, as in Go's ``time.ParseDuration``)."""
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}")
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return Duration(value / 1000.0)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"invalid duration {value!r}")
+        return Duration(math.trunc(value) / 1000.0)
     if not isinstance(value, str):
         raise ValueError(f"invalid duration {value!r}: expected a string like '2s' or milliseconds")
     text = value.strip()
@@ -130,10 +170,9 @@ def parse_duration(value: Any) -> Duration:
         text = text[1:]
     if text == "0":
         return Duration(0.0)
-    try:
-        return Duration(sign * float(text) / 1000.0)  # a bare number in a string: milliseconds
-    except ValueError:
-        pass
+    if _BARE_NUMBER.match(text):
+        raise ValueError(f"invalid duration {value!r}: missing unit (write '{text}ms' or '{text}s'; "
+                         "a YAML number, unquoted, is milliseconds)")
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:

@@ -39,7 +39,7 @@ def test_a_document_that_is_neither_is_a_usage_error_naming_it(cli):
     path = cli.write("odd.yaml", "- name: mystery\n  code: 1\n")
     result = cli("apply", "-f", path)
     assert result.exit_code == 2
-    assert f"{path}: document 'mystery' is neither a spec (it has no kind) nor a value (it has no data)" in result.stderr
+    assert f"{path}: document 'mystery' is not a spec (it has no kind), a value (no data) or a chart (no specs)" in result.stderr
     assert cli.docs("specs") == [] and cli.docs("values") == []
 
 

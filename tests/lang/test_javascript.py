@@ -127,3 +127,16 @@ async def test_an_async_snippet_that_spins_inside_a_job_times_out(languages):
     with pytest.raises(FlowTimeout):
         await program(None)
     assert time.monotonic() - start < 2
+
+
+async def test_an_error_payload_is_an_error_with_error_as_uniflow_hands_it(languages):
+    from portflow.errors import FlowError
+
+    program = languages.compile("javascript", "export default function (args) {\n"
+                                "  return { body: { error: args.error(), message: args.message,\n"
+                                "                   isError: args instanceof Error }, status: 400 } }")
+    assert await program(FlowError("boom")) == {"body": {"error": "boom", "message": "boom", "isError": True},
+                                                 "status": 400}
+    same = languages.compile("javascript", "export default async function (args) { return args }")
+    failure = FlowError("kept")
+    assert await same(failure) is failure  # handed back as is: the same error payload

@@ -33,7 +33,7 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
     A document's ``revision`` field, or ``expect`` (by ``apply.doc_ref``), is the revision it must replace;
     ``remove`` lists stored documents to delete in the same transaction. ``dry_run``: decide everything,
     write nothing."""
-    from ..apply import apply, prepare_specs, prepare_values, take_revisions
+    from ..apply import apply, prepare_charts, prepare_specs, prepare_values, take_revisions
 
     warnings: list[str] = []
     expected, problems = take_revisions(docs, namespace)
@@ -45,6 +45,8 @@ async def apply_file(settings: Any, resource: str, docs: list[dict[str, Any]], n
 
         registries = default_registries(settings.runtime_settings())
         valid, problems = prepare_specs(docs, namespace, registries.scheme)
+    elif resource == "charts":
+        valid, problems = prepare_charts(docs, namespace)
     else:
         valid, problems = prepare_values(docs, namespace)
     store = await open_store_for(settings)

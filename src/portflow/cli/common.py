@@ -33,8 +33,9 @@ namespace_option = click.option(
     shell_complete=_complete("namespaces"),
 )
 environment_option = click.option(
-    "-e", "--environment", "environment", multiple=True, metavar="K=V",
-    help="Template data for env entries without id or name (repeatable, or K=V,K2=V2).",
+    "-e", "--environment", "--env", "environment", multiple=True, metavar="K=V",
+    help="Template data for env entries without id or name (repeatable, or K=V,K2=V2; --env is uniflow v0.12's "
+         "name).",
 )
 
 
@@ -166,18 +167,23 @@ async def open_store_for(settings: Any) -> Any:
 
 # -- documents and tables ----------------------------------------------------------------------
 
-RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values"}
+RESOURCES = {"specs": "specs", "nodes": "specs", "values": "values", "secrets": "values", "charts": "charts"}
 
 
 class ResourceType(click.ParamType):
-    """``specs`` or ``values`` (``nodes`` is an alias of ``specs``, as in uniflow's README)."""
+    """``specs``, ``values`` or ``charts`` (``nodes`` is an alias of ``specs``, as in uniflow's README;
+    ``secrets``, uniflow v0.12's name of values, is accepted with a deprecation note; ``charts`` are v0.12's
+    reusable composites, ``chart.py``)."""
 
     name = "specs|values"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        resource = RESOURCES.get(str(value).lower())
+        word = str(value).lower()
+        resource = RESOURCES.get(word)
         if resource is None:
-            self.fail(f"{value!r}: expected specs or values", param, ctx)
+            self.fail(f"{value!r}: expected specs, values or charts", param, ctx)
+        if word == "secrets":
+            click.echo("note: 'secrets' is uniflow v0.12's name of values and is deprecated; use 'values'", err=True)
         return resource
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -226,20 +232,21 @@ def read_all(paths: tuple[str, ...] | list[str], recursive: bool, limits: dict[s
     return [(path, doc) for path in expand_paths(paths, recursive) for doc in read_docs(path, limits)]
 
 
-WRITE_ORDER = ("values", "specs")
-"""The order apply writes the collections of a mixed input in (a third kind of document, charts, would
-take its place here)."""
+WRITE_ORDER = ("values", "charts", "specs")
+"""The order apply writes the collections of a mixed input in: what specs bind to and build on first."""
 
 
 def classify(doc: Any) -> str | None:
     """The collection a document belongs to, from its fields: ``specs`` (it has a ``kind``), ``values``
-    (``data`` and no ``kind``), else None. A third kind of document (charts) is told apart here too."""
+    (``data`` and no ``kind``), ``charts`` (a list of ``specs`` and no ``kind``), else None."""
     if not isinstance(doc, dict):
         return None
     if "kind" in doc:
         return "specs"
     if "data" in doc:
         return "values"
+    if isinstance(doc.get("specs"), list):
+        return "charts"
     return None
 
 
@@ -253,8 +260,9 @@ def split_by_resource(sourced: list[tuple[str, dict[str, Any]]], resource: str |
         if where is None:
             label = doc.get("name") or doc.get("id") if isinstance(doc, dict) else None
             what = f"document {label!r}" if label else f"document #{i + 1}"
-            raise click.UsageError(f"{'<stdin>' if path == '-' else path}: {what} is neither a spec (it has no "
-                                   "kind) nor a value (it has no data); say which with `specs` or `values`")
+            raise click.UsageError(f"{'<stdin>' if path == '-' else path}: {what} is not a spec (it has no kind), "
+                                   "a value (no data) or a chart (no specs); say which with `specs`, `values` or "
+                                   "`charts`")
         out.setdefault(where, []).append(doc)
     return out
 
@@ -334,3 +342,19 @@ def mask_data(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_data(v) for v in value]
     return "***"
+
+
+def read_charts(path: str, namespace: str, limits: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """The charts in ``path``, checked (``--from-charts``); an invalid one is a ``UserError`` naming it."""
+    from ..apply import prepare_charts
+    from ..errors import UserError
+
+    charts, problems = prepare_charts(read_docs(path, limits), namespace)
+    if problems:
+        raise UserError("; ".join(problems))
+    return charts
+
+
+from_charts_option = click.option(
+    "--from-charts", default=None, metavar="FILE",
+    help="Apply (upsert) the charts in this file first: uniflow v0.12's reusable composites, each a kind.")

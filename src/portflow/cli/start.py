@@ -9,11 +9,13 @@ import click
 
 from .common import (
     environment_option,
+    from_charts_option,
     handle_errors,
     load_settings_for,
     namespace_option,
     open_store_for,
     parse_environment,
+    read_charts,
     run,
 )
 
@@ -54,6 +56,18 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
         result = await apply(store.specs, valid, namespace=namespace, prune=prune_specs, spare=spec_docs)
         print_apply("specs", result)
     return rejected
+
+
+async def seed_charts(settings: Any, namespace: str, path: str) -> None:
+    """Apply the charts of ``--from-charts`` (checked first: an invalid one writes nothing)."""
+    from ..apply import apply
+
+    charts = read_charts(path, namespace, settings.document_limits())
+    store = await open_store_for(settings)
+    try:
+        print_apply("charts", await apply(store.charts, charts, namespace=namespace))
+    finally:
+        await store.close()
 
 
 async def serve(settings: Any, namespace: str, environment: dict[str, str], from_specs: str | None,
@@ -183,8 +197,10 @@ class Operating:
 @namespace_option
 @click.option("--from-specs", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Make the namespace's specs exactly this file's (YAML or JSON) before starting.")
-@click.option("--from-values", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Apply (upsert) the values in this file before starting.")
+@click.option("--from-values", "--from-secrets", "from_values", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE",
+              help="Apply (upsert) the values in this file before starting (--from-secrets: uniflow v0.12's name).")
+@from_charts_option
 @environment_option
 @click.option("--workers", default="1", metavar="N|auto", show_default=True,
               help="Worker processes, each a whole runtime on the same store, sharing listening sockets.")
@@ -200,8 +216,8 @@ class Operating:
 @click.pass_context
 @handle_errors
 def start(ctx: click.Context, namespace: str | None, from_specs: str | None, from_values: str | None,
-          environment: tuple[str, ...], workers: str, admin: str | None, strict: bool, worker: bool,
-          debug: bool) -> None:
+          from_charts: str | None, environment: tuple[str, ...], workers: str, admin: str | None, strict: bool,
+          worker: bool, debug: bool) -> None:
     """Run a namespace: load its specs, serve, and follow changes until SIGINT or SIGTERM."""
     from .workers import worker_count, worker_environment
 
@@ -210,6 +226,8 @@ def start(ctx: click.Context, namespace: str | None, from_specs: str | None, fro
         from ..admin.server import parse_listen
 
         parse_listen(settings["admin.listen"])  # a bad address fails before anything starts
+    if from_charts and not worker:
+        run(seed_charts(settings, settings.namespace, from_charts), quick=True)
     env = parse_environment(environment, settings["environment"])
     try:
         count = worker_count(workers)

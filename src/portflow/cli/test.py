@@ -13,11 +13,13 @@ import click
 
 from .common import (
     environment_option,
+    from_charts_option,
     handle_errors,
     load_settings_for,
     namespace_option,
     open_store_for,
     parse_environment,
+    read_charts,
     read_docs,
     run,
 )
@@ -67,7 +69,7 @@ def inactive_tests(runtime: Any, runner: Any, pattern: re.Pattern[str]) -> list[
 
 async def run_tests(settings: Any, namespace: str, environment: dict[str, str], pattern: re.Pattern[str],
                     from_specs: str | None, from_values: str | None, timeout: float | None,
-                    debug: bool = False) -> list[Any]:
+                    from_charts: str | None = None, debug: bool = False) -> list[Any]:
     """Load the namespace (never writing to the configured store), run the matching tests, print each."""
     from ..errors import FlowError
     from ..plugin import default_registries
@@ -76,12 +78,13 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
 
     runtime_settings = settings.runtime_settings()
     registries = default_registries(runtime_settings)
-    private = bool(from_specs or from_values)
+    private = bool(from_specs or from_values or from_charts)
     if private:  # a fresh in-memory store holding only the files' documents
         from ..apply import apply
         from ..store import open_store
 
         specs, values = read_seed(registries.scheme, namespace, from_specs, from_values, settings.document_limits())
+        charts = read_charts(from_charts, namespace, settings.document_limits()) if from_charts else []
         store = open_store(f"memory://portflow-test-{uuid.uuid4().hex}")
         await store.open()
     else:
@@ -89,6 +92,7 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
     try:
         if private:
             await apply(store.values, values, namespace=namespace)
+            await apply(store.charts, charts, namespace=namespace)
             await apply(store.specs, specs, namespace=namespace)
         runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
                           hooks=registries.hooks, environment=environment, settings=runtime_settings, watch=False)
@@ -190,7 +194,7 @@ def parse_timeout(ctx: click.Context, param: click.Parameter, value: str | None)
     from ..spec import parse_duration
 
     try:
-        seconds = float(parse_duration(value))
+        seconds = float(parse_duration(float(value) if value.replace(".", "", 1).isdigit() else value))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return seconds or None
@@ -201,8 +205,9 @@ def parse_timeout(ctx: click.Context, param: click.Parameter, value: str | None)
 @namespace_option
 @click.option("--from-specs", default=None, metavar="FILE",
               help="Test these specs (YAML or JSON) on a private in-memory store instead of the stored namespace.")
-@click.option("--from-values", default=None, metavar="FILE",
-              help="Values for that private store (YAML or JSON).")
+@click.option("--from-values", "--from-secrets", "from_values", default=None, metavar="FILE",
+              help="Values for that private store (YAML or JSON; --from-secrets: uniflow v0.12's name).")
+@from_charts_option
 @environment_option
 @click.option("--junit", default=None, metavar="FILE", help="Also write the results as JUnit XML, for CI systems.")
 @click.option("--timeout", default=None, metavar="DURATION", callback=parse_timeout,
@@ -212,8 +217,8 @@ def parse_timeout(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.pass_context
 @handle_errors
 def test(ctx: click.Context, regex: re.Pattern[str], namespace: str | None, from_specs: str | None,
-         from_values: str | None, environment: tuple[str, ...], junit: str | None, timeout: float | None,
-         debug: bool) -> None:
+         from_values: str | None, from_charts: str | None, environment: tuple[str, ...], junit: str | None,
+         timeout: float | None, debug: bool) -> None:
     """Run the namespace's workflow tests (test nodes) whose NAMESPACE/NAME matches REGEX.
 
     Tests run concurrently, each in a process of its own. One line per test: PASS or FAIL, its name and
@@ -226,7 +231,7 @@ def test(ctx: click.Context, regex: re.Pattern[str], namespace: str | None, from
     env = parse_environment(environment, settings["environment"])
     try:
         results = run(run_tests(settings, settings.namespace, env, regex, from_specs, from_values, timeout,
-                                debug=debug))
+                                from_charts, debug=debug))
     except LoadFailed as exc:
         for line in exc.problems:
             click.echo(f"error: {line}", err=True)

@@ -11,7 +11,9 @@ other error classes keep their name: ``TypeError: …``).
 way, so integers beyond 2**31 survive (quickjs-ng's own conversion truncates them). Hence: ``bytes`` arrive
 as a base64 string, ``datetime`` as an RFC 3339 string, and a returned ``Date`` leaves as its ISO string;
 functions nested in a returned object are dropped (JSON semantics), a returned function or symbol is a
-FlowError.
+FlowError. An **error payload** arrives as an ``Error`` whose ``error()`` (and ``toString()``) gives its message, as
+uniflow hands a snippet the Go error (``{ body: { error: args.error() }, status: 400 }``); returned as is,
+it leaves as the same error payload. An error nested inside a payload reads as its message.
 
 **Contexts.** A QuickJS Context must never be used from two threads (that segfaults), so each Program keeps
 one Context *per thread* (thread-local), created on first use in that thread, with the module evaluated once
@@ -70,17 +72,27 @@ _WRAPPER = r"""
     if (typeof e === 'string') return e;
     try { const s = JSON.stringify(e); return s === undefined ? String(e) : s } catch (_) { return String(e) }
   }
+  let given;  // the error object an error payload arrives as, while the call that got it runs
   function out(r) {
     if (r === undefined) return '0null';
+    if (given !== undefined && r === given) return '4';
     const t = typeof r;
     if (t === 'function' || t === 'symbol' || t === 'bigint') return '2' + t;
     const s = JSON.stringify(r);
     return s === undefined ? '0null' : '0' + s;
   }
-  globalThis.__pf_call = function (s) {
+  globalThis.__pf_call_error = function (m) {
+    given = new Error(m);  // uniflow hands snippets the Go error: its message is ``args.error()``
+    const text = function () { return m };
+    Object.defineProperty(given, 'error', { value: text });
+    Object.defineProperty(given, 'toString', { value: text });  // reads as its message, as before
+    return call(given);
+  };
+  globalThis.__pf_call = function (s) { given = undefined; return call(JSON.parse(s)) };
+  function call(arg) {
     try {
       if (typeof fn !== 'function') return '0null';
-      const r = fn(JSON.parse(s));
+      const r = fn(arg);
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
         globalThis.__pf_settled = undefined;
         r.then(function (v) { try { globalThis.__pf_settled = out(v) } catch (e) { globalThis.__pf_settled = '1' + message(e) } },
@@ -89,7 +101,7 @@ _WRAPPER = r"""
       }
       return out(r);
     } catch (e) { return '1' + message(e) }
-  };
+  }
 })
 """
 
@@ -107,6 +119,7 @@ def _js_message(e: BaseException) -> tuple[str, tuple[int, int] | None]:
 
 class _Local(threading.local):
     call: Any = None
+    call_error: Any = None
     context: Any = None
     limit: float = -1.0
 
@@ -148,6 +161,7 @@ class JsProgram(GuardedProgram):
             raise CompileError(f"{self.language}: {first}") from None
         local.context = context
         local.call = context.get("__pf_call")
+        local.call_error = context.get("__pf_call_error")
         local.limit = -1.0
         return local
 
@@ -162,7 +176,10 @@ class JsProgram(GuardedProgram):
             local.context.set_time_limit(limit)
             local.limit = limit
         try:
-            out = local.call(_encode(payload).decode())
+            if isinstance(payload, BaseException):
+                out = local.call_error(str(payload))
+            else:
+                out = local.call(_encode(payload).decode())
         except quickjs.JSException as e:
             if _is_interrupt(e):
                 raise Interrupted from None
@@ -181,6 +198,8 @@ class JsProgram(GuardedProgram):
             tag = out[0]
             if tag == "0":
                 return _decode(out[1:])
+        if tag == "4":  # the error it was given, handed back: the same error payload
+            return payload
         if tag == "1":
             if out == "1null":  # what QuickJS throws when it runs out of memory while reporting that
                 raise FlowError("null (thrown by the snippet, or by QuickJS when it ran out of memory)")

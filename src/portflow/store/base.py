@@ -1,8 +1,8 @@
 """The store protocol and what every backend shares.
 
-A store holds two collections of JSON documents, ``specs`` and ``values``, one changelog and one history: every
-insert, update and delete writes one changelog row and one history row (a :class:`Revision`: the document as
-written, or the fact of its deletion) per document in the same transaction as the change. Rows are
+A store holds three collections of JSON documents, ``specs``, ``values`` and ``charts``, one changelog and one
+history: every insert, update and delete writes one changelog row and one history row (a :class:`Revision`: the
+document as written, or the fact of its deletion) per document in the same transaction as the change. Rows are
 numbered by ``seq``, strictly increasing per store, and a watcher reads them in that order, so it loses nothing
 and can resume from the last ``seq`` it saw.
 
@@ -41,7 +41,7 @@ __all__ = [
 Doc = dict[str, Any]
 """A JSON-able document. It always has a str ``id`` and a str ``namespace``; ``name`` is a str or absent."""
 
-COLLECTIONS = ("specs", "values")
+COLLECTIONS = ("specs", "values", "charts")
 CHANGELOG_KEEP = 100_000
 """How many of the newest changelog rows a store keeps when it opens; older ones are trimmed. A watcher
 that asks to resume from before them (``since=``) gets what is left: runtimes reload everything when they
@@ -237,6 +237,7 @@ class Store(Protocol):
     specs: Collection
     values: Collection
     history_keep: int
+    charts: Collection
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -357,6 +358,7 @@ class BaseStore:
         self.url = url
         self.specs = BaseCollection(self, "specs")
         self.values = BaseCollection(self, "values")
+        self.charts = BaseCollection(self, "charts")  # uniflow v0.12's reusable composites, shaped as values
         self._feed = ChangeFeed(self._fetch, self._on_active)
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._opened = False

@@ -71,7 +71,7 @@ class _State:
     """One memory store's data, shared by every MemoryStore with the same URL."""
 
     def __init__(self) -> None:
-        self.collections = {"specs": _Collection(), "values": _Collection()}
+        self.collections = {"specs": _Collection(), "values": _Collection(), "charts": _Collection()}
         self.changelog: list[Change] = []
         self.seqs: list[int] = []  # the changelog's seqs, for bisect
         self.seq = 0

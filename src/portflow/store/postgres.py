@@ -55,7 +55,7 @@ from .base import (
 
 log = logging.getLogger("portflow.store")
 
-_TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
+_TABLES = {"specs": "portflow_specs", "values": "portflow_values", "charts": "portflow_charts"}
 _CHANGELOG = "portflow_changelog"
 _HISTORY = "portflow_history"
 CHANNEL = "portflow_changelog"

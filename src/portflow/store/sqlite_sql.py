@@ -13,7 +13,7 @@ from .base import COLUMNS, mask_url
 
 __all__ = ["TABLES", "CHANGELOG", "HISTORY", "SCHEMA", "SEED_HISTORY", "TRIM_HISTORY", "DIALECT", "sqlite_path"]
 
-TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
+TABLES = {"specs": "portflow_specs", "values": "portflow_values", "charts": "portflow_charts"}
 CHANGELOG = "portflow_changelog"
 HISTORY = "portflow_history"
 

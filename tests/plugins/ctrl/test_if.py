@@ -18,7 +18,8 @@ def branches(node, recorder):
 
 @pytest.mark.parametrize(("value", "branch"), [
     (True, "yes"), (1, "yes"), ("x", "yes"), ([0], "yes"), ({"a": None}, "yes"),
-    (False, "no"), (0, "no"), (0.0, "no"), ("", "no"), (None, "no"), ([], "no"), ({}, "no"),
+    ([], "yes"), ({}, "yes"), (b"", "yes"), (-0.0, "yes"),  # Go: a non-nil empty slice or map is not zero
+    (False, "no"), (0, "no"), (0.0, "no"), ("", "no"), (None, "no"),
 ])
 async def test_truthiness_is_not_the_zero_value(send, recorder, value, branch):
     node = IfNode(lambda payload: value)

@@ -28,13 +28,13 @@ async def test_rows_are_per_process(send):
     assert await send(node, 4, "in[1]", p1) == [1, 4]
 
 
-async def test_null_inputs_are_skipped(send):
+async def test_null_inputs_are_kept_in_their_place(send):
     node = MergeNode()
     node.inport("in[2]")
     proc = Process()
     await send(node, "a", "in[0]", proc)
     await send(node, None, "in[1]", proc)
-    assert await send(node, "c", "in[2]", proc) == ["a", "c"]
+    assert await send(node, "c", "in[2]", proc) == ["a", None, "c"]
 
 
 async def test_an_error_input_goes_to_error(send, recorder):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import gzip
 
 from portflow.errors import FlowError
-from portflow.plugins.net.payload import error_response, header_map, request_payload, response, split_payload
+from portflow.plugins.net.payload import (
+    error_response,
+    header_map,
+    query_map,
+    request_payload,
+    response,
+    split_payload,
+)
 
 
 def scope(**kw):
@@ -15,11 +22,23 @@ def scope(**kw):
     return base
 
 
-def test_request_payload_omits_zero_fields_except_status():
+def test_request_payload_without_a_body_is_uniflows():
     s = scope()
     payload = request_payload(s, header_map(s["headers"]))
-    assert payload == {"method": "GET", "host": "example.com", "path": "/ping", "protocol": "HTTP/1.1",
-                       "header": {"Host": ["example.com"]}, "status": 0}
+    # Host moves out of the header map; the empty body is "" and its sniffed type is written into the header
+    assert payload == {"method": "GET", "host": "example.com", "path": "/ping", "query": {},
+                       "protocol": "HTTP/1.1", "header": {"Content-Type": ["text/plain; charset=utf-8"]},
+                       "body": "", "status": 0}
+
+
+def test_request_payload_protocol_names_are_gos():
+    assert request_payload(scope(http_version="2"), {})["protocol"] == "HTTP/2.0"
+    assert request_payload(scope(http_version="1.0"), {})["protocol"] == "HTTP/1.0"
+
+
+def test_query_is_parsed_as_gos_parse_query():
+    assert query_map("a=1&a=2&b=&c&d=x+y&e=%41&&f;g=1&h=%zz&i=%e2%82%ac") == {
+        "a": ["1", "2"], "b": [""], "c": [""], "d": ["x y"], "e": ["A"], "i": ["€"]}
 
 
 def test_request_payload_query_header_body():
@@ -45,8 +64,9 @@ def test_string_fast_path():
     assert headers_of((status, headers, body)) == {"content-type": "text/plain; charset=utf-8", "content-length": "4"}
 
 
-def test_none_is_an_empty_200():
-    assert response(None) == (200, [(b"content-length", b"0")], b"")
+def test_a_null_payload_is_a_json_null():
+    assert response(None) == (200, [(b"content-type", b"application/json; charset=utf-8"),
+                                    (b"content-length", b"5")], b"null\n")
 
 
 def test_http_payload_map():

@@ -38,7 +38,7 @@ async def test_wal_file_two_open_transactions_both_make_progress(tmp_path):
         # The first transaction is still open: the second does not wait for it...
         assert await asyncio.wait_for(send(db, "SELECT name FROM t", second), 2) == [{"name": "one"}]
         # ...nor does a writer in a third, whose commit the open readers do not see.
-        assert await asyncio.wait_for(send(db, "INSERT INTO t VALUES (2, 'two')"), 2) is None
+        assert await asyncio.wait_for(send(db, "INSERT INTO t VALUES (2, 'two')"), 2) == []
         assert await send(db, "SELECT COUNT(*) AS n FROM t", first) == [{"n": 1}]
         await second.exit()
         await first.exit()
@@ -50,7 +50,7 @@ async def test_wal_file_writers_take_turns_and_each_commits(tmp_path):
     async with loaded(sqlite(wal_file(tmp_path))) as db:
         async def one(i: int) -> None:
             proc = Process()
-            assert await send(db, ["INSERT INTO t VALUES (?, ?)", [i, f"n{i}"]], proc) is None
+            assert await send(db, ["INSERT INTO t VALUES (?, ?)", [i, f"n{i}"]], proc) == []
             await asyncio.sleep(0)
             assert await send(db, ["SELECT name FROM t WHERE id = ?", [i]], proc) == [{"name": f"n{i}"}]
             await proc.exit()
@@ -76,9 +76,9 @@ async def test_wal_file_read_then_write_after_another_commit_is_refused_unless_s
         other = asyncio.ensure_future(send(db, "INSERT INTO t VALUES (4, 'four')"))
         await asyncio.sleep(0.05)
         assert not other.done()  # the serializable reader holds the write turn
-        assert await send(db, "INSERT INTO t VALUES (3, 'three')", reader) is None
+        assert await send(db, "INSERT INTO t VALUES (3, 'three')", reader) == []
         await reader.exit()
-        assert await asyncio.wait_for(other, 2) is None
+        assert await asyncio.wait_for(other, 2) == []
         assert await send(db, "SELECT COUNT(*) AS n FROM t") == [{"n": 4}]
 
 

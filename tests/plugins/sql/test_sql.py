@@ -17,7 +17,7 @@ DDL = "CREATE TABLE {t} (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQ
 
 
 async def make_table(node, table):
-    assert await send(node, DDL.format(t=table)) is None
+    assert await send(node, DDL.format(t=table)) == []
 
 
 async def test_rows_as_maps_null_columns_left_out_no_rows_is_null(backend):
@@ -28,7 +28,7 @@ async def test_rows_as_maps_null_columns_left_out_no_rows_is_null(backend):
         await send(db, [f"INSERT INTO {t} (id, name, note) VALUES (?, ?, ?)", [2, "bob", "hi"]])
         rows = await send(db, f"SELECT id, name, note FROM {t} ORDER BY id")
         assert rows == [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob", "note": "hi"}]
-        assert await send(db, f"SELECT id FROM {t} WHERE id = 99") is None
+        assert await send(db, f"SELECT id FROM {t} WHERE id = 99") == []
         assert await send(db, [f"SELECT id FROM {t} WHERE id = 1"]) == [{"id": 1}]  # [query] alone
 
 
@@ -46,7 +46,7 @@ async def test_a_list_of_maps_runs_a_batch(backend):
     async with loaded(backend.node()) as db:
         await make_table(db, t)
         people = [{"id": i, "name": f"p{i}"} for i in range(5)]
-        assert await send(db, [f"INSERT INTO {t} (id, name) VALUES (:id, :name)", people]) is None
+        assert await send(db, [f"INSERT INTO {t} (id, name) VALUES (:id, :name)", people]) == []
         assert await send(db, f"SELECT COUNT(*) AS n FROM {t}") == [{"n": 5}]
 
 
@@ -122,7 +122,7 @@ async def test_nodes_on_one_database_share_the_process_transaction(backend):
         await send(writer, [f"INSERT INTO {t} (id, name) VALUES (?, ?)", [1, "x"]], proc)
         assert await send(reader, f"SELECT name FROM {t}", proc) == [{"name": "x"}]
         await proc.exit(RuntimeError("boom"))
-        assert await send(reader, f"SELECT name FROM {t}") is None
+        assert await send(reader, f"SELECT name FROM {t}") == []
 
 
 async def test_a_child_process_joins_its_parents_transaction(backend):
@@ -138,7 +138,7 @@ async def test_a_child_process_joins_its_parents_transaction(backend):
         await send(db, [f"INSERT INTO {t} (id, name) VALUES (?, ?)", [2, "child"]], child)
         await child.exit()
         await parent.exit(RuntimeError("fail"))
-        assert await send(db, f"SELECT name FROM {t}") is None
+        assert await send(db, f"SELECT name FROM {t}") == []
 
 
 async def test_concurrent_processes_each_commit(backend):

@@ -262,3 +262,22 @@ async def test_an_update_without_a_revision_merges_onto_a_write_that_came_betwee
         del store.specs.revisions
     assert out["annotations"] == {"x": "0", "other": "writer", "mine": "too"}
     assert (await store.specs.find())[0]["annotations"] == out["annotations"]
+
+
+async def test_secrets_opcodes_are_uniflow_v012s_values_with_a_deprecation_note(store, caplog):
+    context = context_for(store)
+    spec = context.scheme.decode({"kind": "syscall", "name": "old", "opcode": "secrets.create"})
+    with caplog.at_level("WARNING", logger="portflow.syscall"):
+        node = context.scheme.compile(spec, context)
+    assert node.opcode == "values.create"
+    assert "'secrets.create' is uniflow v0.12's name" in caplog.text and "use 'values.create'" in caplog.text
+    out = await send_to(node, {"name": "db", "data": {"password": "x"}})
+    assert [v["name"] for v in await store.values.find()] == ["db"] and out["name"] == "db"
+
+
+async def test_charts_opcodes_store_checked_charts(store):
+    scheme, _, _ = system_scheme()
+    created = await send_to(Syscall("charts.create", store, scheme), {"name": "c", "specs": [{"kind": "nop"}]})
+    assert created["name"] == "c" and [c["name"] for c in await store.charts.find()] == ["c"]
+    rejected = await send_to(Syscall("charts.create", store, scheme), {"name": "d"})
+    assert isinstance(rejected, SyscallError) and "specs: expected a non-empty list" in str(rejected)

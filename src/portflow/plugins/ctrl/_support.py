@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -14,6 +13,7 @@ from types import CoroutineType
 from typing import Any
 
 from ...errors import CompileError, FlowTimeout, PortflowError
+from ...gotypes import go_float, truthy
 from ...scheme import Context, spec_error
 from ...spec import Spec, format_duration
 
@@ -125,16 +125,6 @@ def _timeout_message(label: str, exc: BaseException) -> str:
     return text if label in text else f"{label}: {text}"
 
 
-def truthy(value: Any) -> bool:
-    """uniflow's truthiness: everything but the zero value (false, 0, "", null, empty collections)."""
-    if isinstance(value, BaseException):
-        return True
-    try:
-        return bool(value)
-    except Exception:  # noqa: BLE001 - an object without a truth value counts as set
-        return True
-
-
 # -- Go's fmt, the parts specs use ----------------------------------------------------------------
 
 def go_sprint(value: Any) -> str:
@@ -148,7 +138,7 @@ def go_sprint(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return "[" + " ".join(str(b) for b in value) + "]"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, dict):
         items = sorted(value.items(), key=lambda kv: go_sprint(kv[0]))
         return "map[" + " ".join(f"{go_sprint(k)}:{go_sprint(v)}" for k, v in items) + "]"
@@ -157,28 +147,6 @@ def go_sprint(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-def _go_float(value: float) -> str:
-    """Go's ``%v`` for float64: shortest representation, exponent form for large/small magnitudes."""
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if value == 0:
-        return "0"
-    exp = math.floor(math.log10(abs(value)))
-    if exp < -4 or exp >= 21:
-        mantissa, _, power = repr(value).partition("e")
-        if not power:
-            mantissa, _, power = f"{value:e}".partition("e")
-            mantissa = mantissa.rstrip("0").rstrip(".")
-        sign = "-" if power.startswith("-") else "+"
-        return f"{mantissa}e{sign}{power.lstrip('+-').rjust(2, '0')}"
-    text = repr(value)
-    if "e" in text:
-        text = f"{value:f}".rstrip("0").rstrip(".")
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _go_type(value: Any) -> str:
@@ -258,7 +226,7 @@ def _format_one(verb: str, flags: str, precision: str | None, arg: Any) -> str:
             return bad
         spec = ("+" if "+" in flags else "") + (f".{prec}" if prec is not None else ("" if verb in "gG" else ".6"))
         if verb in "gG" and prec is None:
-            text = _go_float(float(number))
+            text = go_float(float(number))
             return ("+" + text if "+" in flags and number >= 0 else text).upper() if verb == "G" else \
                 ("+" + text if "+" in flags and number >= 0 else text)
         return format(float(number), spec + verb.lower() if verb == "F" else spec + verb)

@@ -13,7 +13,7 @@ __all__ = ["MergeSpec", "MergeNode", "compile_merge", "register"]
 
 class MergeSpec(Spec, kw_only=True):
     """Per process, waits until every connected ``in[i]`` has a packet, then outputs the list
-    ``[in0, in1, ...]`` (null inputs skipped; a single one is output as itself). An error among the
+    ``[in0, in1, ...]`` (null payloads kept in their place; a single input is output as itself). An error among the
     inputs goes to ``error``. A partial input is answered at once with itself."""
 
 

@@ -11,7 +11,7 @@ from ...node import OneToOne
 from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme
-from ...spec import NonNegativeDuration, Spec
+from ...spec import PositiveDuration, Spec
 
 __all__ = ["SleepSpec", "SleepNode", "compile_sleep", "register"]
 
@@ -19,8 +19,7 @@ __all__ = ["SleepSpec", "SleepNode", "compile_sleep", "register"]
 class SleepSpec(Spec, kw_only=True):
     """Waits ``interval`` (``"2s"``, ``"150ms"``, or milliseconds), then outputs the input unchanged."""
 
-    interval: Annotated[NonNegativeDuration | None,
-                        Meta(description="how long to wait (0 or unset: not at all)")] = None
+    interval: Annotated[PositiveDuration, Meta(description="how long to wait (required, as in uniflow)")]
 
 
 class SleepNode(OneToOne):
@@ -37,7 +36,7 @@ class SleepNode(OneToOne):
 
 
 def compile_sleep(spec: SleepSpec, context: Context) -> SleepNode:
-    return SleepNode(spec.interval or 0.0)
+    return SleepNode(spec.interval)
 
 
 def register(scheme: Scheme) -> None:

@@ -32,7 +32,7 @@ class SwitchSpec(Spec, kw_only=True):
     (``out[N]``) of the first ``when`` that holds. No match answers the input back; an evaluation error
     goes to ``error``. As in uniflow, a ``port`` that is not ``out[N]`` is ignored."""
 
-    matches: Annotated[list[SwitchMatch], Meta(description="the cases, tried in order")] = []
+    matches: Annotated[list[SwitchMatch], Meta(description="the cases, tried in order (required, as in uniflow)")]
     language: Annotated[str, Meta(description="the expression language (default: the runtime's, cel)")] = ""
     timeout: Annotated[NonNegativeDuration | None,
                        Meta(description="the longest one evaluation may run (0 or unset: no limit)")] = None

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ...errors import FlowError
-from ...packet import Packet
+from ...packet import NONE, Packet
 from ...process import Process
 from . import mime
 from .decoding import Decoder
@@ -40,6 +40,7 @@ Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
 
 
 _NO_BODY: tuple[Any, bool, Exception | None] = (None, False, None)
+_EMPTY: tuple[int, list[tuple[bytes, bytes]], bytes] = (200, [(b"content-length", b"0")], b"")
 
 
 class _Refused(Exception):
@@ -143,7 +144,11 @@ async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> t
         decoder = Decoder(_first(header, "Content-Encoding"), node.max_body)
         async with asyncio.timeout(node.read_timeout):
             raw = await _read_body(receive, node.max_body, decoder)
-        return mime.decode(raw, _first(header, "Content-Type")), True, None
+        ctype = _first(header, "Content-Type")
+        if ctype is None:  # uniflow sniffs the type and writes it into the request's header map
+            ctype = mime.sniff(raw)
+            header["Content-Type"] = [ctype]
+        return mime.decode(raw, ctype), True, None
     except mime.BodyError as exc:
         return None, True, exc
     except TimeoutError:
@@ -200,6 +205,8 @@ async def _undecodable(node: Listener, proc: Process, body_error: Exception) -> 
 # -- answer -------------------------------------------------------------------------------------------
 
 def _reply(node: Listener, answer: Packet, scope: dict[str, Any], header: dict[str, list[str]]) -> Reply:
+    if answer is NONE:  # nothing answered: an empty 200, as Go's server writes when the handler writes nothing
+        return _EMPTY
     result = answer.payload
     if isinstance(result, mime.BodyError):
         return error_response(result.status, str(result))

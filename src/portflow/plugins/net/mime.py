@@ -21,10 +21,12 @@ import msgspec
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
+from ...gotypes import doubles, go_float, integral
+
 __all__ = [
     "TEXT_PLAIN", "APPLICATION_JSON", "APPLICATION_FORM", "MULTIPART_FORM", "APPLICATION_OCTET",
     "APPLICATION_XML", "BodyError", "canonical", "media_type", "parse_accept", "negotiate", "offers",
-    "decode", "encode", "compress", "decompress", "ENCODINGS", "detect", "decode_json", "MAX_JSON_DEPTH", "decode_text",
+    "decode", "encode", "sniff", "compress", "decompress", "ENCODINGS", "detect", "decode_json", "MAX_JSON_DEPTH", "decode_text",
 ]
 
 TEXT_PLAIN = "text/plain"
@@ -217,9 +219,11 @@ def decode_json(data: bytes) -> Any:
     if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
         raise BodyError(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return _json_decode(data)
+        return doubles(_json_decode(data))  # numbers are float64, as Go decodes JSON into ``any``
     except msgspec.DecodeError as exc:
         raise BodyError(f"invalid JSON body: {str(exc)[:120]}") from None
+    except ValueError as exc:  # a number past float64's range
+        raise BodyError(f"invalid JSON body: {exc}") from None
     except RecursionError:
         raise BodyError(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
 
@@ -296,6 +300,17 @@ def detect(data: bytes) -> str:
     return TEXT_PLAIN
 
 
+_SNIFFED = {APPLICATION_JSON: "application/json; charset=utf-8", APPLICATION_XML: "application/xml; charset=utf-8",
+            TEXT_PLAIN: "text/plain; charset=utf-8"}
+
+
+def sniff(data: bytes) -> str:
+    """The ``Content-Type`` uniflow writes into a request that came without one: ``detect``'s media type
+    with Go's parameters (``application/json; charset=utf-8``, ``application/x-www-form-urlencoded``)."""
+    mtype = detect(data)
+    return _SNIFFED.get(mtype, mtype)
+
+
 def decode_multipart(data: bytes, boundary: str) -> dict[str, Any]:
     """``{values: {k: [v]}, files: {field: [{filename, header, size, data}]}}`` (see ``multipart``)."""
     from .multipart import decode_multipart
@@ -326,19 +341,27 @@ def _to_text(value: Any) -> str:
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, BaseException):
         return str(value)
+    if isinstance(value, float):
+        return go_float(value)
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=_json_default, ensure_ascii=False)
+        return json.dumps(integral(value), default=_json_default, ensure_ascii=False)
     return str(value)
 
 
+_WHOLE_FLOAT = re.compile(rb"\.0|\de")
+
+
 def encode_json(value: Any) -> bytes:
-    """JSON with a trailing newline, as Go's encoder writes it."""
+    """JSON with a trailing newline, as Go's encoder writes it (whole floats as integers: ``1.0`` -> ``1``)."""
     if isinstance(value, BaseException):
         value = str(value)
     try:
-        return _json_encoder.encode(value) + b"\n"
+        data = _json_encoder.encode(value)
+        if _WHOLE_FLOAT.search(data):  # perhaps a whole float (``2.0``, ``1e20``): write it as Go does
+            data = _json_encoder.encode(integral(value))
+        return data + b"\n"
     except (TypeError, msgspec.EncodeError):
-        return json.dumps(value, default=_json_default, ensure_ascii=False).encode() + b"\n"
+        return json.dumps(integral(value), default=_json_default, ensure_ascii=False).encode() + b"\n"
 
 
 def _form_pairs(value: Any) -> list[tuple[str, str]]:

@@ -1,8 +1,12 @@
 """HTTP payloads: the map a request becomes, and how an answer becomes a response (reference §10).
 
-A request payload is ``{method, scheme, host, path, query, protocol, header, body, status}`` with the
-zero-valued fields left out except ``status``; ``query`` and ``header`` map a name to a list of values,
-header names in Go's canonical form (``Content-Type``).
+A request payload is built as uniflow's listener builds it from Go's ``http.Request`` (the table of
+each field's origin is ``docs/payload.md``): ``{method, host, path, query, protocol, header, body,
+status: 0}``, ``host`` left out when empty (``scheme`` always, for a server request). ``query`` and
+``header`` map a name to a list of values and are always there (``{}`` when empty); header names are in
+Go's canonical form (``Content-Type``) and ``Host`` is not among them (Go moves it to ``host``). A
+request sent without a ``Content-Type`` gets the type uniflow sniffs from its body written into
+``header`` (``text/plain; charset=utf-8`` for no body at all, whose ``body`` is ``""``).
 
 ``response(payload, accept, accept_encoding)`` turns whatever the flow answered into
 ``(status, [(name, value)...], body)``, ready for ASGI. The common case (a string, no ``Accept``, no
@@ -11,14 +15,15 @@ header names in Go's canonical form (``Content-Type``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from . import mime
 
 __all__ = [
     "request_payload", "response", "error_response", "split_payload", "REQUEST_ONLY_HEADERS", "HTTP_KEYS",
-    "header_map", "query_map", "STATUS_TEXT",
+    "header_map", "query_map", "STATUS_TEXT", "EMPTY_BODY_TYPE",
 ]
 
 #: Keys of the HTTP payload struct; a map answer with none of them is a body, not a response.
@@ -69,30 +74,51 @@ def header_map(raw: list[tuple[bytes, bytes]] | Any) -> dict[str, list[str]]:
 
 
 def query_map(query: bytes | str) -> dict[str, list[str]]:
+    """A query string as Go's ``url.ParseQuery`` reads it: pairs split on ``&``, ``+`` is a space, a key
+    without ``=`` has the value ``""``; a pair with a ``;`` or a bad ``%`` escape is dropped (Go skips it)."""
     if isinstance(query, bytes):
         query = query.decode("latin-1")
     out: dict[str, list[str]] = {}
-    for k, v in parse_qsl(query, keep_blank_values=True):
-        out.setdefault(k, []).append(v)
+    for part in query.split("&"):
+        if not part or ";" in part or _BAD_ESCAPE.search(part):
+            continue
+        key, _, value = part.partition("=")
+        out.setdefault(unquote_plus(key), []).append(unquote_plus(value))
     return out
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
+_PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2.0", "3": "HTTP/3.0"}
+#: The type uniflow sniffs for an empty body (Go's ``http.DetectContentType`` of nothing).
+EMPTY_BODY_TYPE = "text/plain; charset=utf-8"
 
 
 def request_payload(scope: dict[str, Any], header: dict[str, list[str]], body: Any = None,
                     has_body: bool = False) -> dict[str, Any]:
-    """The payload of an HTTP request. ``header`` is ``header_map(scope["headers"])``."""
+    """The payload of an HTTP request, as uniflow builds it (see the module docstring). ``header`` is
+    ``header_map(scope["headers"])``; its ``Host`` moves to ``host`` and, for a request without a body or
+    a ``Content-Type``, the type uniflow would sniff is written into it."""
     payload: dict[str, Any] = {"method": scope["method"]}
-    host = header.get("Host")
+    host = header.pop("Host", None)
     if host:
         payload["host"] = host[0]
     payload["path"] = scope["path"] or "/"
     qs = scope["query_string"]
-    if qs:
-        payload["query"] = query_map(qs)
-    payload["protocol"] = "HTTP/" + scope["http_version"]
-    if header:
-        payload["header"] = header
-    if has_body:
-        payload["body"] = body
+    payload["query"] = query_map(qs) if qs else {}
+    version = scope["http_version"]
+    payload["protocol"] = _PROTOCOLS.get(version) or "HTTP/" + version
+    if not has_body:
+        ctype = header.get("Content-Type")
+        if ctype is None:
+            header["Content-Type"] = [EMPTY_BODY_TYPE]
+            body = ""
+        else:
+            try:
+                body = mime.decode(b"", ctype[0])
+            except mime.BodyError:
+                body = None
+    payload["header"] = header
+    payload["body"] = body
     payload["status"] = 0
     return payload
 
@@ -141,8 +167,6 @@ def response(payload: Any, accept: str | None = None, accept_encoding: str | Non
     if type(payload) is str and accept is None and accept_encoding is None:
         body = payload.encode()
         return 200, _text_headers(len(body)), b"" if head else body
-    if payload is None:
-        return 200, [(b"content-length", b"0")], b""
     status, header, body = split_payload(payload)
     headers: list[tuple[bytes, bytes]] = []
     content_type = content_encoding = None

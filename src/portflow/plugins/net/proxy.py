@@ -92,7 +92,7 @@ class Proxy(OneToOne):
         headers.append(("X-Forwarded-Proto", str(payload.get("scheme") or "http")))
         body = payload.get("body")
         data: bytes | None = None
-        if body is not None:
+        if body is not None and body != "":  # "" is what a request without a body carries
             ctype = None
             for k, v in (payload.get("header") or {}).items():
                 if mime.canonical(str(k)) == "Content-Type":

@@ -3,7 +3,8 @@
 The spec names a ``driver`` (sqlite, postgres, mysql, or one a plugin adds), a ``source`` and an
 optional ``isolation``. The input is a query string, or ``[query, args]`` with ``?`` placeholders and
 a list, or ``:name`` placeholders and a map (a list of maps runs the statement once per map). The
-output is the rows as maps, NULL columns left out; no rows give null. A statement the database rejects
+output is the rows as maps, NULL columns left out; no rows (or a statement without any, an INSERT) give an
+empty list, as in uniflow (``[]`` over HTTP). A statement the database rejects
 goes to ``error`` with the database's message.
 
 Every statement a process runs on one database belongs to one transaction: begun by its first
@@ -124,7 +125,7 @@ class _ProcessTransaction:
 
 
 class SQLNode(OneToOne):
-    """in: query or [query, args] -> out: rows (or null) | error."""
+    """in: query or [query, args] -> out: rows (a list, empty when there are none) | error."""
 
     def __init__(self, driver: Driver, source: str, *, name: str = "sql", isolation: Isolation | None = None,
                  databases: Databases | None = None) -> None:
@@ -201,7 +202,7 @@ class SQLNode(OneToOne):
             rows = await ptx.execute(query, args)
         except SQLError as exc:
             raise exc.at(self.name) from exc.__cause__
-        return Packet(rows)
+        return Packet(rows if rows is not None else [])
 
 
 # -- the codec ------------------------------------------------------------------------------------------
@@ -261,7 +262,7 @@ def register(scheme: Scheme, drivers: Drivers | None = None) -> SQLCodec:
                     "output the rows.",
         ports={"in": "a query string, or [query, args]: args a list for ?, a map for :name, a list of maps "
                      "for a batch",
-               "out": "the rows as maps (NULL columns left out), or null when there are none",
+               "out": "the rows as maps (NULL columns left out), an empty list when there are none",
                "error": "what the database said when it rejected the statement, or why it is unreachable"},
         example=EXAMPLE,
         plugin="sql",

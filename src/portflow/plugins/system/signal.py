@@ -27,7 +27,7 @@ from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
 from ...store import check_filter
-from .syscall import store_of
+from .syscall import deprecated_secrets, store_of
 
 __all__ = ["SignalSpec", "Signal", "compile_signal", "register", "event_payload"]
 
@@ -39,7 +39,8 @@ class SignalSpec(Spec, kw_only=True):
     ``{op, id, namespace, name}``, on ``out`` in a fresh process, in order. ``filter`` narrows the
     events by ``id``, ``namespace`` or ``name``."""
 
-    topic: Annotated[Literal["specs", "values"], Meta(description="the store collection to watch")]
+    topic: Annotated[Literal["specs", "values", "secrets"],
+                     Meta(description="the store collection to watch (secrets: uniflow v0.12's name of values)")]
     filter: Annotated[dict[str, Any], Meta(description="only documents whose id, namespace or name equal these "
                                                        "(a list: any of them)")] = {}
 
@@ -111,7 +112,7 @@ class Signal(Node):
 def compile_signal(spec: SignalSpec, context: Context) -> Signal:
     flt = check_filter(spec.filter, watch=True)  # a UserError names the bad key; compile() adds the spec
     store = store_of(context, spec)
-    collection = store.specs if spec.topic == "specs" else store.values
+    collection = store.specs if deprecated_secrets(spec.topic, spec) == "specs" else store.values
     return Signal(collection, flt, label=spec.subject, lifetime=context.lifetime)
 
 

@@ -15,7 +15,8 @@ opcode              input                                    output
 ``*.delete``        a filter map, or a list of them          the deleted documents (a list)
 ==================  =======================================  ============================================
 
-``*`` is ``specs`` or ``values``. A filter maps fields to the value they must equal (``{id}``,
+``*`` is ``specs``, ``values`` or ``charts`` (uniflow v0.12's reusable composites; ``secrets``, v0.12's
+name of values, is accepted with a deprecation note in the log). A filter maps fields to the value they must equal (``{id}``,
 ``{namespace, name}``); a list of filters means any of them. An update is a JSON merge patch (RFC 7386):
 the keys it names replace the stored ones, maps merge, ``null`` removes a key. A document without a
 namespace goes to ``default``.
@@ -44,7 +45,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from ...admission import admission_context, admit
-from ...apply import prepare_specs, prepare_values
+from ...apply import prepare_charts, prepare_specs, prepare_values
 from ...errors import CompileError, ConflictError, FlowError, NotFoundError, RevisionConflict, StoreError, UserError
 from ...node import OneToOne
 from ...packet import Packet
@@ -54,22 +55,37 @@ from ...spec import DEFAULT_NAMESPACE, Spec, new_id
 from ...store.base import Batch
 
 __all__ = ["SyscallSpec", "Syscall", "SyscallError", "OPCODES", "compile_syscall", "register", "merge_patch",
-           "store_of"]
+           "store_of", "deprecated_secrets"]
 
 log = logging.getLogger("portflow.syscall")
 
 OPCODES = (
     "specs.create", "specs.read", "specs.update", "specs.replace", "specs.delete",
     "values.create", "values.read", "values.update", "values.replace", "values.delete",
+    "charts.create", "charts.read", "charts.update", "charts.replace", "charts.delete",
 )
 
 Opcode = Literal[
     "specs.create", "specs.read", "specs.update", "specs.replace", "specs.delete",
     "values.create", "values.read", "values.update", "values.replace", "values.delete",
+    "charts.create", "charts.read", "charts.update", "charts.replace", "charts.delete",
+    "secrets.create", "secrets.read", "secrets.update", "secrets.replace", "secrets.delete",  # uniflow v0.12's values
 ]
 
 MERGE_ATTEMPTS = 5
 """How many times an update without an expected revision reads and merges again when a write came between."""
+
+
+def deprecated_secrets(word: str, spec: Spec | None = None) -> str:
+    """``secrets`` (uniflow v0.12's name of values, in CLI words, opcodes and topics) as ``values``,
+    with a deprecation note in the log; any other word unchanged."""
+    head, dot, rest = word.partition(".")
+    if head != "secrets":
+        return word
+    where = f"{spec.subject}: " if spec is not None else ""
+    log.warning("%s%r is uniflow v0.12's name; portflow calls secrets values: use %r (the old name is "
+                "deprecated)", where, word, "values" + dot + rest)
+    return "values" + dot + rest
 
 
 class SyscallSpec(Spec, kw_only=True):
@@ -82,7 +98,7 @@ class SyscallSpec(Spec, kw_only=True):
     """
 
     opcode: Annotated[Opcode, Meta(
-        description="the store operation: specs.* or values.*, create|read|update|replace|delete")]
+        description="the store operation: specs.*, values.* or charts.*, create|read|update|replace|delete")]
 
 
 class SyscallError(FlowError):
@@ -189,7 +205,7 @@ class Syscall(OneToOne):
 
     @property
     def collection(self) -> Any:
-        return self.store.specs if self.topic == "specs" else self.store.values
+        return getattr(self.store, self.topic)
 
     async def action(self, proc: Process, pck: Packet) -> Packet:
         try:
@@ -207,6 +223,8 @@ class Syscall(OneToOne):
                 problems = admitted.problems
                 for line in admitted.warnings:
                     log.warning("%s", line)
+        elif self.topic == "charts":
+            valid, problems = prepare_charts(docs, self.namespace)
         else:
             valid, problems = prepare_values(docs, self.namespace)
         if problems:
@@ -317,7 +335,7 @@ def store_of(context: Context, spec: Spec) -> Any:
 def compile_syscall(spec: SyscallSpec, context: Context) -> Syscall:
     store = store_of(context, spec)
     admission = admission_context(context.scheme, context.languages, context.hooks, context.settings, store)
-    return Syscall(spec.opcode, store, context.scheme, admission=admission)
+    return Syscall(deprecated_secrets(spec.opcode, spec), store, context.scheme, admission=admission)
 
 
 EXAMPLE = """\
@@ -330,7 +348,7 @@ EXAMPLE = """\
 def register(scheme: Scheme) -> None:
     scheme.register(
         "syscall", SyscallSpec, compile_syscall,
-        description="Create, read, update or delete specs or values in the store (opcode specs.* or values.*).",
+        description="Create, read, update or delete specs, values or charts in the store (opcode specs.*, values.* or charts.*).",
         ports={"in": "documents (create, update) or a filter map (read, delete)",
                "out": "the stored, found or deleted documents",
                "error": "a SyscallError: the message (naming the field) and an HTTP-style status"},

@@ -11,6 +11,7 @@ import msgspec
 from msgspec import Meta
 
 from ...errors import CompileError, FlowError, FlowTimeout, PortflowError
+from ...gotypes import truthy
 from ...node import Node, OneToOne
 from ...packet import Packet
 from ...port import Frame
@@ -87,7 +88,7 @@ class AssertNode(OneToOne):
             raise FlowTimeout(f"assert: {self.expect}: timeout after {format_duration(self.timeout or 0)}") from None
         if isinstance(result, BaseException):
             raise FlowError(f"assert failed: {self.expect}: {result}")
-        if not _truthy(result):
+        if not truthy(result):
             raise FlowError(f"assert failed: {self.expect} (payload: {_short(value)})")
         return Packet([value, index])
 
@@ -115,13 +116,6 @@ class AssertNode(OneToOne):
                 return frame.output.payload, i
         raise FlowError(f"assert failed: target {label}: no packet went through it"
                         + (f" after frame {index}" if index >= 0 else ""))
-
-
-def _truthy(value: Any) -> bool:
-    try:
-        return bool(value)
-    except Exception:  # noqa: BLE001 - an object without a truth value counts as set
-        return True
 
 
 def _short(value: Any, limit: int = 120) -> str:
