@@ -32,7 +32,7 @@ CODE = {
     "python": 'def main(self):\n    b = self["body"]\n    return {"greeting": "hello " + b["name"], "double": b["n"] + '
               'b["n"], "tags": [t.upper() for t in b["tags"]]}',
 }
-HEADERS = [(b"host", b"127.0.0.1:8080"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+HEADERS = [(b"host", b"127.0.0.1:8080")]  # what wrk sends
 
 
 def scope(method: str, path: str, body: bytes | None, content_type: bytes = b"application/json") -> dict[str, Any]:
