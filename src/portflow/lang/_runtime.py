@@ -271,12 +271,12 @@ def plain(value: Any, what: str = "snippet") -> Any:
         for k, v in value.items():
             if type(k) not in _SCALARS:
                 raise FlowError(f"{what} returned a map key of type {_type_name(k)}, which cannot travel as a payload")
-            if type(v) not in _SCALARS:
+            if type(v) not in _SCALARS and plain(v, what) is not v:  # rebuilt only when something changes
                 return {k: plain(v, what) for k, v in value.items()}
         return value
     if t is list:
         for v in value:
-            if type(v) not in _SCALARS:
+            if type(v) not in _SCALARS and plain(v, what) is not v:
                 return [plain(v, what) for v in value]
         return value
     if t is tuple:
