@@ -420,7 +420,7 @@ class CelProgram(GuardedProgram):
         return result
 
     def run_inline(self, payload: Any) -> Any:
-        return run_watched(self._eval, payload, self.slice)
+        return run_watched(self._eval, payload, self.slice, cpu=True)
 
     def run_worker(self, payload: Any) -> Any:
         try:
