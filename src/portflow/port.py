@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .process import Process
 
 __all__ = [
-    "InPort", "OutPort", "Frame", "Handler", "parse_port", "port_name", "gather_inline",
+    "InPort", "OutPort", "Frame", "Handler", "parse_port", "port_name", "gather_inline", "resume",
     "IN", "OUT", "ERROR", "IO", "INIT", "ACTIVE", "DEACTIVE", "DEINIT", "LIFECYCLE_PORTS",
     "LIFECYCLE_ALIASES",
 ]
@@ -158,7 +158,7 @@ async def gather_inline(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
             raise
         tasks = [asyncio.ensure_future(rest) for rest in coros[i + 1:]]
         try:
-            results[i] = await _resume(context, coro, waiting)
+            results[i] = await resume(coro, waiting, context)
         except BaseException as exc:
             for task in tasks:
                 if isinstance(exc, asyncio.CancelledError):
@@ -178,8 +178,17 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 
 @types.coroutine
-def _resume(context: Context, coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
-    """The rest of ``coro``, suspended on ``waiting``, stepped in ``context`` inside the calling task."""
+def resume(coro: Coroutine[Any, Any, Any], waiting: Any, context: Context | None = None) -> Any:
+    """Await the rest of ``coro``, which has already run up to its first suspension on ``waiting``, inside
+    the calling task; each step in ``context`` when given (else in the task's own)."""
+    send: Callable[[Any], Any] = coro.send
+    throw: Callable[[BaseException], Any] = coro.throw
+    if context is not None:
+        def send(value: Any) -> Any:
+            return context.run(coro.send, value)
+
+        def throw(exc: BaseException) -> Any:
+            return context.run(coro.throw, exc)
     while True:
         try:
             value = yield waiting
@@ -188,12 +197,12 @@ def _resume(context: Context, coro: Coroutine[Any, Any, Any], waiting: Any) -> A
             raise
         except BaseException as exc:  # noqa: BLE001 - cancellation and errors go into the coroutine
             try:
-                waiting = context.run(coro.throw, exc)
+                waiting = throw(exc)
             except StopIteration as stop:
                 return stop.value
             continue
         try:
-            waiting = context.run(coro.send, value)
+            waiting = send(value)
         except StopIteration as stop:
             return stop.value
 
