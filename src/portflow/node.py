@@ -26,7 +26,7 @@ from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from .packet import Packet, join
-from .port import ERROR, IN, OUT, InPort, OutPort, parse_port, port_name
+from .port import ERROR, IN, OUT, InPort, OutPort, gather_inline, parse_port, port_name
 from .process import Process
 
 __all__ = ["Node", "Relay", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action", "port_lookup"]
@@ -248,7 +248,7 @@ class OneToMany(Node):
             return pck
         if len(sends) == 1:
             return await sends[0]
-        return join(await asyncio.gather(*sends))
+        return join(await gather_inline(sends))
 
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import Context, copy_context
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from .process import Process
 
 __all__ = [
-    "InPort", "OutPort", "Frame", "Handler", "parse_port", "port_name",
+    "InPort", "OutPort", "Frame", "Handler", "parse_port", "port_name", "gather_inline", "resume",
     "IN", "OUT", "ERROR", "IO", "INIT", "ACTIVE", "DEACTIVE", "DEINIT", "LIFECYCLE_PORTS",
     "LIFECYCLE_ALIASES",
 ]
@@ -130,8 +132,79 @@ class OutPort:
             return await self.observer.send(self, proc, pck)
         if len(links) == 1:
             return await links[0].handler(proc, pck)
-        answers = await asyncio.gather(*(_call(t, proc, pck) for t in links))
-        return join(answers)
+        return join(await gather_inline([_call(t, proc, pck) for t in links]))
+
+
+async def gather_inline(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """``asyncio.gather(*coros)`` without a task per coroutine while none has to wait.
+
+    Each coroutine starts in order, in a copy of the context (as gather's tasks do), and runs inline until
+    it finishes or first suspends. The first one that suspends goes on in the calling task (so deadlines it
+    set apply to it); the ones after it start then as tasks, as under gather. Errors and cancellation follow
+    gather: the first error is raised (the others still run), and cancelling the caller cancels them all.
+    N coroutines that never wait cost N inline calls.
+    """
+    results: list[Any] = [None] * len(coros)
+    for i, coro in enumerate(coros):
+        context = copy_context()
+        try:
+            waiting = context.run(coro.send, None)
+        except StopIteration as stop:
+            results[i] = stop.value
+            continue
+        except BaseException:
+            for rest in coros[i + 1:]:
+                asyncio.ensure_future(rest).add_done_callback(_retrieve)
+            raise
+        tasks = [asyncio.ensure_future(rest) for rest in coros[i + 1:]]
+        try:
+            results[i] = await resume(coro, waiting, context)
+        except BaseException as exc:
+            for task in tasks:
+                if isinstance(exc, asyncio.CancelledError):
+                    task.cancel()
+                task.add_done_callback(_retrieve)
+            raise
+        if tasks:
+            results[i + 1:] = await asyncio.gather(*tasks)
+        return results
+    return results
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark an abandoned sibling's outcome as seen (gather does the same for its children)."""
+    if not task.cancelled():
+        task.exception()
+
+
+@types.coroutine
+def resume(coro: Coroutine[Any, Any, Any], waiting: Any, context: Context | None = None) -> Any:
+    """Await the rest of ``coro``, which has already run up to its first suspension on ``waiting``, inside
+    the calling task; each step in ``context`` when given (else in the task's own)."""
+    send: Callable[[Any], Any] = coro.send
+    throw: Callable[[BaseException], Any] = coro.throw
+    if context is not None:
+        def send(value: Any) -> Any:
+            return context.run(coro.send, value)
+
+        def throw(exc: BaseException) -> Any:
+            return context.run(coro.throw, exc)
+    while True:
+        try:
+            value = yield waiting
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - cancellation and errors go into the coroutine
+            try:
+                waiting = throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            waiting = send(value)
+        except StopIteration as stop:
+            return stop.value
 
 
 async def _call(target: InPort, proc: Process, pck: Packet) -> Packet:

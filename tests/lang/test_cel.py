@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Awaitable
 
 import pytest
 
@@ -91,14 +92,39 @@ async def test_an_error_payload_reads_as_its_message(languages):
     assert await program(FlowError("boom")) == "handled: boom"
 
 
-def test_linear_expressions_run_in_process_and_comprehensions_do_not(languages):
+def test_bounded_expressions_run_in_process_and_the_others_do_not(languages):
     from portflow.lang.cel import CelProgram, IsolatedCelProgram
 
-    for code in ("x + 1", "size(self) > 2 && self.startsWith('a')", "'a.map(' + x", "lists.range(3)"):
+    for code in ("x + 1", "size(self) > 2 && self.startsWith('a')", "'a.map(' + x", "lists.range(3)",
+                 "self.exists(i, i > 1)", "body.tags.map(t, t.upperAscii())", "a.map(x, base64.encode(x))"):
         assert isinstance(languages.compile("cel", code), CelProgram), code
-    for code in ("self.exists(i, i > 1)", "[1].map(x, x)", "'a'.replace('a', 'aa')", "cel.bind(a, 1, a)",
+    for code in ("[1].map(x, x)", "'a'.replace('a', 'aa')", "cel.bind(a, 1, a)", "a.map(x, b)",
+                 "a.map(x, a.map(y, y))", "a.map(x, lists.range(x))", "a.map(x, x).map(y, y)", "m.all(k, v, v)",
                  "r'\\\\' + [1].map(x, x) + 'a\\\\'", "[" + ", ".join(["x + 1"] * 40) + "]"):
         assert isinstance(languages.compile("cel", code), IsolatedCelProgram), code
+
+
+async def test_a_comprehension_over_a_large_range_runs_in_the_child(languages):
+    from portflow.lang import cel
+
+    program = languages.compile("cel", "items.map(i, i * 2)", timeout=10)
+    assert isinstance(program.fallback, cel.IsolatedCelProgram)
+    small = list(range(cel.MAX_INLINE_RANGE))
+    assert not isinstance(program.call({"items": small}), Awaitable)  # answered in-process, at once
+    assert await program({"items": small}) == [i * 2 for i in small]
+    large = list(range(cel.MAX_INLINE_RANGE + 1))
+    pending = program.call({"items": large})
+    assert isinstance(pending, Awaitable)  # the child's answer
+    assert await pending == [i * 2 for i in large]
+    with pytest.raises(FlowError, match="no variable named|Key not found"):
+        await program({"other": 1})
+
+
+async def test_only_the_variables_read_are_passed_and_nothing_changes(languages):
+    assert await run(languages, "body.n + 1", {"body": {"n": 1}, "header": {"X": ["y"]}}) == 2
+    assert await run(languages, "self.body.n + size(self)", {"body": {"n": 1}, "z": 0}) == 3
+    with pytest.raises(FlowError, match='^no variable named "y"$'):
+        await run(languages, "x + y", {"x": 1})
 
 
 async def test_comprehensions_keep_their_meaning(languages):

@@ -93,6 +93,9 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
             loop.add_signal_handler(sig, stop.set)
         async with Operating(settings, runtime, stop, reuse_port) as operating:
             await runtime.start()
+            import gc
+
+            gc.freeze()  # what is loaded now lives as long as the server: keep it out of every later collection
             active = sum(1 for sb in runtime.table if sb.loaded)
             log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
             if not await operating.loaded(strict):

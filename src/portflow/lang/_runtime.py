@@ -12,7 +12,9 @@ The design:
    helpers of CEL) is interrupted by one watchdog thread with ``PyThreadState_SetAsyncExc``; JavaScript is
    interrupted by QuickJS's own time limit (the JS program sets the limit to the slice). The watchdog costs
    nothing per call: a call publishes ``(token, deadline)`` in its thread's slot (two attribute writes) and
-   the watchdog polls the slots every :data:`WATCHDOG_TICK`.
+   the watchdog polls the slots every :data:`WATCHDOG_TICK`. An inline slice counts the thread's *CPU*
+   time (read by the watchdog from the thread's CPU clock, from when it first sees the call), so a process
+   the OS merely descheduled on a busy machine is not mistaken for a slow snippet and demoted.
 3. **Demotion.** An interrupted inline call is re-run on a worker thread of a small dedicated pool; after
    :data:`DEMOTE_AFTER` (3) such interruptions the Program is *demoted*: every later call runs on a worker
    (the first interruptions may be the OS descheduling a busy process, not the snippet's fault). On a worker
@@ -90,7 +92,7 @@ def timeout_message(timeout: float) -> str:
 class _Slot:
     """One thread's running call, as the watchdog sees it."""
 
-    __slots__ = ("tid", "token", "deadline", "fired", "busy")
+    __slots__ = ("tid", "token", "deadline", "fired", "busy", "budget", "clock", "seen", "cpu_start")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -98,6 +100,10 @@ class _Slot:
         self.deadline = 0.0
         self.fired = 0  # the last token the watchdog fired at
         self.busy = False  # the watchdog is between publishing `fired` and finishing SetAsyncExc
+        self.budget = 0.0  # > 0: the call is an inline slice, ended only once its thread used that much CPU
+        self.clock = _cpu_clock()  # this thread's CPU clock (None where there is none)
+        self.seen = 0  # the last token the watchdog saw running, and the thread's CPU time then
+        self.cpu_start = 0.0
 
 
 class _Watchdog:
@@ -122,12 +128,34 @@ class _Watchdog:
             now = _monotonic()
             for slot in self.slots:
                 token = slot.token
+                if token and slot.budget and slot.clock is not None and not _used_budget(slot, token):
+                    continue  # an inline slice: the thread was descheduled, not busy (a loaded machine)
                 if token and now > slot.deadline:
                     slot.busy = True
                     slot.fired = token
                     if slot.token == token:
                         _SetAsyncExc(slot.tid, Interrupted)
                     slot.busy = False
+
+
+def _cpu_clock() -> int | None:
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):  # not on this platform: wall time only
+        return None
+
+
+def _used_budget(slot: _Slot, token: int) -> bool:
+    """Whether the call ``token`` has used its CPU budget, counted from when the watchdog first saw it
+    (at most one tick after it began)."""
+    try:
+        used = time.clock_gettime(slot.clock)  # type: ignore[arg-type]
+    except OSError:
+        return True
+    if slot.seen != token:
+        slot.seen, slot.cpu_start = token, used
+        return False
+    return used - slot.cpu_start >= slot.budget - WATCHDOG_TICK
 
 
 def _alive(tid: int) -> bool:
@@ -153,14 +181,17 @@ def _settle(slot: _Slot) -> None:
     _SetAsyncExc(slot.tid, None)
 
 
-def run_watched(fn: Callable[[Any], Any], payload: Any, seconds: float) -> Any:
+def run_watched(fn: Callable[[Any], Any], payload: Any, seconds: float, cpu: bool = False) -> Any:
     """Call ``fn(payload)`` on this thread; raise :class:`Interrupted` if it runs past ``seconds``.
 
+    With ``cpu`` (an inline slice), the call is interrupted only once it has also used ``seconds`` of its
+    thread's CPU time, so that a busy machine descheduling the process does not demote a quick snippet.
     Only Python bytecode is interrupted (see the module docstring).
     """
     slot = _slot()
     token = next(_tokens)
     slot.deadline = _monotonic() + seconds
+    slot.budget = seconds if cpu else 0.0
     slot.token = token
     try:
         try:
@@ -271,12 +302,12 @@ def plain(value: Any, what: str = "snippet") -> Any:
         for k, v in value.items():
             if type(k) not in _SCALARS:
                 raise FlowError(f"{what} returned a map key of type {_type_name(k)}, which cannot travel as a payload")
-            if type(v) not in _SCALARS:
+            if type(v) not in _SCALARS and plain(v, what) is not v:  # rebuilt only when something changes
                 return {k: plain(v, what) for k, v in value.items()}
         return value
     if t is list:
         for v in value:
-            if type(v) not in _SCALARS:
+            if type(v) not in _SCALARS and plain(v, what) is not v:
                 return [plain(v, what) for v in value]
         return value
     if t is tuple:

@@ -15,17 +15,22 @@
   when cel-cpp rejects it (a payload without datetimes costs nothing extra).
 * **Errors.** An evaluation error (``NOT_FOUND: Key not found in map : "b"``) becomes a FlowError with the
   status code dropped (``Key not found in map: "b"``); a syntax error is a CompileError with line:column.
-* **Bounds.** An expression is checked once, when it is compiled. One that is *linear* — no comprehension
-  (``all``, ``exists``, ``exists_one``, ``map``, ``filter``, ``cel.bind``, …), only functions whose time
-  and output are linear in their input (:data:`LINEAR_FUNCTIONS`), at most :data:`MAX_INLINE_PLUS` ``+``
-  operators — runs in this process, inline on the loop thread, its Python helpers watched like Python
-  snippets (:mod:`portflow.lang._runtime`; a Program whose call overruns the slice moves to a worker
-  thread). Every other expression runs in a killable subprocess (the pool of ``python-isolated``,
-  :mod:`portflow.lang._isolated`: address-space limit, CPU limit, killed at its ``timeout``), because
-  cel-cpp cannot be interrupted: its comprehension budget (:data:`MAX_ITERATIONS` iterations per
-  evaluation, fixed in cel-expr-python) bounds the loop count but not the work or memory of each iteration,
-  and ``replace`` can multiply a string's size per call. Values cross to that subprocess as msgpack: a
-  duration or a naive datetime arrives there as its ISO 8601 string, and a duration result comes back as one.
+* **Bounds.** An expression is checked once, when it is compiled (:func:`plan`). One whose cost is
+  bounded by the sizes of the expression and the payload — only functions whose time and output are linear
+  in their input (:data:`LINEAR_FUNCTIONS`), at most :data:`MAX_INLINE_PLUS` ``+`` operators, and
+  comprehensions only of the form ``PATH.m(v, BODY)`` with a body that reads nothing but ``v`` — runs in
+  this process, inline on the loop thread, its Python helpers watched like Python snippets
+  (:mod:`portflow.lang._runtime`). cel-cpp's comprehensions take time quadratic in their range, so each
+  call first checks the size of every range at its path in the payload; over :data:`MAX_INLINE_RANGE`, that
+  call goes to the subprocess. Every other expression runs in a killable subprocess (the pool of
+  ``python-isolated``, :mod:`portflow.lang._isolated`: address-space limit, CPU limit, killed at its
+  ``timeout``), because cel-cpp cannot be interrupted: its comprehension budget (:data:`MAX_ITERATIONS`
+  iterations per evaluation, fixed in cel-expr-python) bounds the loop count but not the work or memory of
+  each iteration, and ``replace`` can multiply a string's size per call. Values cross to that subprocess as
+  msgpack: a duration or a naive datetime arrives there as its ISO 8601 string, and a duration result comes
+  back as one.
+* **Only what is read is converted.** cel-cpp converts every variable it is given, so an in-process call
+  passes only the payload's keys the expression names (all of them when it reads ``self``).
 """
 
 from __future__ import annotations
@@ -229,39 +234,175 @@ _TOKEN = re.compile(
 )
 
 
-def is_linear(code: str) -> bool:
-    """Whether ``code`` may run in-process (see the module docstring); anything unclear is not linear."""
-    plus = 0
-    previous = ""
-    for m in _TOKEN.finditer(code):
-        kind = m.lastgroup
-        if kind == "skip":
+COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+"""Macros that may run in-process under the rules of :func:`plan` (their range checked on every call)."""
+
+MAX_INLINE_RANGE = 64
+"""Elements a comprehension's range may have for the call to run in-process (cel-cpp's comprehensions take
+time quadratic in the range: ~0.1 s for 1,000 elements); a larger range sends the call to the child."""
+
+MAX_INLINE_COMPREHENSIONS = 4
+"""Comprehensions an in-process expression may have (none inside another)."""
+
+_LITERALS = frozenset({"true", "false", "null"})
+_AFTER_VALUE = frozenset({")", "]", "}"})
+
+
+class Plan:
+    """How an expression may run in-process: the top-level variables it reads (``None``: it reads ``self``
+    or something unclear, so every key is passed) and the paths of its comprehensions' ranges, whose size
+    is checked on every call."""
+
+    __slots__ = ("names", "ranges")
+
+    def __init__(self, names: frozenset[str] | None, ranges: tuple[tuple[str, ...], ...]) -> None:
+        self.names = names
+        self.ranges = ranges
+
+
+def _tokens(code: str) -> list[tuple[str, str]]:
+    return [(m.lastgroup or "", m.group()) for m in _TOKEN.finditer(code) if m.lastgroup != "skip"]
+
+
+def _closing(tokens: list[tuple[str, str]], start: int) -> int:
+    """The index of the ``)`` closing the ``(`` at ``start`` (``len(tokens)`` when unbalanced)."""
+    depth = 0
+    for i in range(start, len(tokens)):
+        kind, text = tokens[i]
+        if kind == "op" and text in "([{":
+            depth += 1
+        elif kind == "op" and text in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(tokens)
+
+
+def plan(code: str) -> Plan | None:
+    """Whether ``code`` may run in-process (``None``: never; see the module docstring), and how.
+
+    In-process: only functions of :data:`LINEAR_FUNCTIONS`, at most :data:`MAX_INLINE_PLUS` ``+``, and at
+    most :data:`MAX_INLINE_COMPREHENSIONS` comprehensions (:data:`COMPREHENSIONS`) of the form
+    ``PATH.m(v, BODY)``: the range a plain path of the payload (``body.tags``, ``self.items``), whose size is
+    checked against :data:`MAX_INLINE_RANGE` on every call, and a body that reads only its own variable,
+    literals and linear functions (no other variable, no comprehension, no ``lists.range``), so that its
+    work per element is bounded by the element. Anything unclear is not in-process.
+    """
+    tokens = _tokens(code)
+    plus = sum(1 for kind, text in tokens if kind == "op" and text == "+")
+    if plus > MAX_INLINE_PLUS:
+        return None
+    names: set[str] | None = set()
+    ranges: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        if kind != "name":
+            i += 1
             continue
-        text = m.group()
-        if kind == "op":
-            if text == "(" and previous:
-                parts = re.split(r"\s*\.\s*", previous)
-                if ".".join(parts) not in LINEAR_FUNCTIONS and ".".join(parts[-2:]) not in LINEAR_FUNCTIONS \
-                        and parts[-1] not in LINEAR_FUNCTIONS:
-                    return False
-            plus += text == "+"
-        previous = text if kind == "name" else ""
-    return plus <= MAX_INLINE_PLUS
+        parts = tuple(re.split(r"\s*\.\s*", text))
+        member = i > 0 and tokens[i - 1] == ("op", ".") and i > 1 and (
+            tokens[i - 2][0] in ("name", "string", "raw", "number") or tokens[i - 2][1] in _AFTER_VALUE)
+        call = i + 1 < len(tokens) and tokens[i + 1] == ("op", "(")
+        if call and parts[-1] in COMPREHENSIONS and len(parts) > 1 and not member:
+            end = _closing(tokens, i + 1)
+            body = tokens[i + 2:end]
+            if (len(ranges) >= MAX_INLINE_COMPREHENSIONS or len(body) < 3 or body[0][0] != "name"
+                    or "." in body[0][1] or body[1] != ("op", ",") or not _body_is_bounded(body[0][1], body[2:])):
+                return None
+            ranges.append(parts[:-1])
+            if names is not None:
+                if parts[0] == "self":
+                    names = None
+                else:
+                    names.add(parts[0])
+            i = end + 1
+            continue
+        if call and ".".join(parts) not in LINEAR_FUNCTIONS and ".".join(parts[-2:]) not in LINEAR_FUNCTIONS \
+                    and parts[-1] not in LINEAR_FUNCTIONS:
+            return None
+        if not member and names is not None and parts[0] not in _LITERALS:
+            if parts[0] == "self":
+                names = None
+            elif not (call and len(parts) == 1) and not (call and ".".join(parts) in LINEAR_FUNCTIONS):
+                names.add(parts[0])
+        i += 1
+    return Plan(frozenset(names) if names is not None else None, tuple(ranges))
+
+
+def _body_is_bounded(var: str, body: list[tuple[str, str]]) -> bool:
+    """A comprehension body (after ``v,``) that reads only ``v``, literals and linear functions."""
+    for j, (kind, text) in enumerate(body):
+        if kind != "name":
+            continue
+        parts = re.split(r"\s*\.\s*", text)
+        member = j > 0 and body[j - 1] == ("op", ".")
+        call = j + 1 < len(body) and body[j + 1] == ("op", "(")
+        if call:
+            name = ".".join(parts)
+            if parts[-1] in COMPREHENSIONS or "lists.range" in (name, ".".join(parts[-2:])):
+                return False
+            if name not in LINEAR_FUNCTIONS and ".".join(parts[-2:]) not in LINEAR_FUNCTIONS \
+                    and parts[-1] not in LINEAR_FUNCTIONS:
+                return False
+            if len(parts) == 1 or member or name in LINEAR_FUNCTIONS:
+                continue  # a global function (size(v), base64.encode(v)) or a method of a value already checked
+        if member or parts[0] in _LITERALS:
+            continue
+        if parts[0] != var:
+            return False
+    return True
+
+
+def is_linear(code: str) -> bool:
+    """Whether ``code`` may run in-process (see :func:`plan`)."""
+    return plan(code) is not None
+
+
+def _range_size(payload: Any, path: tuple[str, ...]) -> int:
+    """The size of the value at ``path`` in the payload (``-1``: not a plain path of maps to a list/map)."""
+    value = payload
+    for k, key in enumerate(path):
+        if k == 0 and key == "self":
+            continue
+        if type(value) is not dict or key not in value:
+            return -1
+        value = value[key]
+    return len(value) if type(value) in (list, dict) else -1
 
 
 # --- the program ---------------------------------------------------------------------------------------
 
 
 class CelProgram(GuardedProgram):
-    __slots__ = ("expression", "code")
+    __slots__ = ("expression", "code", "names", "ranges", "fallback")
 
-    def __init__(self, expression: Any, code: str, timeout: float | None) -> None:
+    def __init__(self, expression: Any, code: str, timeout: float | None, plan: Plan | None = None) -> None:
         super().__init__(timeout)
         self.expression = expression
         self.code = code
+        #: The top-level variables the expression reads (None: all of them), so that only those are converted.
+        self.names = plan.names if plan is not None else None
+        #: Paths of the comprehensions' ranges; a call with one larger than MAX_INLINE_RANGE runs in a child.
+        self.ranges = plan.ranges if plan is not None else ()
+        self.fallback: IsolatedCelProgram | None = IsolatedCelProgram(code, timeout) if self.ranges else None
+
+    def call(self, payload: Any) -> Any:
+        if self.fallback is not None:
+            for path in self.ranges:
+                if not 0 <= _range_size(payload, path) <= MAX_INLINE_RANGE:
+                    return self.fallback(payload)
+        return super().call(payload)
 
     def _eval(self, payload: Any, converted: bool = False) -> Any:
-        data = {**payload, "self": payload} if type(payload) is dict else {"self": payload}
+        if type(payload) is dict:
+            names = self.names
+            if names is None:
+                data = {**payload, "self": payload}
+            else:  # only what the expression reads: cel-cpp converts every value it is given
+                data = {k: payload[k] for k in names if k in payload}
+        else:
+            data = {"self": payload}
         try:
             value = self.expression.eval(data=data)
         except RuntimeError as e:
@@ -279,7 +420,7 @@ class CelProgram(GuardedProgram):
         return result
 
     def run_inline(self, payload: Any) -> Any:
-        return run_watched(self._eval, payload, self.slice)
+        return run_watched(self._eval, payload, self.slice, cpu=True)
 
     def run_worker(self, payload: Any) -> Any:
         try:
@@ -333,6 +474,7 @@ class Cel:
             expression = self.env.compile(code, disable_check=True)
         except RuntimeError as e:
             raise CompileError(f"cel: {_compile_message(str(e))}") from None
-        if not is_linear(code):
+        how = plan(code)
+        if how is None:
             return IsolatedCelProgram(code, timeout)
-        return CelProgram(expression, code, timeout)
+        return CelProgram(expression, code, timeout, how)

@@ -209,7 +209,7 @@ class PythonProgram(GuardedProgram):
             raise FlowError(_describe(e)) from None
 
     def run_inline(self, payload: Any) -> Any:
-        return run_watched(self._call, payload, self.slice)
+        return run_watched(self._call, payload, self.slice, cpu=True)
 
     def run_worker(self, payload: Any) -> Any:
         try:

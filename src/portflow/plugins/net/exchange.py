@@ -128,6 +128,7 @@ async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> t
     """``(body, has_body, body_error)``; raises ``_Refused`` (400, 408, 413) or ``ClientGone``."""
     length = header.get("Content-Length")
     has_body = length is not None or "Transfer-Encoding" in header
+    size = None
     if length is not None:
         try:
             size = int(length[0])
@@ -141,9 +142,10 @@ async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> t
     if not has_body:
         return None, False, None
     try:
-        decoder = Decoder(_first(header, "Content-Encoding"), node.max_body)
+        encoding = header.get("Content-Encoding")
+        decoder = Decoder(_first(header, "Content-Encoding"), node.max_body) if encoding else None
         async with asyncio.timeout(node.read_timeout):
-            raw = await _read_body(receive, node.max_body, decoder)
+            raw = await _read_body(receive, node.max_body, decoder, size)
         ctype = _first(header, "Content-Type")
         if ctype is None:  # uniflow sniffs the type and writes it into the request's header map
             ctype = mime.sniff(raw)
@@ -155,9 +157,12 @@ async def _read(node: Listener, header: dict[str, list[str]], receive: Any) -> t
         raise _Refused(408) from None
 
 
-async def _read_body(receive: Any, limit: int, decoder: Decoder) -> bytes:
+async def _read_body(receive: Any, limit: int, decoder: Decoder | None, expected: int | None = None) -> bytes:
     """The body, decoded as it arrives. Raises ``_Refused`` 413 past ``limit`` raw bytes, 400 for a body
-    the server could not parse (a malformed chunked encoding), and ``mime.BodyError`` from decoding."""
+    the server could not parse (a malformed chunked encoding), and ``mime.BodyError`` from decoding.
+
+    With a ``Content-Length`` (``expected``), reading stops at that many bytes: the server's closing empty
+    message (one more round trip to its I/O thread) is left unread, as a client-gone watcher expects."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -171,15 +176,16 @@ async def _read_body(receive: Any, limit: int, decoder: Decoder) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _Refused(413)
-        more = message.get("more_body", False)
+        more = message.get("more_body", False) and size != expected
         try:
-            chunks.append(decoder.feed(chunk) if decoder.layers else chunk)
+            chunks.append(decoder.feed(chunk) if decoder is not None else chunk)
         except mime.BodyError:
             if more:  # read (and drop) the rest, at most ``limit`` bytes, so the client reads our answer
                 await _discard(receive, limit - size)
             raise
         if not more:
-            decoder.finish()
+            if decoder is not None:
+                decoder.finish()
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

@@ -245,6 +245,8 @@ def _form(text: str) -> dict[str, list[str]]:
 
 def decode(data: bytes, content_type: str | None) -> Any:
     """A body as a value by its media type (reference §10). Raises ``BodyError`` for JSON that is not JSON."""
+    if content_type == APPLICATION_JSON:  # the common case, without parsing the header
+        return decode_json(data) if data.strip() else None
     mtype, params = media_type(content_type)
     if not mtype:
         mtype = detect(data)
@@ -419,6 +421,8 @@ def encode(body: Any, content_type: str | None, accept: str | None = None) -> tu
         content_type = negotiate(accept, available) or available[0]
     if isinstance(body, (bytes, bytearray, memoryview)):
         return content_type, bytes(body)  # bytes are a body already encoded (a proxied response, a file)
+    if content_type is _JSON:  # negotiated: the common case, without parsing it again
+        return content_type, encode_json(body)
     mtype, params = media_type(content_type)
     if mtype == APPLICATION_JSON or mtype.endswith("+json"):
         return content_type, encode_json(body)

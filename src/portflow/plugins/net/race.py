@@ -9,9 +9,10 @@ The work stays in the request's own task, so deadlines it set (``asyncio.timeout
 from __future__ import annotations
 
 import asyncio
-import types
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable
 from typing import Any, TypeVar
+
+from ...port import resume
 
 __all__ = ["ClientGone", "race", "resume", "until_first"]
 
@@ -70,27 +71,6 @@ async def race(work: Awaitable[T], receive: Any, running: set[asyncio.Task]) -> 
         raise group.exceptions[0] from None
     finally:
         running.discard(task)
-
-
-@types.coroutine
-def resume(coro: Coroutine[Any, Any, T], waiting: Any) -> Any:
-    """Await the rest of ``coro``, which has already run up to its first suspension on ``waiting``."""
-    while True:
-        try:
-            value = yield waiting
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - cancellation and errors go into the coroutine
-            try:
-                waiting = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-            continue
-        try:
-            waiting = coro.send(value)
-        except StopIteration as stop:
-            return stop.value
 
 
 async def until_first(*aws: Awaitable[Any]) -> None:
