@@ -17,7 +17,7 @@ def reset_postgres(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog")
+        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog, portflow_leases")
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

@@ -12,6 +12,7 @@ backend would return, and a caller mutating a document does not change the store
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,6 +70,7 @@ class _State:
         self.seqs: list[int] = []  # the changelog's seqs, for bisect
         self.seq = 0
         self.feed = ChangeFeed(self.fetch)
+        self.leases: dict[str, tuple[str, float]] = {}  # name -> (holder, monotonic expiry)
 
     async def fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         out: list[Change] = []
@@ -124,6 +126,19 @@ class MemoryStore(BaseStore):
 
     async def _fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         return await self._state.fetch(collection, after, limit)
+
+    async def _acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        now = time.monotonic()
+        current = self._state.leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._state.leases[name] = (holder, now + ttl)
+        return True
+
+    async def _release_lease(self, name: str, holder: str) -> None:
+        current = self._state.leases.get(name)
+        if current is not None and current[0] == holder:
+            del self._state.leases[name]
 
     async def _insert(self, collection: str, docs: list[Doc]) -> None:
         coll = self._state.collections[collection]

@@ -11,7 +11,7 @@ from portflow.errors import UserError
 
 from .base import COLUMNS, mask_url
 
-__all__ = ["TABLES", "CHANGELOG", "SCHEMA", "DIALECT", "sqlite_path"]
+__all__ = ["TABLES", "CHANGELOG", "SCHEMA", "LEASES", "DIALECT", "sqlite_path"]
 
 TABLES = {"specs": "portflow_specs", "values": "portflow_values"}
 CHANGELOG = "portflow_changelog"
@@ -41,6 +41,21 @@ SCHEMA = [
         at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     )""",
 ]
+
+# Leases (``acquire_lease``): created on first use. ``expires`` is the machine's Unix time in seconds.
+LEASES = [
+    """CREATE TABLE IF NOT EXISTS portflow_leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires REAL NOT NULL
+    )""",
+]
+LEASE_TAKE = (
+    "INSERT INTO portflow_leases (name, holder, expires) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+    " SET holder = excluded.holder, expires = excluded.expires"
+    " WHERE portflow_leases.holder = excluded.holder OR portflow_leases.expires <= ?"
+)
+LEASE_RELEASE = "DELETE FROM portflow_leases WHERE name = ? AND holder = ?"
 
 
 def sqlite_path(url: str) -> str:
