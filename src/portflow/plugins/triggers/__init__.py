@@ -11,6 +11,7 @@ __all__ = ["register"]
 
 
 def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any = None) -> None:
-    from . import timer
+    from . import file, timer
 
     timer.register(scheme)
+    file.register(scheme)

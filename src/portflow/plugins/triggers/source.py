@@ -2,16 +2,17 @@
 
 ``Source.fire(payload)`` runs one process: the payload on ``out``; an error answer goes to ``error`` (and is
 logged when ``error`` does not handle it); on success the process's resources commit (its SQL) before it
-exits. It returns the error, or None: a broker acknowledges a message only on None. ``run(loop)`` starts the
-node's background loop in the runtime's lifetime; ``unload`` stops the loop and waits for the processes in
-flight (cancelling them after ``grace`` seconds).
+exits. It returns the error, or None: a broker would acknowledge a message only on None. ``spawn(work)``
+runs a ``fire`` in a task of its own; ``run(loop)`` starts the node's background loop in the runtime's
+lifetime; ``unload`` stops the loop and waits for the processes in flight (cancelling them after
+``grace`` seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ...errors import FlowError
@@ -63,9 +64,9 @@ class Source(Node):
                 task.cancel()
             await asyncio.wait(late, timeout=1.0)
 
-    def spawn(self, payload: Any) -> asyncio.Task[BaseException | None]:
-        """``fire(payload)`` in a task of its own, tracked so that ``unload`` waits for it."""
-        task = asyncio.get_running_loop().create_task(self.fire(payload))
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` (a ``fire``, say) in a task of its own, tracked so that ``unload`` waits for it."""
+        task = asyncio.get_running_loop().create_task(work)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return task
@@ -79,8 +80,8 @@ class Source(Node):
         proc = Process()
         error: BaseException | None = FlowError(f"{self.label}: process cancelled")
         try:
-            out = Packet(payload)
-            answer = await self.out_port.send(proc, out, out)
+            out = Packet(payload)  # an error as the payload (a file that does not decode) goes to error alone
+            answer = out if isinstance(payload, BaseException) else await self.out_port.send(proc, out, out)
             if isinstance(answer.payload, BaseException):
                 error = answer.payload
                 if not to_error:

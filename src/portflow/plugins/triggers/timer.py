@@ -138,7 +138,7 @@ class Timer(Source):
                 now = max(at.timestamp(), time.time())
                 if self.leading:
                     ticks += 1
-                    self.spawn({"time": at.isoformat(), "tick": ticks})
+                    self.spawn(self.fire({"time": at.isoformat(), "tick": ticks}))
         finally:
             if elector is not None:
                 elector.cancel()
