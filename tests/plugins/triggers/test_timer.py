@@ -190,7 +190,7 @@ async def test_cluster_once_survives_a_killed_holder(shared_url, tmp_path):
             killed_at = len(s.received)
             await s.wait_for(lambda r: len(times(r, "b")) >= 5, timeout=30)
             fired = times(s.received)
-            assert len(set(fired)) == len(fired), "a tick fired twice"
+            assert len(set(fired)) == len(fired), f"a tick fired twice: {s.received}"
             assert {path for path, _ in s.received[:killed_at]} == {"/a"}
             assert max(times(s.received, "a")) < min(times(s.received, "b"))
         finally:
@@ -199,3 +199,18 @@ async def test_cluster_once_survives_a_killed_holder(shared_url, tmp_path):
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(15)
                 proc.stderr.close()
+
+
+def test_an_interval_schedule_moves_past_each_tick_at_todays_float_precision():
+    from datetime import UTC
+
+    from portflow.plugins.triggers.timer import Schedule
+
+    schedule, now = Schedule(UTC, 0.1), 1764662752.0
+    seen = []
+    for _ in range(2000):
+        at = schedule.next(now)
+        seen.append(at)
+        now = at.timestamp()
+    assert len(set(seen)) == 2000
+    assert all(round((b - a).total_seconds(), 6) == 0.1 for a, b in itertools.pairwise(seen))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import inspect
 import logging
 import os
 import re
@@ -36,7 +37,12 @@ _EVENTS = {1: "added", 2: "modified", 3: "deleted"}
 
 
 class FileSpec(Spec, kw_only=True):
-    """Opens a process on ``out`` for every change to a watched file, directory or glob, with ``{path, event}``."""
+    """Opens a process on ``out`` for every change to a watched file, directory or glob, with ``{path, event}``.
+
+    ``event`` is added, modified or deleted. With ``read`` the content comes as ``data``; a file over
+    ``max_size`` or that does not decode goes to ``error`` instead. A glob's ``*`` stays within one
+    directory, ``**/`` spans any.
+    """
 
     path: Annotated[str, Meta(min_length=1, description="a file, a directory or a glob (* ? [..] **) to watch")]
     read: Annotated[Literal["text", "bytes", "json", "yaml"] | None, Meta(
@@ -166,7 +172,7 @@ EXAMPLE = """\
 
 
 def register(scheme: Scheme) -> None:
-    scheme.register("file", FileSpec, compile_file, description=FileSpec.__doc__ or "",
+    scheme.register("file", FileSpec, compile_file, description=inspect.cleandoc(FileSpec.__doc__ or ""),
                     ports={"out": "each change as {path, event} (and data with read)",
                            "error": "changes whose flow failed, files too large or that do not decode"},
                     example=EXAMPLE, plugin="triggers")

@@ -16,6 +16,7 @@ fires on every runtime.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import random
@@ -39,7 +40,13 @@ log = logging.getLogger("portflow.triggers.timer")
 
 
 class TimerSpec(Spec, kw_only=True):
-    """Opens a process on ``out`` at every tick of an ``interval`` or a ``cron`` schedule, with ``{time, tick}``."""
+    """Opens a process on ``out`` at every tick of an ``interval`` or a ``cron`` schedule, with ``{time, tick}``.
+
+    ``time`` is the tick's scheduled instant (ISO 8601 in ``timezone``), ``tick`` how many ticks this node fired.
+    Interval ticks are aligned to the epoch, so every runtime computes the same instants. With
+    ``cluster: once`` only the runtime holding the store lease ``timer/NAMESPACE/NAME`` fires; when it
+    stops or dies another takes over within ``lease``.
+    """
 
     interval: Annotated[PositiveDuration | None, Meta(description="tick every this long (aligned to the epoch)")] = None
     cron: Annotated[str | None, Meta(description="a cron expression: 5 fields, or 6 with seconds first")] = None
@@ -63,7 +70,8 @@ class Schedule:
     def next(self, after: float) -> datetime:
         """The first tick strictly after ``after`` (a Unix time; a tick's own instant gives the next one)."""
         if self.interval is not None:
-            n = math.floor(after / self.interval + 1e-6) + 1  # the epsilon: a tick's instant, rounded, is past it
+            # The epsilon (a thousandth of an interval): a tick's own instant, rounded in floats, counts as past.
+            n = math.floor(after / self.interval + 1e-3) + 1
             return datetime.fromtimestamp(n * self.interval, self.zone)
         from croniter import croniter
 
@@ -179,6 +187,6 @@ EXAMPLE = """\
 
 
 def register(scheme: Scheme) -> None:
-    scheme.register("timer", TimerSpec, compile_timer, description=TimerSpec.__doc__ or "",
+    scheme.register("timer", TimerSpec, compile_timer, description=inspect.cleandoc(TimerSpec.__doc__ or ""),
                     ports={"out": "each tick as {time, tick}", "error": "ticks whose flow failed"},
                     example=EXAMPLE, plugin="triggers")
