@@ -10,7 +10,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml $(wildcard examples/plugin/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint,bench]'
+	$(BIN)/pip install --quiet -e '.[test,lint,bench,nats]'
 	@if [ -f examples/plugin/pyproject.toml ]; then $(BIN)/pip install --quiet -e examples/plugin; fi
 	$(BIN)/python -c "import yaml, sys; sys.exit(0 if yaml.__with_libyaml__ else 'PyYAML was built without libyaml')"
 	touch $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,7 +18,11 @@ class Sink:
         self._arrived = asyncio.Condition()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
+        text = await request.text() if request.can_read_body else None
+        try:
+            body = json.loads(text) if text is not None else None
+        except ValueError:
+            body = text
         async with self._arrived:
             self.received.append((request.path, body))
             self._arrived.notify_all()
