@@ -17,7 +17,8 @@ def reset_postgres(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_changelog, portflow_history")
+        conn.execute("DROP TABLE IF EXISTS portflow_specs, portflow_values, portflow_charts, portflow_changelog, "
+                     "portflow_history, portflow_leases")
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

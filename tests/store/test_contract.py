@@ -515,3 +515,44 @@ async def test_the_store_is_an_async_context_manager(store_url: str) -> None:
     async with store as s:
         assert s is store
         assert await s.head() == 0
+
+
+# ----------------------------------------------------------------------------------------------- leases
+
+
+async def test_a_lease_has_one_holder_until_it_is_released(store: Store) -> None:
+    assert await store.acquire_lease("timer/a", "one", 30)
+    assert not await store.acquire_lease("timer/a", "two", 30)
+    assert await store.acquire_lease("timer/a", "one", 30)  # renewed by its holder
+    assert await store.acquire_lease("timer/b", "two", 30)  # another name is another lease
+    await store.release_lease("timer/a", "two")  # not its holder: nothing happens
+    assert not await store.acquire_lease("timer/a", "two", 30)
+    await store.release_lease("timer/a", "one")
+    assert await store.acquire_lease("timer/a", "two", 30)
+    assert not await store.acquire_lease("timer/a", "one", 30)
+
+
+async def test_a_lease_not_renewed_expires_and_another_holder_takes_it(store: Store) -> None:
+    assert await store.acquire_lease("timer/x", "dead", 0.3)
+    assert not await store.acquire_lease("timer/x", "alive", 30)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while not await store.acquire_lease("timer/x", "alive", 30):
+        assert loop.time() < deadline, "the expired lease was never taken over"
+        await asyncio.sleep(0.05)
+    assert not await store.acquire_lease("timer/x", "dead", 0.3)  # the old holder lost it
+
+
+async def test_two_store_objects_on_one_database_see_one_lease(store: Store, store_url: str) -> None:
+    async with open_store(store_url) as other:
+        assert await store.acquire_lease("timer/shared", "a", 30)
+        assert not await other.acquire_lease("timer/shared", "b", 30)
+        await store.release_lease("timer/shared", "a")
+        assert await other.acquire_lease("timer/shared", "b", 30)
+
+
+async def test_lease_arguments_are_checked(store: Store) -> None:
+    with pytest.raises(UserError, match="ttl"):
+        await store.acquire_lease("n", "h", 0)
+    with pytest.raises(UserError, match="non-empty"):
+        await store.acquire_lease("", "h", 1)

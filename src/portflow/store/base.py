@@ -244,6 +244,8 @@ class Store(Protocol):
     async def head(self) -> int: ...
     async def __aenter__(self) -> Store: ...
     async def __aexit__(self, *exc: object) -> None: ...
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> bool: ...
+    async def release_lease(self, name: str, holder: str) -> None: ...
 
 
 # -------------------------------------------------------------------------------------- shared skeleton
@@ -386,6 +388,33 @@ class BaseStore:
         await self.close()
 
     async def open(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # -- leases: one holder at a time among every runtime on this store (``timer cluster: once``) -----
+
+    async def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take the lease ``name`` for ``holder`` for ``ttl`` seconds, or renew it; True if ``holder`` holds it.
+
+        It is taken when nobody holds it, when its holder let it expire (died, say), or when ``holder`` already
+        holds it (then it is renewed). The store's clock decides expiry (PostgreSQL's, the machine's for
+        SQLite), so holders on several machines need not agree on the time.
+        """
+        if not isinstance(name, str) or not name or not isinstance(holder, str) or not holder:
+            raise UserError("lease: the name and the holder are non-empty strs")
+        if not ttl > 0:
+            raise UserError(f"lease: ttl must be > 0 seconds, got {ttl!r}")
+        self._check_open()
+        return await self._acquire_lease(name, holder, float(ttl))
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up if ``holder`` holds it (another holder may take it at once); else do nothing."""
+        self._check_open()
+        await self._release_lease(name, holder)
+
+    async def _acquire_lease(self, name: str, holder: str, ttl: float) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def _release_lease(self, name: str, holder: str) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     async def close(self) -> None:  # pragma: no cover - overridden

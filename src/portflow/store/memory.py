@@ -78,6 +78,7 @@ class _State:
         self.feed = ChangeFeed(self.fetch)
         self.history: dict[tuple[str, str], list[Revision]] = {}  # (collection, id) -> revisions, oldest first
         self.revision = 0
+        self.leases: dict[str, tuple[str, float]] = {}  # name -> (holder, monotonic expiry)
 
     async def fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         out: list[Change] = []
@@ -160,6 +161,19 @@ class MemoryStore(BaseStore):
 
     async def _fetch(self, collection: str, after: int, limit: int) -> list[Change]:
         return await self._state.fetch(collection, after, limit)
+
+    async def _acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        now = time.monotonic()
+        current = self._state.leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._state.leases[name] = (holder, now + ttl)
+        return True
+
+    async def _release_lease(self, name: str, holder: str) -> None:
+        current = self._state.leases.get(name)
+        if current is not None and current[0] == holder:
+            del self._state.leases[name]
 
     async def _insert(self, collection: str, docs: list[Doc]) -> None:
         coll = self._state.collections[collection]

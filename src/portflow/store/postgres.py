@@ -109,6 +109,21 @@ _SCHEMA = [
     ),
 ]
 
+# Leases (``acquire_lease``): created on first use; the server's clock decides expiry.
+_LEASES = """CREATE TABLE IF NOT EXISTS portflow_leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires TIMESTAMPTZ NOT NULL
+)"""
+_LEASE_TAKE = (
+    "INSERT INTO portflow_leases (name, holder, expires)"
+    " VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s)) ON CONFLICT (name) DO UPDATE"
+    " SET holder = EXCLUDED.holder, expires = EXCLUDED.expires"
+    " WHERE portflow_leases.holder = EXCLUDED.holder OR portflow_leases.expires <= clock_timestamp()"
+    " RETURNING holder"
+)
+
+
 # Follows `WITH changed AS (... RETURNING pos, id, namespace, name, doc)`: the changelog rows and the history
 # rows of the changed documents; returns (seq, revision, id) per document.
 _LOG_ROWS = (
@@ -180,6 +195,7 @@ class PostgresStore(BaseStore):
         self._max_size = max_size
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._leases_ready = False  # the leases table exists (made on the first lease call)
         self.listener_pid: int | None = None
         """The server process id of the listener connection (None while it is not connected)."""
 
@@ -244,6 +260,26 @@ class PostgresStore(BaseStore):
         head = int(row[0]) if row else 0
         self._feed.note_head(head)
         return head
+
+    async def _acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        async with self._connection() as conn:
+            await self._ensure_leases(conn)
+            cur = await conn.execute(_LEASE_TAKE, (name, holder, ttl))
+            row = await cur.fetchone()
+        return row is not None and row[0] == holder
+
+    async def _release_lease(self, name: str, holder: str) -> None:
+        async with self._connection() as conn:
+            await self._ensure_leases(conn)
+            await conn.execute("DELETE FROM portflow_leases WHERE name = %s AND holder = %s", (name, holder))
+
+    async def _ensure_leases(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if not self._leases_ready:
+            try:
+                await conn.execute(_LEASES)
+            except psycopg.errors.UniqueViolation:  # another store created it at the same moment
+                pass
+            self._leases_ready = True
 
     # ------------------------------------------------------------------------------------ plumbing
 

@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,11 +51,11 @@ from .base import (
 from .sqlite_sql import CHANGELOG as _CHANGELOG
 from .sqlite_sql import DIALECT as _DIALECT
 from .sqlite_sql import HISTORY as _HISTORY
+from .sqlite_sql import LEASE_RELEASE, LEASE_TAKE, LEASES, sqlite_path
 from .sqlite_sql import SCHEMA as _SCHEMA
 from .sqlite_sql import SEED_HISTORY as _SEED_HISTORY
 from .sqlite_sql import TABLES as _TABLES
 from .sqlite_sql import TRIM_HISTORY as _TRIM_HISTORY
-from .sqlite_sql import sqlite_path
 
 log = logging.getLogger("portflow.store")
 
@@ -84,6 +85,7 @@ class SqliteStore(BaseStore):
         self._written: dict[str, int] = {}  # id -> new revision, in the write transaction under way
         # Set on the loop, read on the thread (after it read the head; see _collect):
         self._watching = False
+        self._leases_ready = False  # the leases table exists (made on the first lease call)
 
     # ------------------------------------------------------------------------------------- lifecycle
 
@@ -146,6 +148,12 @@ class SqliteStore(BaseStore):
 
     async def _history(self, collection: str, filter: dict[str, Any], limit: int | None) -> list[Revision]:
         return await self._run(self._db_history, collection, filter, limit)
+
+    async def _acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        return await self._run(self._db_lease, name, holder, ttl)
+
+    async def _release_lease(self, name: str, holder: str) -> None:
+        await self._run(self._db_lease, name, holder, None)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         executor, loop = self._executor, self._loop
@@ -438,6 +446,22 @@ class SqliteStore(BaseStore):
             sql += f" LIMIT {int(limit)}"
         return [(c, Event(op, ident, ns, name, seq, at))
                 for seq, c, op, ident, ns, name, at in self._db.execute(sql, params)]
+
+    def _db_lease(self, name: str, holder: str, ttl: float | None) -> bool:
+        """Take or renew (``ttl``) or release (None) a lease, in one write transaction."""
+        with self._transaction() as db:
+            if not self._leases_ready:
+                for stmt in LEASES:
+                    db.execute(stmt)
+            if ttl is None:
+                db.execute(LEASE_RELEASE, (name, holder))
+                row = None
+            else:
+                now = time.time()
+                db.execute(LEASE_TAKE, (name, holder, now + ttl, now))
+                row = db.execute("SELECT holder FROM portflow_leases WHERE name = ?", (name,)).fetchone()
+        self._leases_ready = True
+        return row is not None and row[0] == holder
 
     def _db_poll(self) -> None:
         version = self._db.execute("PRAGMA data_version").fetchone()[0]

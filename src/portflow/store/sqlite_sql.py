@@ -11,7 +11,7 @@ from portflow.errors import UserError
 
 from .base import COLUMNS, mask_url
 
-__all__ = ["TABLES", "CHANGELOG", "HISTORY", "SCHEMA", "SEED_HISTORY", "TRIM_HISTORY", "DIALECT", "sqlite_path"]
+__all__ = ["TABLES", "CHANGELOG", "HISTORY", "SCHEMA", "SEED_HISTORY", "TRIM_HISTORY", "LEASES", "DIALECT", "sqlite_path"]
 
 TABLES = {"specs": "portflow_specs", "values": "portflow_values", "charts": "portflow_charts"}
 CHANGELOG = "portflow_changelog"
@@ -74,6 +74,21 @@ TRIM_HISTORY = (
     " WHERE n > ?)"
 )
 """Keep the newest N revisions of each document of a write (``{ids}``: one ``?`` per id)."""
+
+# Leases (``acquire_lease``): created on first use. ``expires`` is the machine's Unix time in seconds.
+LEASES = [
+    """CREATE TABLE IF NOT EXISTS portflow_leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires REAL NOT NULL
+    )""",
+]
+LEASE_TAKE = (
+    "INSERT INTO portflow_leases (name, holder, expires) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+    " SET holder = excluded.holder, expires = excluded.expires"
+    " WHERE portflow_leases.holder = excluded.holder OR portflow_leases.expires <= ?"
+)
+LEASE_RELEASE = "DELETE FROM portflow_leases WHERE name = ? AND holder = ?"
 
 
 def sqlite_path(url: str) -> str:

@@ -1,0 +1,300 @@
+"""The ``nats`` kind: NATS subjects (core, with queue groups) and JetStream durable consumers.
+
+Consuming (``consume``, a subject): each message leaves on ``out`` in its own process as ``{subject, data, headers,
+id}``; ``data`` is decoded by the ``Content-Type`` header (else sniffed, as a WebSocket message is).
+``concurrency`` bounds the processes in flight: no more messages are taken while that many run.
+
+- core NATS (no ``stream``): ``group`` is the queue group, so runtimes in one group split the messages.
+  Core NATS has no acknowledgement: a failed process is logged (and sent to ``error``).
+- JetStream (``stream`` set): a durable pull consumer named ``group`` on the stream. A message is
+  acknowledged only after its process exits without error; a failure naks it (redelivered), and the
+  delivery numbered ``max_deliveries`` that fails goes to ``error`` (or is logged when nothing handles
+  it) and is terminated: never lost silently. A message whose process is still running when its
+  ``ack_wait`` passes is redelivered (at least once).
+
+Publishing (``in``): a payload ``{subject, data, headers}`` (or anything else, as ``data``) is published to
+its ``subject`` or the spec's ``publish``; with ``stream`` it is answered with the broker's acknowledgement
+``{stream, seq}``, else once the server has it (a flush), with null.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Annotated, Any
+
+from msgspec import Meta
+
+from ...errors import FlowError
+from ...lifetime import TaskStatus
+from ...packet import Packet
+from ...port import IN, InPort
+from ...process import Process
+from ...scheme import Context, Scheme, spec_error
+from ...spec import PositiveDuration, Spec
+from ...store.base import mask_url, scrub
+from ..net import mime
+from ..triggers.source import Source
+
+__all__ = ["NatsSpec", "NatsNode", "compile_nats", "register"]
+
+log = logging.getLogger("portflow.brokers.nats")
+
+
+class NatsSpec(Spec, kw_only=True):
+    """Consumes a NATS subject (core or JetStream) into processes on ``out``; publishes what ``in`` receives."""
+
+    url: Annotated[str, Meta(description="the server, nats://[user:password@]host:port (bind secrets from a value)")] = \
+        "nats://127.0.0.1:4222"
+    consume: Annotated[str | None, Meta(description="the subject to consume (wildcards allowed); none: publish only")] = None
+    group: Annotated[str | None, Meta(description="the queue group (core) or durable consumer name (JetStream)")] = None
+    stream: Annotated[str | None, Meta(description="consume and publish through this JetStream stream")] = None
+    publish: Annotated[str | None, Meta(description="the subject a packet on in goes to when it names none")] = None
+    concurrency: Annotated[int, Meta(ge=1, description="processes in flight at most")] = 16
+    max_deliveries: Annotated[int, Meta(ge=1, description="JetStream: deliveries of a failing message before error")] = 5
+    ack_wait: Annotated[PositiveDuration, Meta(description="JetStream: how long a delivery may take before redelivery")] = \
+        PositiveDuration(30.0)
+
+
+def _payload(msg: Any) -> dict[str, Any]:
+    headers = dict(msg.headers or {})
+    content_type = headers.get("Content-Type")
+    try:
+        data = mime.decode(msg.data, content_type) if msg.data else None
+    except mime.BodyError:
+        data = msg.data
+    ident = headers.get("Nats-Msg-Id")
+    if ident is None and msg.reply and msg.reply.startswith("$JS.ACK."):
+        ident = str(msg.metadata.sequence.stream)
+    return {"subject": msg.subject, "data": data, "headers": headers, "id": ident}
+
+
+def _outgoing(payload: Any) -> tuple[str | None, bytes, dict[str, str]]:
+    if isinstance(payload, dict) and "data" in payload and set(payload) <= {"subject", "data", "headers", "id"}:
+        subject, data, headers = payload.get("subject"), payload.get("data"), dict(payload.get("headers") or {})
+    else:
+        subject, data, headers = None, payload, {}
+    if isinstance(data, (bytes, bytearray)):
+        raw = bytes(data)
+    elif isinstance(data, str):
+        raw = data.encode()
+        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    else:
+        content_type, raw = mime.encode(data, headers.get("Content-Type"))
+        headers["Content-Type"] = content_type
+    return subject, raw, {str(k): str(v) for k, v in headers.items()}
+
+
+class NatsNode(Source):
+    """The live node: ``load()`` connects and consumes, ``unload()`` stops taking messages and drains."""
+
+    INPORTS = {IN: "in_port"}
+
+    def __init__(self, url: str, *, subject: str | None = None, group: str | None = None, stream: str | None = None,
+                 publish: str | None = None, concurrency: int = 16, max_deliveries: int = 5, ack_wait: float = 30.0,
+                 **source: Any) -> None:
+        super().__init__(**source)
+        self.url = url
+        self.subject = subject
+        self.group = group
+        self.stream = stream
+        self.publish_to = publish
+        self.concurrency = concurrency
+        self.max_deliveries = max_deliveries
+        self.ack_wait = ack_wait
+        self.in_port = InPort(IN, self, self._publish)
+        self.nc: Any = None
+        self.js: Any = None
+        self.dropped = 0  # messages that failed max_deliveries times and that error did not handle
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def _connect(self) -> None:
+        import nats
+
+        async def disconnected() -> None:
+            log.warning("%s: disconnected from %s (reconnecting)", self.label, mask_url(self.url))
+
+        async def error(exc: Exception) -> None:
+            log.warning("%s: %s", self.label, scrub(str(exc), self.url))
+
+        try:
+            self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                         connect_timeout=5, disconnected_cb=disconnected, error_cb=error,
+                                         allow_reconnect=True)
+        except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
+            raise FlowError(f"{self.label}: cannot connect to {mask_url(self.url)}: "
+                            f"{scrub(str(exc) or type(exc).__name__, self.url)}") from None
+        if self.stream:
+            self.js = self.nc.jetstream()
+
+    async def load(self) -> None:
+        await self._connect()
+        if self.subject:
+            await self.run(self._consume_jetstream if self.stream else self._consume_core)
+
+    async def unload(self) -> None:
+        await super().unload()  # stop consuming, then drain the processes in flight (they ack)
+        nc, self.nc = self.nc, None
+        if nc is not None:
+            try:
+                await nc.drain()
+            except Exception as exc:  # noqa: BLE001 - closing: log and go on
+                log.warning("%s: closing the connection: %s", self.label, exc)
+
+    async def close(self) -> None:
+        if self.nc is not None:
+            await self.unload()
+
+    # -- consuming --------------------------------------------------------------------------------
+    async def _consume_core(self, status: TaskStatus[Any]) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+        queue: asyncio.Queue[Any] = asyncio.Queue(self.concurrency)
+
+        async def received(msg: Any) -> None:
+            await queue.put(msg)  # blocks the subscription's reader while the flow is behind
+
+        sub = await self.nc.subscribe(self.subject, queue=self.group or "", cb=received,
+                                      pending_msgs_limit=self.concurrency * 4)
+        await self.nc.flush()
+        status.started()
+        try:
+            while True:
+                msg = await queue.get()
+                await slots.acquire()
+                self.spawn(self._one_core(msg, slots))
+        finally:
+            await sub.unsubscribe()
+
+    async def _one_core(self, msg: Any, slots: asyncio.Semaphore) -> None:
+        try:
+            await self.fire(_payload(msg))
+        finally:
+            slots.release()
+
+    async def _consume_jetstream(self, status: TaskStatus[Any]) -> None:
+        from nats.js.api import ConsumerConfig
+
+        config = ConsumerConfig(max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=self.concurrency)
+        sub = await self.js.pull_subscribe(self.subject, durable=self.group, stream=self.stream, config=config)
+        status.started()
+        import nats.errors
+
+        busy = 0  # messages whose process runs
+        room = asyncio.Event()
+
+        def done(_: asyncio.Task[Any]) -> None:
+            nonlocal busy
+            busy -= 1
+            room.set()
+
+        while True:
+            while busy >= self.concurrency:
+                room.clear()
+                await room.wait()
+            try:
+                msgs = await sub.fetch(self.concurrency - busy, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                msgs = []
+            except Exception as exc:  # noqa: BLE001 - not connected: retried
+                log.warning("%s: fetch failed (retrying): %s", self.label, exc)
+                msgs = []
+                await asyncio.sleep(0.5)
+            for msg in msgs:
+                busy += 1
+                self.spawn(self._one_jetstream(msg)).add_done_callback(done)
+
+    async def _one_jetstream(self, msg: Any) -> None:
+        try:
+            delivery = msg.metadata.num_delivered
+            payload = _payload(msg)
+            error = await self.fire(payload, to_error=False)
+            if error is None:
+                await msg.ack()
+            elif delivery < self.max_deliveries:
+                await msg.nak()
+            else:
+                await self._dead_letter(payload, error, delivery)
+                await msg.term()
+        except Exception as exc:  # noqa: BLE001 - the ack failed: the broker redelivers it
+            log.warning("%s: cannot acknowledge a message (it will be redelivered): %s", self.label, exc)
+
+    async def _dead_letter(self, payload: dict[str, Any], error: BaseException, delivery: int) -> None:
+        """The last failed delivery of a message: to ``error`` as the error, its message attached."""
+        proc = Process()
+        try:
+            err = FlowError(f"{self.label}: message {payload.get('id')} on {payload['subject']} failed "
+                            f"{delivery} time(s): {error}")
+            proc.set("message", payload)
+            answer = await self.error_port.send(proc, Packet(err), Packet(err))
+            if answer.payload is err or isinstance(answer.payload, BaseException):
+                self.dropped += 1
+                log.error("%s; dropped", err)
+            else:
+                await proc.commit()
+        finally:
+            await proc.exit()
+
+    # -- publishing -------------------------------------------------------------------------------
+    async def _publish(self, proc: Process, pck: Packet) -> Packet:
+        subject, raw, headers = _outgoing(pck.payload)
+        subject = subject or self.publish_to
+        if not subject:
+            err = Packet(FlowError(f"{self.label}: no subject to publish to (set publish or the payload's subject)"))
+            return await self.error_port.send(proc, err, err)
+        if self.nc is None:
+            err = Packet(FlowError(f"{self.label}: not connected"))
+            return await self.error_port.send(proc, err, err)
+        try:
+            if self.stream:
+                ack = await self.js.publish(subject, raw, stream=self.stream, headers=headers or None)
+                return Packet({"stream": ack.stream, "seq": ack.seq})
+            await self.nc.publish(subject, raw, headers=headers or None)
+            await self.nc.flush()
+            return Packet(None)
+        except Exception as exc:  # noqa: BLE001 - answered, as data
+            err = Packet(FlowError(f"{self.label}: publish to {subject} failed: {exc}"))
+            return await self.error_port.send(proc, err, err)
+
+
+def compile_nats(spec: NatsSpec, context: Context) -> NatsNode:
+    try:
+        import nats  # noqa: F401
+    except ImportError:
+        raise spec_error(spec, "", "the nats kind needs its client: pip install 'portflow[nats]'") from None
+    if not spec.url.startswith(("nats://", "tls://", "ws://", "wss://")):
+        raise spec_error(spec, "url", f"{mask_url(spec.url)!r} is not a nats:// URL")
+    if spec.stream and spec.consume and not spec.group:
+        raise spec_error(spec, "group", "a JetStream consumer needs a durable name (group)")
+    return NatsNode(spec.url, subject=spec.consume, group=spec.group, stream=spec.stream, publish=spec.publish,
+                    concurrency=spec.concurrency, max_deliveries=spec.max_deliveries, ack_wait=float(spec.ack_wait),
+                    label=spec.subject,
+                    lifetime=context.lifetime, grace=context.settings.grace)
+
+
+EXAMPLE = """\
+- kind: nats
+  name: orders
+  url: nats://127.0.0.1:4222
+  stream: ORDERS
+  consume: orders.>
+  group: portflow
+  max_deliveries: 3
+  ports:
+    out:
+      - name: log
+        port: in
+- kind: print
+  name: log
+"""
+
+
+def register(scheme: Scheme) -> None:
+    scheme.register("nats", NatsSpec, compile_nats, description=inspect.cleandoc(NatsSpec.__doc__ or ""),
+                    ports={"in": "messages to publish, {subject, data, headers} or data",
+                           "out": "each message as {subject, data, headers, id}",
+                           "error": "messages that failed max_deliveries times; publish failures"},
+                    example=EXAMPLE, plugin="brokers")
