@@ -34,6 +34,7 @@ async def test_reloading_the_router_keeps_the_socket(ping, store):
     port = listener.port
     errors, answers = [], []
     stop = asyncio.Event()
+    first, changed = asyncio.Event(), asyncio.Event()
 
     async def hammer(client):
         while not stop.is_set():
@@ -42,17 +43,19 @@ async def test_reloading_the_router_keeps_the_socket(ping, store):
                     answers.append(await resp.text())
             except aiohttp.ClientError as exc:
                 errors.append(exc)
+            if len(answers) >= 5:
+                first.set()
+            if "pong2" in answers[-1:]:
+                changed.set()
 
     async with aiohttp.ClientSession() as client:
         task = asyncio.ensure_future(hammer(client))
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(first.wait(), 60)  # the hammer is answered before the change
         (doc,) = await store.specs.find({"namespace": "default", "name": "pong"})
         await store.specs.update([{**doc, "code": "pong2"}])
-        for _ in range(200):
-            if answers and answers[-1] == "pong2":
-                break
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(changed.wait(), 60)  # a safety net: the reload is an event
         stop.set()
         await task
     assert not errors
     assert answers[0] == "pong" and answers[-1] == "pong2"
+    assert set(answers) == {"pong", "pong2"}

@@ -13,7 +13,7 @@ from portflow.plugins.system.signal import Signal
 from .conftest import Record, context_for, node_of
 
 
-async def settle(condition, timeout: float = 2.0) -> None:
+async def settle(condition, timeout: float = 30.0) -> None:  # a safety net: each waits on an event
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.005)
