@@ -63,6 +63,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 
     from ..plugin import default_registries
     from ..runtime import Runtime
+    from ..tracing import install as install_tracing
 
     runtime_settings = settings.runtime_settings(listener_reuse_port=reuse_port)
     registries = default_registries(runtime_settings)
@@ -72,6 +73,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
                    limits=settings.document_limits())
         runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
                           hooks=registries.hooks, environment=environment, settings=runtime_settings)
+        untrace = install_tracing(runtime.context.observer, namespace)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -86,6 +88,8 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
             await asyncio.wait_for(runtime.close(), timeout=grace)
         except TimeoutError:
             log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
+        if untrace is not None:
+            untrace()
     finally:
         await store.close()
 

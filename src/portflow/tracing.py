@@ -1,0 +1,331 @@
+"""Tracing: OpenTelemetry spans for processes, hops and SQL statements, set up by the standard variables.
+
+``from_environment()`` reads ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``null`` — spans made and
+dropped, for benchmarks — or any name an installed package registers under the entry-point group
+``opentelemetry_traces_exporter``; comma-separated for several). Unset or ``none`` (or
+``OTEL_SDK_DISABLED=true``): tracing is off and nothing subscribes, so a hop costs what it always did. The
+SDK itself reads the rest: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and the other ``OTEL_EXPORTER_OTLP_*``),
+``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_SERVICE_NAME`` (``portflow`` when unset),
+``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_BSP_*`` (spans are exported in batches by a background thread).
+
+``Tracing`` is one ``observe.Subscriber``: a span per process (its parent is the process's parent, or the
+W3C ``traceparent`` of the request that started it) and one per hop (a child of the hop it happened
+inside), named after the target spec and port and carrying ``portflow.namespace``, ``portflow.spec``,
+``portflow.kind`` and ``portflow.port``; an error answer sets the span's status and records an
+``exception`` event (its message scrubbed of secrets). The sampler decides once per process: a process
+sampled out gets no hop spans at all, so at 1 % the other 99 % cost one non-recording span each.
+
+Inside a hop, ``propagate(headers)`` adds the hop's ``traceparent`` to an outgoing request (the ``http``,
+``proxy`` and ``websocket`` nodes), and ``statement(sql, system)`` wraps one SQL statement in a child span
+holding the statement text (never its parameters). Both cost one context-variable read while tracing is
+off.
+
+The root process of a trigger continues an incoming trace when its first packet is a map whose ``header``
+has ``Traceparent`` (the listener's request payload; a WebSocket request's too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from .observe import Hop, Subscriber
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span, Tracer
+
+    from .process import Process
+
+__all__ = ["Tracing", "from_environment", "propagate", "statement", "NullSpanExporter", "OTLP_EXTRA"]
+
+log = logging.getLogger("portflow.tracing")
+
+OTLP_EXTRA = "portflow[otlp]"
+_SCOPE = "portflow"
+
+
+@dataclass(slots=True)
+class _Active:
+    """What the current hop is: its process, its span and the context holding that span."""
+
+    process: Process
+    span: Span
+    context: Context
+    tracer: Tracer
+
+
+_active: contextvars.ContextVar[_Active | None] = contextvars.ContextVar("portflow.tracing", default=None)
+
+
+class _Dropped:
+    """The state of a process the sampler left out: nothing is recorded for it or its children."""
+
+
+_DROPPED = _Dropped()
+_PENDING = _Dropped()  # a root process whose span waits for its first packet (which may carry a traceparent)
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+def exporter_names(environ: Mapping[str, str]) -> list[str]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names; empty when tracing is off."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    names = [n.strip().lower() for n in environ.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    return [n for n in names if n and n != "none"]
+
+
+def _exporter(name: str) -> SpanExporter | None:
+    """The exporter called ``name``; None (with one line saying why) when it cannot be had."""
+    if name in ("otlp", "otlp_proto_http"):
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            log.error("OTEL_TRACES_EXPORTER=%s needs the OTLP exporter: pip install '%s'", name, OTLP_EXTRA)
+            return None
+        return OTLPSpanExporter()
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    if name == "null":
+        return cast("SpanExporter", NullSpanExporter())
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="opentelemetry_traces_exporter", name=name):
+        return entry.load()()
+    log.error("OTEL_TRACES_EXPORTER: unknown exporter %r (known: otlp, console, null, none)", name)
+    return None
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> TracerProvider | None:
+    """A tracer provider exporting to the exporters ``OTEL_TRACES_EXPORTER`` names, or None: tracing off."""
+    environ = os.environ if environ is None else environ
+    names = exporter_names(environ)
+    if not names:
+        return None
+    exporters = [e for e in map(_exporter, names) if e is not None]
+    if not exporters:
+        return None
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    named = environ.get("OTEL_SERVICE_NAME") or "service.name=" in environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    attributes = {} if named else {SERVICE_NAME: "portflow"}
+    provider = TracerProvider(resource=Resource.create(attributes))  # reads OTEL_TRACES_SAMPLER(_ARG)
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+class NullSpanExporter:
+    """Takes every span and keeps none (``OTEL_TRACES_EXPORTER=null``): the cost of tracing, not of sending."""
+
+    def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+# -- the subscriber ------------------------------------------------------------------------------------
+
+def _payload_error(hop: Hop) -> BaseException | None:
+    answer = hop.answer
+    if answer is not None and isinstance(answer.payload, BaseException):
+        return answer.payload
+    return None
+
+
+class Tracing(Subscriber):
+    """Spans for processes and hops; see the module docstring. ``symbol_of(node)`` names a hop's source."""
+
+    def __init__(self, tracer: Tracer, namespace: str = "", symbol_of: Callable[[Any], Any] | None = None) -> None:
+        from opentelemetry import trace
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        self.tracer = tracer
+        self.namespace = namespace
+        self.symbol_of = symbol_of or (lambda node: None)
+        self._procs: dict[Process, Any] = {}  # a process -> (span, context) | _DROPPED | _PENDING
+        self._hops: dict[Hop, tuple[Span, _Active | None]] = {}
+        self._with_span = trace.set_span_in_context
+        self._propagator = TraceContextTextMapPropagator()
+
+    # -- processes ------------------------------------------------------------------------------------
+    def process_started(self, proc: Process) -> None:
+        parent = proc.parent
+        state = self._procs.get(parent) if parent is not None else None
+        if parent is None or state is None:
+            self._procs[proc] = _PENDING  # its first hop's packet may continue a trace
+            return
+        if state is _PENDING:
+            state = self._open_root(parent, None)
+        if state is _DROPPED:
+            self._procs[proc] = _DROPPED
+            return
+        current = _active.get()
+        context = current.context if current is not None and current.process is parent else state[1]
+        self._open(proc, "process", context)
+
+    def _open(self, proc: Process, name: str, context: Context | None, attributes: dict[str, Any] | None = None,
+              kind: Any = None) -> Any:
+        from opentelemetry.trace import SpanKind
+
+        span = self.tracer.start_span(name, context=context, kind=kind or SpanKind.INTERNAL,
+                                      attributes={"portflow.namespace": self.namespace, **(attributes or {})})
+        if not span.is_recording():
+            state: Any = _DROPPED
+        else:
+            span.set_attribute("portflow.process", proc.id)
+            state = (span, self._with_span(span))
+        self._procs[proc] = state
+        return state
+
+    def _open_root(self, proc: Process, packet: Any) -> Any:
+        """The span of a root process: a server span continuing the request's ``traceparent``, if it has one."""
+        from opentelemetry.context import Context
+        from opentelemetry.trace import SpanKind
+
+        payload = packet.payload if packet is not None else None
+        header = payload.get("header") if type(payload) is dict else None
+        if type(header) is not dict or "method" not in payload:  # type: ignore[operator]
+            return self._open(proc, "process", Context())
+        carrier = {k.lower(): v[0] if isinstance(v, list) and v else v for k, v in header.items()
+                   if k in ("Traceparent", "Tracestate")}
+        context = self._propagator.extract(carrier, context=Context()) if carrier else Context()
+        method = str(payload["method"])  # type: ignore[index]
+        return self._open(proc, method, context, {"http.request.method": method,
+                                                  "url.path": str(payload.get("path", ""))},  # type: ignore[union-attr]
+                          SpanKind.SERVER)
+
+    def process_exited(self, proc: Process) -> None:
+        state = self._procs.pop(proc, None)
+        if type(state) is not tuple:
+            return
+        span = state[0]
+        if proc.error is not None:
+            _record(span, proc.error)
+        span.end()
+
+    # -- hops -----------------------------------------------------------------------------------------
+    def hop_started(self, hop: Hop) -> None:
+        proc = hop.process
+        state = self._procs.get(proc)
+        if state is _PENDING:
+            state = self._open_root(proc, hop.packet)
+        if type(state) is not tuple:
+            return None  # sampled out (or not seen): no span
+        current = _active.get()
+        context = current.context if current is not None and current.process is proc else state[1]
+        sb = hop.symbol
+        port = hop.target.name
+        attributes = {"portflow.namespace": self.namespace, "portflow.port": port}
+        if sb is not None:
+            attributes["portflow.spec"] = sb.label
+            attributes["portflow.kind"] = sb.kind
+            name = f"{sb.label} {port}"
+        else:
+            name = f"{type(hop.target.node).__name__} {port}"
+        source = self.symbol_of(hop.source.node)
+        if source is not None:
+            attributes["portflow.source.spec"] = source.label
+            attributes["portflow.source.port"] = hop.source.name
+        span = self.tracer.start_span(name, context=context, attributes=attributes)
+        self._hops[hop] = (span, current)
+        _active.set(_Active(proc, span, self._with_span(span), self.tracer))
+        return None
+
+    def hop_ended(self, hop: Hop) -> None:
+        entry = self._hops.pop(hop, None)
+        if entry is None:
+            return
+        span, previous = entry
+        _active.set(previous)
+        error = _payload_error(hop)
+        if error is not None:
+            _record(span, error)
+        span.end()
+
+
+def _record(span: Span, error: BaseException) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    from .logs import scrub
+
+    message = scrub(str(error) or type(error).__name__)
+    span.set_status(Status(StatusCode.ERROR, message))
+    span.add_event("exception", {"exception.type": type(error).__name__, "exception.message": message})
+
+
+# -- inside a hop -----------------------------------------------------------------------------------------
+
+def propagate(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with the current hop's ``traceparent`` (and ``tracestate``) in place of any given."""
+    current = _active.get()
+    if current is None:
+        return headers
+    carrier: dict[str, str] = {}
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    TraceContextTextMapPropagator().inject(carrier, context=current.context)
+    kept = [(k, v) for k, v in headers if k.lower() not in ("traceparent", "tracestate")]
+    return kept + list(carrier.items())
+
+
+@contextlib.contextmanager
+def _statement_span(current: _Active, sql: str, system: str) -> Iterator[None]:
+    span = current.tracer.start_span(sql.split(None, 1)[0].upper() if sql.strip() else "sql", context=current.context,
+                             attributes={"db.system.name": system, "db.query.text": sql})
+    try:
+        yield
+    except Exception as exc:
+        _record(span, exc)
+        raise
+    finally:
+        span.end()
+
+
+_NOTHING = contextlib.nullcontext()
+
+
+def statement(sql: str, system: str) -> contextlib.AbstractContextManager[None]:
+    """A child span of the current hop for one SQL statement (its text only), or nothing while not traced."""
+    current = _active.get()
+    if current is None:
+        return _NOTHING
+    return _statement_span(current, sql, system)
+
+
+def tracer_of(provider: TracerProvider) -> Tracer:
+    """portflow's tracer from ``provider``."""
+    return provider.get_tracer(_SCOPE)
+
+
+def install(observer: Any, namespace: str, environ: Mapping[str, str] | None = None) -> Callable[[], None] | None:
+    """Subscribe ``Tracing`` to ``observer`` when the environment asks for tracing; returns the function that
+    unsubscribes and flushes the spans still queued (at shutdown), or None when tracing is off."""
+    provider = from_environment(environ)
+    if provider is None:
+        return None
+    unsubscribe = observer.subscribe(Tracing(tracer_of(provider), namespace, observer.symbol_of))
+
+    def close() -> None:
+        unsubscribe()
+        provider.shutdown()
+
+    return close

@@ -1,0 +1,270 @@
+"""Tracing: the spans of one real HTTP request through a listener -> snippet -> http node -> a second
+listener (-> snippet -> sql), collected by the SDK's in-memory exporter and, once, by a real OTLP/HTTP
+receiver on loopback that decodes the protobuf the exporter sends."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import aiohttp
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+
+from portflow import tracing
+
+BACK = """
+- kind: listener
+  name: back
+  port: 0
+  ports:
+    out: [{name: query, port: in}]
+- kind: snippet
+  name: query
+  language: cel
+  code: '["SELECT ? AS answer", ["s3cr3t-param"]]'
+  ports:
+    out: [{name: db, port: in}]
+- kind: sql
+  name: db
+  driver: sqlite
+  source: ':memory:'
+"""
+
+FRONT = """
+- kind: listener
+  name: front
+  port: 0
+  ports:
+    out: [{name: ask, port: in}]
+- kind: snippet
+  name: ask
+  language: cel
+  code: '{"body": "hello", "header": {"Accept-Encoding": "identity"}}'
+  ports:
+    out: [{name: call, port: in}]
+- kind: http
+  name: call
+  url: 'http://127.0.0.1:{{ .BACK }}/answer'
+  env:
+    BACK:
+      data: '{{ .BACK }}'
+"""
+
+
+def _provider(sampler=ALWAYS_ON):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _trace(runtime, provider):
+    observer = runtime.context.observer
+    return observer.subscribe(tracing.Tracing(tracing.tracer_of(provider), runtime.namespace, observer.symbol_of))
+
+
+async def _two_services(flow, provider):
+    back = await flow(BACK, namespace="back")
+    _trace(back, provider)
+    port = back.table.lookup("back", "back").node.port
+    front = await flow(FRONT, namespace="front", environment={"BACK": str(port)})
+    _trace(front, provider)
+    return front.table.lookup("front", "front").node
+
+
+async def _until(predicate, what):
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_one_request_makes_one_tree_across_two_listeners(flow):
+    provider, exporter = _provider()
+    front = await _two_services(flow, provider)
+    incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with aiohttp.ClientSession() as client, \
+            client.get(f"{front.url}/ask", headers={"traceparent": incoming}) as resp:
+        assert resp.status == 200
+        assert await resp.json() == [{"answer": "s3cr3t-param"}]
+    await _until(lambda: sum(s.name in ("GET", "POST") for s in exporter.get_finished_spans()) == 2, "both roots")
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+
+    def parent(span):
+        return by_id.get(span.parent.span_id) if span.parent else None
+
+    def named(name):
+        (span,) = [s for s in spans if s.name == name]
+        return span
+
+    # one trace, continuing the client's
+    assert {s.context.trace_id for s in spans} == {0x0AF7651916CD43DD8448EB211C80319C}
+    front_root = named("GET")
+    assert front_root.parent.span_id == 0xB7AD6B7169203331 and front_root.parent.is_remote
+    assert front_root.attributes["http.request.method"] == "GET" and front_root.attributes["url.path"] == "/ask"
+    ask, call = named("ask in"), named("call in")
+    assert parent(ask) is front_root and parent(call) is ask
+    assert {k: v for k, v in call.attributes.items() if k != "portflow.process"} == {
+        "portflow.namespace": "front", "portflow.spec": "call", "portflow.kind": "http", "portflow.port": "in",
+        "portflow.source.spec": "ask", "portflow.source.port": "out"}
+    # the http node sent its hop's traceparent: the back listener's request is a child of the call hop
+    back_root = named("POST")
+    assert back_root.parent.span_id == call.context.span_id and back_root.parent.is_remote
+    query, db = named("query in"), named("db in")
+    assert parent(query) is back_root and parent(db) is query
+    assert db.attributes["portflow.namespace"] == "back" and db.attributes["portflow.kind"] == "sql"
+    # the statement is a child span holding its text, never its parameters
+    select = named("SELECT")
+    assert parent(select) is db
+    assert select.attributes["db.query.text"] == "SELECT ? AS answer"
+    assert select.attributes["db.system.name"] == "sqlite"
+    assert not any("s3cr3t-param" in str(v) for s in spans for v in s.attributes.values())
+    # every hop span ends inside its parent
+    for span in spans:
+        up = parent(span)
+        if up is not None:
+            assert up.start_time <= span.start_time and span.end_time <= up.end_time, span.name
+
+
+ERRORS = """
+- kind: listener
+  name: web
+  port: 0
+  ports:
+    out: [{name: boom, port: in}]
+- kind: snippet
+  name: boom
+  language: cel
+  code: 'int("not a number")'
+"""
+
+
+async def test_an_error_answer_is_recorded_on_its_spans(flow):
+    provider, exporter = _provider()
+    runtime = await flow(ERRORS)
+    _trace(runtime, provider)
+    web = runtime.table.lookup("default", "web").node
+    async with aiohttp.ClientSession() as client, client.get(f"{web.url}/") as resp:
+        assert resp.status == 500
+    await _until(lambda: any(s.name == "GET" for s in exporter.get_finished_spans()), "the root span")
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    boom = spans["boom in"]
+    assert boom.status.status_code.name == "ERROR"
+    (event,) = [e for e in boom.events if e.name == "exception"]
+    assert event.attributes["exception.message"] == "cannot convert string to int"
+    assert spans["GET"].status.status_code.name == "ERROR"  # the request's process exited with the error
+
+
+async def test_sampled_out_requests_make_no_hop_spans(flow):
+    provider, exporter = _provider(ALWAYS_OFF)
+    front = await _two_services(flow, provider)
+    async with aiohttp.ClientSession() as client, client.get(f"{front.url}/ask") as resp:
+        assert resp.status == 200
+        assert await resp.json() == [{"answer": "s3cr3t-param"}]
+    assert exporter.get_finished_spans() == ()
+
+
+def test_tracing_is_off_without_an_exporter():
+    assert tracing.from_environment({}) is None
+    assert tracing.from_environment({"OTEL_TRACES_EXPORTER": "none"}) is None
+    assert tracing.from_environment({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}) is None
+
+
+def test_an_unknown_exporter_is_one_line(caplog):
+    with caplog.at_level("ERROR", logger="portflow.tracing"):
+        assert tracing.from_environment({"OTEL_TRACES_EXPORTER": "zipkin-nonesuch"}) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin-nonesuch' (known: otlp, console, null, none)"]
+
+
+class _Receiver(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver: POST /v1/traces, protobuf bodies decoded into ``requests``."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        self.got = threading.Event()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        assert self.path == "/v1/traces" and self.headers["Content-Type"] == "application/x-protobuf"
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        self.server.requests.append(request)
+        self.server.got.set()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+@pytest.fixture
+def receiver():
+    server = _Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_spans_reach_a_real_otlp_receiver(flow, receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{receiver.server_address[1]}")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "front-door")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    runtime = await flow(FRONT, namespace="front", environment={"BACK": "1"})  # nothing listens on port 1
+    close = tracing.install(runtime.context.observer, "front")
+    assert close is not None
+    front = runtime.table.lookup("front", "front").node
+    async with aiohttp.ClientSession() as client, client.get(f"{front.url}/x") as resp:
+        assert resp.status == 500  # the http node could not connect
+    await asyncio.to_thread(close)  # unsubscribe and flush the batch
+    assert receiver.got.is_set()
+    spans = {}
+    services = set()
+    for request in receiver.requests:
+        for resource_spans in request.resource_spans:
+            attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            services.add(attrs.get("service.name"))
+            for scope in resource_spans.scope_spans:
+                assert scope.scope.name == "portflow"
+                for span in scope.spans:
+                    spans[span.name] = span
+    assert services == {"front-door"}
+    assert {"GET", "ask in", "call in"} <= set(spans)
+    root, ask, call = spans["GET"], spans["ask in"], spans["call in"]
+    assert ask.parent_span_id == root.span_id and call.parent_span_id == ask.span_id
+    assert len({root.trace_id, ask.trace_id, call.trace_id}) == 1
+    assert call.status.code == call.status.STATUS_CODE_ERROR
+    kinds = {a.key: a.value.string_value for a in call.attributes}
+    assert kinds["portflow.kind"] == "http" and kinds["portflow.spec"] == "call"
+
+
+def test_otlp_without_the_extra_is_one_line_naming_it(caplog, monkeypatch):
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)  # not installed
+    with caplog.at_level("ERROR", logger="portflow.tracing"):
+        assert tracing.from_environment({"OTEL_TRACES_EXPORTER": "otlp"}) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: pip install 'portflow[otlp]'"]
