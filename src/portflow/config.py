@@ -3,7 +3,8 @@ variables < flags.
 
 Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
 ``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
-``logging.format``, ``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
+``logging.format``, ``logging.access`` (an access line per HTTP request),
+``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size
 and on its YAML aliases' expansion), ``environment`` (a table of ``-e`` defaults). A variable maps to a key by lowering
 it and turning the first ``_`` into a dot: ``PORTFLOW_DATABASE_URL`` is ``database.url``. An unknown key
 is an error naming it and where it came from.
@@ -42,8 +43,10 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "plugins.disable": list,
     "logging.level": str,
     "logging.format": str,
+    "logging.access": bool,
     "environment": dict,
 }
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 _CHOICES = {
     "listener.server": ("granian", "uvicorn"),
     "logging.level": ("debug", "info", "warning", "error"),
@@ -65,6 +68,8 @@ class RuntimeSettings:
     listener_reuse_port: bool = False
     plugins_enable: tuple[str, ...] = ()
     plugins_disable: tuple[str, ...] = ()
+    #: An access log line per HTTP request, at info (``logging.access``).
+    access_log: bool = True
     #: Per-plugin tables (``plugins.<name>``), by plugin name.
     plugins_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -120,6 +125,7 @@ class Settings:
             plugins_enable=tuple(self.values["plugins.enable"]),
             plugins_disable=tuple(self.values["plugins.disable"]),
             plugins_config=dict(self.plugins),
+            access_log=bool(self.values["logging.access"]),
             **overrides,
         )
 
@@ -137,6 +143,7 @@ def _defaults() -> dict[str, Any]:
         "plugins.disable": [],
         "logging.level": "info",
         "logging.format": "text",
+        "logging.access": RuntimeSettings.access_log,
         "environment": {},
     }
 
@@ -177,6 +184,13 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
             value = int(value)
         except ValueError:
             raise ConfigError(f"{where}: {key}: expected an integer, got {value!r}") from None
+    if expected is bool:
+        if isinstance(value, str) and value.strip().lower() in _BOOLS:
+            value = _BOOLS[value.strip().lower()]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key}: expected true or false, got {value!r}")
+        settings.values[key] = value
+        return
     if expected is int and isinstance(value, int) and value < 1:
         raise ConfigError(f"{where}: {key}: must be at least 1, got {value}")
     if not isinstance(value, expected) or isinstance(value, bool):
