@@ -335,8 +335,10 @@ def say(message: str, *, level: str = "info", logger: str = "portflow.cli", err:
     import click
 
     if is_json():
+        prefix = f"{level}: "  # "error: ..." in the text format; the level says it in JSON
+        text = message[len(prefix):] if message.startswith(prefix) else message
         record = logging.makeLogRecord({"name": logger, "levelno": _LEVELS[level], "levelname": level.upper(),
-                                        "msg": message, **(extra or {})})
+                                        "msg": text, **(extra or {})})
         line = JsonFormatter().format(record)
     else:
         line = scrub(message)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     RESOURCE,
     filename_option,
@@ -16,6 +17,7 @@ from .common import (
     open_store_for,
     read_docs,
     run,
+    say_documents,
     singular,
 )
 
@@ -78,14 +80,14 @@ def apply(ctx: click.Context, resource: str, filename: str, namespace: str | Non
     docs = read_docs(filename, settings.document_limits())
     result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, prune), quick=True)
     for line in warnings:
-        click.echo(f"warning: {line}", err=True)
+        say(f"warning: {line}", level="warning", err=True)
     for line in problems:
-        click.echo(f"error: {line}", err=True)
+        say(f"error: {line}", level="error", err=True)
     if problems:
         noun = singular(resource) if len(problems) == 1 else resource
-        click.echo(f"error: {len(problems)} {noun} rejected; nothing applied", err=True)
+        say(f"error: {len(problems)} {noun} rejected; nothing applied", level="error", err=True)
         raise SystemExit(1)
     if result.rows:
-        click.echo(result_table(resource, result))
+        say_documents(resource, result.rows, result_table(resource, result))
     else:
-        click.echo(f"no {resource} applied", err=True)
+        say(f"no {resource} applied", level="warning", err=True)

@@ -44,6 +44,23 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     logs.setup(level, fmt)
 
 
+def say_documents(resource: str, rows: list[tuple[str, dict[str, Any]]], table: str) -> None:
+    """What a command did to documents: ``table`` in the text format; in the JSON format one line per
+    ``(action, doc)``, e.g. ``{"message": "created spec default/pong", "action": "created", ...}``."""
+    from ..logs import is_json, say
+
+    if not is_json():
+        say(table)
+        return
+    noun = singular(resource)
+    for action, doc in rows:
+        label = doc.get("name") or doc.get("id")
+        about = {"action": action, "namespace": doc.get("namespace"), noun: label, "id": doc.get("id")}
+        if doc.get("kind"):
+            about["kind"] = doc["kind"]
+        say(f"{action} {noun} {doc.get('namespace')}/{label}", extra=about)
+
+
 def run(coro: Coroutine[Any, Any, T], *, quick: bool = False) -> T:
     """Run ``coro`` on uvloop when available. ``quick``: a short store call, where importing uvloop would
     cost more than it saves, runs on the standard loop."""

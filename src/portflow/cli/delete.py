@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     RESOURCE,
     format_table,
@@ -15,6 +16,7 @@ from .common import (
     open_store_for,
     read_docs,
     run,
+    say_documents,
 )
 
 
@@ -69,8 +71,9 @@ def delete(ctx: click.Context, resource: str, filename: str | None, names: tuple
         filters += filters_for(read_docs(filename, settings.document_limits()), ns)
     deleted = run(delete_docs(settings, resource, filters), quick=True) if filters else []
     if not deleted:
-        click.echo(f"no {resource} deleted (none matched)", err=True)
+        say(f"no {resource} deleted (none matched)", level="warning", err=True)
         return
     columns = ["id", "kind", "namespace", "name"] if resource == "specs" else ["id", "namespace", "name"]
-    click.echo(format_table(["action", *columns],
-                            [["deleted", *(str(d.get(c) or "") for c in columns)] for d in deleted]))
+    say_documents(resource, [("deleted", d) for d in deleted],
+                  format_table(["action", *columns], [["deleted", *(str(d.get(c) or "") for c in columns)]
+                                                      for d in deleted]))

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     RESOURCE,
     docs_table,
@@ -70,12 +71,12 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
         raise NotFoundError(f"no {singular(resource)} named {name!r} in {scope}")
     if resource == "specs" and docs:
         for line in run(spec_warnings(settings, docs), quick=True):
-            click.echo(f"warning: {line}", err=True)
+            say(f"warning: {line}", level="warning", err=True)
     if output == "table":
         if docs:
             click.echo(docs_table(docs))
         else:
-            click.echo(f"no {resource} in {scope}", err=True)
+            say(f"no {resource} in {scope}", level="warning", err=True)
         return
     from ..spec import dump_documents
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     environment_option,
     handle_errors,
@@ -15,6 +16,7 @@ from .common import (
     open_store_for,
     parse_environment,
     run,
+    say_documents,
 )
 
 log = logging.getLogger("portflow.start")
@@ -22,11 +24,12 @@ log = logging.getLogger("portflow.start")
 
 def print_apply(kind: str, result: Any) -> None:
     """One line per created, updated or removed document, then a summary."""
-    for action, doc in result.rows:
-        if action != "unchanged":
-            label = doc.get("name") or doc.get("id")
-            click.echo(f"{action} {kind[:-1]} {doc.get('namespace')}/{label}")
-    click.echo(f"{kind}: {result.summary()}")
+    changed = [(action, doc) for action, doc in result.rows if action != "unchanged"]
+    for action, doc in changed:
+        label = doc.get("name") or doc.get("id")
+        line = f"{action} {kind[:-1]} {doc.get('namespace')}/{label}"
+        say_documents(kind, [(action, doc)], line)
+    say(f"{kind}: {result.summary()}")
 
 
 async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, from_values: str | None,
@@ -42,13 +45,13 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
     if value_docs is not None:
         valid, problems = prepare_values(value_docs, namespace)
         for line in problems:
-            click.echo(f"error: {line}", err=True)
+            say(f"error: {line}", level="error", err=True)
         rejected += len(problems)
         print_apply("values", await apply(store.values, valid, namespace=namespace))
     if spec_docs is not None:
         valid, problems = prepare_specs(spec_docs, namespace, scheme)
         for line in problems:
-            click.echo(f"error: {line}", err=True)
+            say(f"error: {line}", level="error", err=True)
         rejected += len(problems)
         # A spec the file has but that was rejected is not pruned: its stored version stays.
         result = await apply(store.specs, valid, namespace=namespace, prune=prune_specs, spare=spec_docs)
