@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from .logs import scrub
 from .observe import Hop, Subscriber
 
 if TYPE_CHECKING:
@@ -121,7 +122,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> TracerProvider
 
     named = environ.get("OTEL_SERVICE_NAME") or "service.name=" in environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
     attributes = {} if named else {SERVICE_NAME: "portflow"}
-    provider = TracerProvider(resource=Resource.create(attributes))  # reads OTEL_TRACES_SAMPLER(_ARG)
+    # The SDK reads OTEL_TRACES_SAMPLER(_ARG) itself.
+    provider = TracerProvider(resource=Resource.create(attributes), id_generator=_preset_ids()())
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
@@ -142,6 +144,26 @@ class NullSpanExporter:
         return True
 
 
+_PRESET_IDS: list[type] = []
+
+
+def _preset_ids() -> type:
+    """The id generator ``from_environment`` gives its provider: random ids, except a trace id drawn (and
+    sampled) before the span was started, which that span then gets."""
+    if not _PRESET_IDS:
+        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+        class PresetIds(RandomIdGenerator):
+            preset: int | None = None
+
+            def generate_trace_id(self) -> int:
+                preset = self.preset
+                return preset if preset is not None else super().generate_trace_id()
+
+        _PRESET_IDS.append(PresetIds)
+    return _PRESET_IDS[0]
+
+
 # -- the subscriber ------------------------------------------------------------------------------------
 
 def _payload_error(hop: Hop) -> BaseException | None:
@@ -152,10 +174,16 @@ def _payload_error(hop: Hop) -> BaseException | None:
 
 
 class Tracing(Subscriber):
-    """Spans for processes and hops; see the module docstring. ``symbol_of(node)`` names a hop's source."""
+    """Spans for processes and hops; see the module docstring. ``symbol_of(node)`` names a hop's source.
 
-    def __init__(self, tracer: Tracer, namespace: str = "", symbol_of: Callable[[Any], Any] | None = None) -> None:
+    Given the ``provider`` that ``from_environment`` made, a root process is sampled before any span
+    object exists (the sampler asked with a trace id drawn for it; the span, if any, gets that id)."""
+
+    def __init__(self, tracer: Tracer, namespace: str = "", symbol_of: Callable[[Any], Any] | None = None,
+                 provider: TracerProvider | None = None) -> None:
         from opentelemetry import trace
+        from opentelemetry.context import Context
+        from opentelemetry.trace import SpanKind
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         self.tracer = tracer
@@ -164,7 +192,13 @@ class Tracing(Subscriber):
         self._procs: dict[Process, Any] = {}  # a process -> (span, context) | _DROPPED | _PENDING
         self._hops: dict[Hop, tuple[Span, _Active | None]] = {}
         self._with_span = trace.set_span_in_context
+        self._span_of = trace.get_current_span
+        self._empty = Context
+        self._internal, self._server = SpanKind.INTERNAL, SpanKind.SERVER
         self._propagator = TraceContextTextMapPropagator()
+        ids = getattr(provider, "id_generator", None)
+        self._presample: tuple[Any, Any] | None = (
+            (provider.sampler, ids) if provider is not None and isinstance(ids, _preset_ids()) else None)
 
     # -- processes ------------------------------------------------------------------------------------
     def process_started(self, proc: Process) -> None:
@@ -180,14 +214,25 @@ class Tracing(Subscriber):
             return
         current = _active.get()
         context = current.context if current is not None and current.process is parent else state[1]
-        self._open(proc, "process", context)
+        self._open(proc, "process", context, {"portflow.namespace": self.namespace}, self._internal)
 
-    def _open(self, proc: Process, name: str, context: Context | None, attributes: dict[str, Any] | None = None,
-              kind: Any = None) -> Any:
-        from opentelemetry.trace import SpanKind
-
-        span = self.tracer.start_span(name, context=context, kind=kind or SpanKind.INTERNAL,
-                                      attributes={"portflow.namespace": self.namespace, **(attributes or {})})
+    def _open(self, proc: Process, name: str, context: Context, attributes: dict[str, Any], kind: Any,
+              root: bool = False) -> Any:
+        presample = self._presample if root else None
+        if presample is None:
+            span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        else:  # ask the sampler first: a root sampled out costs no span object
+            sampler, ids = presample
+            remote = self._span_of(context).get_span_context()
+            trace_id = remote.trace_id if remote.is_valid else ids.generate_trace_id()
+            if not sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled():
+                self._procs[proc] = _DROPPED
+                return _DROPPED
+            ids.preset = None if remote.is_valid else trace_id
+            try:
+                span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+            finally:
+                ids.preset = None
         if not span.is_recording():
             state: Any = _DROPPED
         else:
@@ -198,20 +243,20 @@ class Tracing(Subscriber):
 
     def _open_root(self, proc: Process, packet: Any) -> Any:
         """The span of a root process: a server span continuing the request's ``traceparent``, if it has one."""
-        from opentelemetry.context import Context
-        from opentelemetry.trace import SpanKind
-
         payload = packet.payload if packet is not None else None
         header = payload.get("header") if type(payload) is dict else None
         if type(header) is not dict or "method" not in payload:  # type: ignore[operator]
-            return self._open(proc, "process", Context())
-        carrier = {k.lower(): v[0] if isinstance(v, list) and v else v for k, v in header.items()
-                   if k in ("Traceparent", "Tracestate")}
-        context = self._propagator.extract(carrier, context=Context()) if carrier else Context()
+            return self._open(proc, "process", self._empty(), {"portflow.namespace": self.namespace},
+                              self._internal, root=True)
+        context = self._empty()
+        if "Traceparent" in header:
+            carrier = {k.lower(): v[0] if isinstance(v, list) and v else v for k, v in header.items()
+                       if k in ("Traceparent", "Tracestate")}
+            context = self._propagator.extract(carrier, context=context)
         method = str(payload["method"])  # type: ignore[index]
-        return self._open(proc, method, context, {"http.request.method": method,
-                                                  "url.path": str(payload.get("path", ""))},  # type: ignore[union-attr]
-                          SpanKind.SERVER)
+        attributes = {"portflow.namespace": self.namespace, "http.request.method": method,
+                      "url.path": scrub(str(payload.get("path", "")))}  # type: ignore[union-attr]
+        return self._open(proc, method, context, attributes, self._server, root=True)
 
     def process_exited(self, proc: Process) -> None:
         state = self._procs.pop(proc, None)
@@ -264,8 +309,6 @@ class Tracing(Subscriber):
 
 def _record(span: Span, error: BaseException) -> None:
     from opentelemetry.trace import Status, StatusCode
-
-    from .logs import scrub
 
     message = scrub(str(error) or type(error).__name__)
     span.set_status(Status(StatusCode.ERROR, message))
@@ -322,7 +365,7 @@ def install(observer: Any, namespace: str, environ: Mapping[str, str] | None = N
     provider = from_environment(environ)
     if provider is None:
         return None
-    unsubscribe = observer.subscribe(Tracing(tracer_of(provider), namespace, observer.symbol_of))
+    unsubscribe = observer.subscribe(Tracing(tracer_of(provider), namespace, observer.symbol_of, provider))
 
     def close() -> None:
         unsubscribe()

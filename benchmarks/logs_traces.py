@@ -1,8 +1,9 @@
-"""Ping req/s with the access log on and off, side by side: `portflow start` on examples/ping.yaml, wrk.
+"""Ping with the access log and tracing on and off, side by side: `portflow start` on examples/ping.yaml, wrk.
 
-usage: python benchmarks/access_log.py [ROUNDS] [SECONDS]   (needs wrk)
-Each arm's log lines go to a file of their own (as under a supervisor), in text and in JSON; the arms run
-alternately, ROUNDS times each; prints each arm's median req/s and server CPU time per request (from
+usage: python benchmarks/logs_traces.py [ROUNDS] [SECONDS]   (needs wrk)
+Arms: nothing on; the access log in text and in JSON; tracing sampled at 1 % and at 100 % (both to the
+no-op exporter `null`, so the figure is tracing's cost, not a collector's). Each arm's log lines go to a file
+of their own (as under a supervisor); the arms run alternately, ROUNDS times each; prints each arm's median req/s and server CPU time per request (from
 /proc: steadier than req/s on a shared machine), each with its ratio to "off". Asserts nothing.
 """
 
@@ -21,10 +22,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PORTFLOW = str(Path(sys.executable).with_name("portflow"))
+QUIET = {"PORTFLOW_LOGGING_ACCESS": "false"}
 ARMS = {
-    "off": {"PORTFLOW_LOGGING_ACCESS": "false"},
-    "on (text)": {"PORTFLOW_LOGGING_ACCESS": "true"},
-    "on (json)": {"PORTFLOW_LOGGING_ACCESS": "true", "PORTFLOW_LOGGING_FORMAT": "json"},
+    "off": QUIET,
+    "access text": {"PORTFLOW_LOGGING_ACCESS": "true"},
+    "access json": {"PORTFLOW_LOGGING_ACCESS": "true", "PORTFLOW_LOGGING_FORMAT": "json"},
+    "trace 1%": {**QUIET, "OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "traceidratio",
+                 "OTEL_TRACES_SAMPLER_ARG": "0.01"},
+    "trace 100%": {**QUIET, "OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "always_on"},
 }
 
 
@@ -88,7 +93,7 @@ def main(rounds: int, seconds: int) -> None:
     base_cpu = statistics.median(c for _, c in figures["off"])
     for arm, values in figures.items():
         rate, cpu = statistics.median(r for r, _ in values), statistics.median(c for _, c in values)
-        print(f"{arm:10s} {rate:9.0f} req/s  ratio {rate / base:.2f}   {cpu:6.1f} µs CPU/request  "
+        print(f"{arm:12s} {rate:9.0f} req/s  ratio {rate / base:.2f}   {cpu:6.1f} µs CPU/request  "
               f"ratio {cpu / base_cpu:.2f}  ({lines[arm]} log lines)")
 
 
