@@ -5,20 +5,24 @@ receiver on loopback that decodes the protobuf the exporter sends."""
 from __future__ import annotations
 
 import asyncio
-import gzip
+import os
+import re
+import signal
+import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.request
+from pathlib import Path
 
 import aiohttp
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 
 from portflow import tracing
+from support.lines import Lines
+from support.otlp import serving, spans_of
 
 BACK = """
 - kind: listener
@@ -187,46 +191,10 @@ def test_an_unknown_exporter_is_one_line(caplog):
         "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin-nonesuch' (known: otlp, console, null, none)"]
 
 
-class _Receiver(ThreadingHTTPServer):
-    """An OTLP/HTTP receiver: POST /v1/traces, protobuf bodies decoded into ``requests``."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.got = threading.Event()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        assert self.path == "/v1/traces" and self.headers["Content-Type"] == "application/x-protobuf"
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        self.server.requests.append(request)
-        self.server.got.set()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        return None
-
-
 @pytest.fixture
 def receiver():
-    server = _Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def test_spans_reach_a_real_otlp_receiver(flow, receiver, monkeypatch):
@@ -242,16 +210,7 @@ async def test_spans_reach_a_real_otlp_receiver(flow, receiver, monkeypatch):
         assert resp.status == 500  # the http node could not connect
     await asyncio.to_thread(close)  # unsubscribe and flush the batch
     assert receiver.got.is_set()
-    spans = {}
-    services = set()
-    for request in receiver.requests:
-        for resource_spans in request.resource_spans:
-            attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            services.add(attrs.get("service.name"))
-            for scope in resource_spans.scope_spans:
-                assert scope.scope.name == "portflow"
-                for span in scope.spans:
-                    spans[span.name] = span
+    spans, services = spans_of(receiver)
     assert services == {"front-door"}
     assert {"GET", "ask in", "call in"} <= set(spans)
     root, ask, call = spans["GET"], spans["ask in"], spans["call in"]
@@ -268,3 +227,65 @@ def test_otlp_without_the_extra_is_one_line_naming_it(caplog, monkeypatch):
         assert tracing.from_environment({"OTEL_TRACES_EXPORTER": "otlp"}) is None
     assert [r.getMessage() for r in caplog.records] == [
         "OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: pip install 'portflow[otlp]'"]
+
+
+PING = """
+- kind: listener
+  name: web
+  port: 0
+  ports:
+    out: [{name: pong, port: in}]
+- kind: snippet
+  name: pong
+  language: text
+  code: pong
+"""
+
+
+async def test_the_environment_sampler_decides_before_any_span(flow, monkeypatch):
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    provider = tracing.from_environment({"OTEL_TRACES_EXPORTER": "null"})
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runtime = await flow(PING)
+    observer = runtime.context.observer
+    observer.subscribe(tracing.Tracing(tracing.tracer_of(provider), "default", observer.symbol_of, provider))
+    web = runtime.table.lookup("default", "web").node
+    async with aiohttp.ClientSession() as client:
+        for _ in range(40):
+            async with client.get(f"{web.url}/") as resp:
+                assert await resp.text() == "pong"
+    spans = exporter.get_finished_spans()
+    roots = [s for s in spans if s.name == "GET"]
+    assert 0 < len(roots) < 40  # some sampled, some not (each with probability 1/2)
+    assert len([s for s in spans if s.name == "pong in"]) == len(roots)  # a sampled-out request has no hop span
+    bound = TraceIdRatioBased(0.5).bound
+    assert all(r.context.trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < bound for r in roots)  # the id sampled on
+    provider.shutdown()
+
+
+def test_portflow_start_sends_its_spans_to_the_otlp_endpoint(receiver, tmp_path):
+    (tmp_path / "specs.yaml").write_text(PING)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTFLOW_", "OTEL_"))}
+    env.update(PORTFLOW_DATABASE_URL="memory://", OTEL_TRACES_EXPORTER="otlp",
+               OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.server_address[1]}")
+    portflow = str(Path(sys.executable).with_name("portflow"))
+    server = subprocess.Popen([portflow, "start", "--from-specs", "specs.yaml"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        err = Lines(server.stderr)
+        line = err.wait_for(lambda text: "listening on" in text, "the listener bound")
+        port = int(re.search(r"listening on \S+:(\d+)", line).group(1))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+            assert resp.read() == b"pong"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+    err.thread.join(10)
+    spans, services = spans_of(receiver)  # flushed at shutdown
+    assert services == {"portflow"}
+    assert spans["pong in"].parent_span_id == spans["GET"].span_id
+    assert not [line for line in err.lines if "ERROR" in line]
