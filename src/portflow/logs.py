@@ -262,6 +262,7 @@ def setup(level: str = "info", fmt: str = "text", stream: TextIO | None = None) 
     writer = _state["writer"] = _Writer(stream or sys.stderr, fmt)
     root.addHandler(writer.handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    logging.captureWarnings(True)  # Python's warnings as lines too (logger py.warnings), JSON in the JSON format
     for noisy in ("granian", "uvicorn.error", "uvicorn.access", "_granian", "asyncio"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
 

@@ -138,7 +138,7 @@ def print_result(result: Any) -> None:
     took = format_duration(result.duration, 1e-6)
     line = f"{'PASS' if result.passed else 'FAIL'}\t{result.name}\t{took}"
     if is_json():  # one line per test, its failure a field
-        about = {"test": result.name, "passed": result.passed, "duration": took}
+        about = {"test": result.name, "result": "pass" if result.passed else "fail", "duration": took}
         if not result.passed:
             about["error"] = result.message
         say(line.replace("\t", " "), level="info" if result.passed else "error", logger="portflow.test", extra=about)
