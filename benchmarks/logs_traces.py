@@ -3,8 +3,9 @@
 usage: python benchmarks/logs_traces.py [ROUNDS] [SECONDS]   (needs wrk)
 Arms: nothing on; the access log in text and in JSON; tracing sampled at 1 % and at 100 % (both to the
 no-op exporter `null`, so the figure is tracing's cost, not a collector's). Each arm's log lines go to a file
-of their own (as under a supervisor); the arms run alternately, ROUNDS times each; prints each arm's median req/s and server CPU time per request (from
-/proc: steadier than req/s on a shared machine), each with its ratio to "off". Asserts nothing.
+of their own (as under a supervisor); the arms run alternately, ROUNDS times each; prints each arm's median
+req/s and server CPU time per request (from /proc: steadier than req/s on a shared machine), each with its
+ratio to "off". Asserts nothing.
 """
 
 from __future__ import annotations
