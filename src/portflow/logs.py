@@ -197,7 +197,8 @@ class _Writer:
         running = True
         while running:
             batch = [get()]
-            time.sleep(BATCH_SECONDS)  # let a busy listener's lines gather: one wake-up and write per batch
+            if batch[0] is not None and not isinstance(batch[0], threading.Event):
+                time.sleep(BATCH_SECONDS)  # let a busy listener's lines gather: one wake-up and write per batch
             while True:
                 try:
                     batch.append(take())
