@@ -289,3 +289,39 @@ def test_portflow_start_sends_its_spans_to_the_otlp_endpoint(receiver, tmp_path)
     assert services == {"portflow"}
     assert spans["pong in"].parent_span_id == spans["GET"].span_id
     assert not [line for line in err.lines if "ERROR" in line]
+
+
+LEAK = """
+- kind: listener
+  name: web
+  port: 0
+  ports:
+    out: [{name: leak, port: in}]
+- kind: snippet
+  name: leak
+  language: text
+  code: 'token {{ .TOKEN }}'
+  env:
+    TOKEN: {name: creds, data: '{{ . }}'}
+  ports:
+    out: [{name: fail, port: in}]
+- kind: throw
+  name: fail
+"""
+
+
+async def test_a_bound_secret_never_reaches_a_span(flow):
+    provider, exporter = _provider()
+    runtime = await flow(LEAK, values="- name: creds\n  data: pa55word-in-span\n")
+    _trace(runtime, provider)
+    web = runtime.table.lookup("default", "web").node
+    async with aiohttp.ClientSession() as client, client.get(f"{web.url}/") as resp:
+        assert resp.status == 500
+    await _until(lambda: any(s.name == "GET" for s in exporter.get_finished_spans()), "the root span")
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    (event,) = spans["fail in"].events
+    assert event.attributes["exception.message"] == "token ***"
+    assert spans["fail in"].status.description == "token ***"
+    texts = [str(v) for s in spans.values() for v in (*s.attributes.values(), s.status.description,
+                                                       *(a for e in s.events for a in e.attributes.values()))]
+    assert "token ***" in texts and not any("pa55word-in-span" in t for t in texts)

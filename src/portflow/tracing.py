@@ -332,8 +332,9 @@ def propagate(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @contextlib.contextmanager
 def _statement_span(current: _Active, sql: str, system: str) -> Iterator[None]:
-    span = current.tracer.start_span(sql.split(None, 1)[0].upper() if sql.strip() else "sql", context=current.context,
-                             attributes={"db.system.name": system, "db.query.text": sql})
+    name = sql.split(None, 1)[0].upper() if sql.strip() else "sql"
+    span = current.tracer.start_span(name, context=current.context,
+                                     attributes={"db.system.name": system, "db.query.text": scrub(sql)})
     try:
         yield
     except Exception as exc:
