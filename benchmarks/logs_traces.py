@@ -1,7 +1,8 @@
 """Ping with the access log and tracing on and off, side by side: `portflow start` on examples/ping.yaml, wrk.
 
 usage: python benchmarks/logs_traces.py [ROUNDS] [SECONDS]   (needs wrk)
-Arms: nothing on; the access log in text and in JSON; tracing sampled at 1 % and at 100 % (both to the
+Arms: nothing on; the access log in text and in JSON; tracing sampled at 0 % (the cost of observing hops
+and of asking the sampler), 1 % and 100 % (all to the
 no-op exporter `null`, so the figure is tracing's cost, not a collector's). Each arm's log lines go to a file
 of their own (as under a supervisor); the arms run alternately, ROUNDS times each; prints each arm's median
 req/s and server CPU time per request (from /proc: steadier than req/s on a shared machine), each with its
@@ -24,14 +25,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PORTFLOW = str(Path(sys.executable).with_name("portflow"))
 QUIET = {"PORTFLOW_LOGGING_ACCESS": "false"}
+ONLY = os.environ.get("ARMS")  # e.g. ARMS="off,trace 1%": only these
 ARMS = {
     "off": QUIET,
     "access text": {"PORTFLOW_LOGGING_ACCESS": "true"},
     "access json": {"PORTFLOW_LOGGING_ACCESS": "true", "PORTFLOW_LOGGING_FORMAT": "json"},
+    "trace 0%": {**QUIET, "OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "always_off"},
     "trace 1%": {**QUIET, "OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "traceidratio",
                  "OTEL_TRACES_SAMPLER_ARG": "0.01"},
     "trace 100%": {**QUIET, "OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "always_on"},
 }
+
+
+if ONLY:
+    ARMS = {k: v for k, v in ARMS.items() if k in ONLY.split(",")}
 
 
 def free_port() -> int:

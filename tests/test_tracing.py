@@ -242,12 +242,11 @@ PING = """
 """
 
 
-async def test_the_environment_sampler_decides_before_any_span(flow, monkeypatch):
+async def test_the_environment_sampler_decides_before_any_span(flow):
     from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
-    provider = tracing.from_environment({"OTEL_TRACES_EXPORTER": "null"})
+    provider = tracing.from_environment({"OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "traceidratio",
+                                         "OTEL_TRACES_SAMPLER_ARG": "0.5"})
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     runtime = await flow(PING)
@@ -325,3 +324,13 @@ async def test_a_bound_secret_never_reaches_a_span(flow):
     texts = [str(v) for s in spans.values() for v in (*s.attributes.values(), s.status.description,
                                                        *(a for e in s.events for a in e.attributes.values()))]
     assert "token ***" in texts and not any("pa55word-in-span" in t for t in texts)
+
+
+def test_a_bad_sampler_setting_is_one_line(caplog):
+    with caplog.at_level("ERROR", logger="portflow.tracing"):
+        provider = tracing.from_environment({"OTEL_TRACES_EXPORTER": "null", "OTEL_TRACES_SAMPLER": "traceidratio",
+                                             "OTEL_TRACES_SAMPLER_ARG": "lots"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "OTEL_TRACES_SAMPLER_ARG: expected a ratio from 0 to 1, got 'lots'; using 1.0"]
+    assert provider.sampler.get_description() == "TraceIdRatioBased{1.0}"
+    provider.shutdown()

@@ -4,9 +4,10 @@
 dropped, for benchmarks — or any name an installed package registers under the entry-point group
 ``opentelemetry_traces_exporter``; comma-separated for several). Unset or ``none`` (or
 ``OTEL_SDK_DISABLED=true``): tracing is off and nothing subscribes, so a hop costs what it always did. The
-SDK itself reads the rest: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and the other ``OTEL_EXPORTER_OTLP_*``),
-``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``, ``OTEL_SERVICE_NAME`` (``portflow`` when unset),
-``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_BSP_*`` (spans are exported in batches by a background thread).
+sampler is ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG`` (the SDK's names: ``parentbased_always_on``
+by default, ``traceidratio``, ...). The SDK reads the rest: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and the other
+``OTEL_EXPORTER_OTLP_*``), ``OTEL_SERVICE_NAME`` (``portflow`` when unset), ``OTEL_RESOURCE_ATTRIBUTES`` and
+``OTEL_BSP_*`` (spans are exported in batches by a background thread).
 
 ``Tracing`` is one ``observe.Subscriber``: a span per process (its parent is the process's parent, or the
 W3C ``traceparent`` of the request that started it) and one per hop (a child of the hop it happened
@@ -122,11 +123,55 @@ def from_environment(environ: Mapping[str, str] | None = None) -> TracerProvider
 
     named = environ.get("OTEL_SERVICE_NAME") or "service.name=" in environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
     attributes = {} if named else {SERVICE_NAME: "portflow"}
-    # The SDK reads OTEL_TRACES_SAMPLER(_ARG) itself.
-    provider = TracerProvider(resource=Resource.create(attributes), id_generator=_preset_ids()())
+    sampler, root_sampled = _sampler(environ)
+    ids = _preset_ids()()
+    ids.root_sampled = root_sampled
+    provider = TracerProvider(sampler=sampler, resource=Resource.create(attributes), id_generator=ids)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+_SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off",
+             "parentbased_traceidratio")
+
+
+def _sampler(environ: Mapping[str, str]) -> tuple[Any, Callable[[int], bool] | None]:
+    """The sampler ``OTEL_TRACES_SAMPLER`` (and ``_ARG``) name, and how it decides for a trace that starts
+    here (by its trace id alone: what a root asks, without building a sampling result)."""
+    from opentelemetry.sdk.trace import sampling
+
+    name = environ.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
+    if name not in _SAMPLERS:
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group="opentelemetry_traces_sampler", name=name):
+            return entry.load()(environ.get("OTEL_TRACES_SAMPLER_ARG", "")), None
+        log.error("OTEL_TRACES_SAMPLER: unknown sampler %r (known: %s); using parentbased_always_on",
+                  name, ", ".join(_SAMPLERS))
+        name = "parentbased_always_on"
+    root: Any
+    if name.endswith("traceidratio"):
+        text = environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+        try:
+            rate = float(text)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError
+        except ValueError:
+            log.error("OTEL_TRACES_SAMPLER_ARG: expected a ratio from 0 to 1, got %r; using 1.0", text)
+            rate = 1.0
+        root = sampling.TraceIdRatioBased(rate)
+        bound, limit = root.bound, sampling.TraceIdRatioBased.TRACE_ID_LIMIT
+
+        def decide(trace_id: int) -> bool:
+            return trace_id & limit < bound
+    else:
+        on = name.endswith("always_on")
+        root = sampling.ALWAYS_ON if on else sampling.ALWAYS_OFF
+
+        def decide(trace_id: int) -> bool:
+            return on
+    return (sampling.ParentBased(root) if name.startswith("parentbased_") else root), decide
 
 
 class NullSpanExporter:
@@ -155,6 +200,8 @@ def _preset_ids() -> type:
 
         class PresetIds(RandomIdGenerator):
             preset: int | None = None
+            #: How the provider's sampler decides for a trace that starts here, from its id (None: ask it).
+            root_sampled: Callable[[int], bool] | None = None
 
             def generate_trace_id(self) -> int:
                 preset = self.preset
@@ -217,18 +264,26 @@ class Tracing(Subscriber):
         self._open(proc, "process", context, {"portflow.namespace": self.namespace}, self._internal)
 
     def _open(self, proc: Process, name: str, context: Context, attributes: dict[str, Any], kind: Any,
-              root: bool = False) -> Any:
+              root: bool = False, remote_parent: bool = False) -> Any:
         presample = self._presample if root else None
         if presample is None:
             span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-        else:  # ask the sampler first: a root sampled out costs no span object
+        else:  # decide first: a root sampled out costs no span object
             sampler, ids = presample
-            remote = self._span_of(context).get_span_context()
-            trace_id = remote.trace_id if remote.is_valid else ids.generate_trace_id()
-            if not sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled():
+            remote = self._span_of(context).get_span_context() if remote_parent else None
+            if remote is not None and remote.is_valid:
+                trace_id = remote.trace_id
+                sampled = sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled()
+            else:
+                remote = None
+                trace_id = ids.generate_trace_id()
+                decide = ids.root_sampled
+                sampled = decide(trace_id) if decide is not None else \
+                    sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled()
+            if not sampled:
                 self._procs[proc] = _DROPPED
                 return _DROPPED
-            ids.preset = None if remote.is_valid else trace_id
+            ids.preset = None if remote is not None else trace_id
             try:
                 span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
             finally:
@@ -256,7 +311,8 @@ class Tracing(Subscriber):
         method = str(payload["method"])  # type: ignore[index]
         attributes = {"portflow.namespace": self.namespace, "http.request.method": method,
                       "url.path": scrub(str(payload.get("path", "")))}  # type: ignore[union-attr]
-        return self._open(proc, method, context, attributes, self._server, root=True)
+        return self._open(proc, method, context, attributes, self._server, root=True,
+                          remote_parent="Traceparent" in header)
 
     def process_exited(self, proc: Process) -> None:
         state = self._procs.pop(proc, None)
