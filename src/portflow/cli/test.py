@@ -92,6 +92,9 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
             await apply(store.specs, specs, namespace=namespace)
         runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
                           hooks=registries.hooks, environment=environment, settings=runtime_settings, watch=False)
+        from ..tracing import install as install_tracing
+
+        untrace = install_tracing(runtime.context.observer, namespace)  # a trace per test, as start traces
         try:
             with quiet_load_errors():
                 problems = await runtime.start()
@@ -106,6 +109,8 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
             return sorted(results, key=lambda r: r.name)
         finally:
             await runtime.close()
+            if untrace is not None:
+                untrace()
     finally:
         await store.close()
         if private:
