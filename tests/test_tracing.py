@@ -334,3 +334,77 @@ def test_a_bad_sampler_setting_is_one_line(caplog):
         "OTEL_TRACES_SAMPLER_ARG: expected a ratio from 0 to 1, got 'lots'; using 1.0"]
     assert provider.sampler.get_description() == "TraceIdRatioBased{1.0}"
     provider.shutdown()
+
+
+CLIENTS = """
+- kind: listener
+  name: front
+  port: 0
+  ports:
+    out: [{name: paths, port: in}]
+- kind: router
+  name: paths
+  routes:
+    - {method: GET, path: /p, port: 'out[0]'}
+    - {method: GET, path: /ws, port: 'out[1]'}
+  ports:
+    'out[0]': [{name: up, port: in}]
+    'out[1]': [{name: dial, port: io}]
+- kind: proxy
+  name: up
+  urls: ['http://127.0.0.1:{{ .UP }}']
+  env:
+    UP: {data: '{{ .UP }}'}
+- kind: websocket
+  name: dial
+  url: 'ws://127.0.0.1:{{ .UP }}/ws'
+  env:
+    UP: {data: '{{ .UP }}'}
+"""
+
+
+async def test_proxy_and_websocket_send_the_hops_traceparent(flow):
+    from aiohttp import web
+
+    seen: dict[str, str | None] = {}
+    dialled = asyncio.Event()
+
+    async def plain(request):
+        seen[request.path] = request.headers.get("traceparent")
+        return web.Response(text="upstream")
+
+    async def socket(request):
+        seen[request.path] = request.headers.get("traceparent")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        dialled.set()
+        await ws.close()  # the request's process (which owns the client connection) can then exit
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/p", plain)
+    app.router.add_get("/ws", socket)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        provider, exporter = _provider()
+        runtime = await flow(CLIENTS, environment={"UP": str(port)})
+        _trace(runtime, provider)
+        front = runtime.table.lookup("default", "front").node
+        async with aiohttp.ClientSession() as client:
+            async with client.get(f"{front.url}/p") as resp:
+                assert await resp.text() == "upstream"
+            async with client.get(f"{front.url}/ws") as resp:
+                await resp.read()
+            await asyncio.wait_for(dialled.wait(), 10)
+        await _until(lambda: len([s for s in exporter.get_finished_spans() if s.name == "GET"]) == 2, "both roots")
+        spans = {s.name: s for s in exporter.get_finished_spans()}
+        for path, hop in (("/p", "up in"), ("/ws", "dial io")):
+            context = spans[hop].context
+            head, flags = seen[path].rsplit("-", 1)
+            assert head == f"00-{context.trace_id:032x}-{context.span_id:016x}" and int(flags, 16) & 1, path
+    finally:
+        await runner.cleanup()
