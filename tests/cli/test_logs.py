@@ -184,3 +184,15 @@ def test_text_access_lines_and_turning_them_off(env, tmp_path):
         assert re.fullmatch(r"\d\d:\d\d:\d\d INFO    portflow\.access: GET /ping 200 4B \d+\.\d\dms", lines[0])
         assert re.fullmatch(r"\d\d:\d\d:\d\d INFO    portflow\.access: GET /nowhere 404 \d+B \d+\.\d\dms", lines[1])
         assert "created spec default/web" in out.lines  # start's own lines stay plain text in the text format
+
+
+def test_errors_and_usage_errors_are_json_lines_too(env, tmp_path):
+    missing = portflow(env, tmp_path, "--log-format", "json", "apply", "specs", "-f", "missing.yaml")
+    assert missing.returncode == 1 and missing.stdout == ""
+    (line,) = [json.loads(text) for text in missing.stderr.splitlines()]
+    assert line["level"] == "error" and line["message"] == "missing.yaml: No such file or directory"
+    usage = portflow(env, tmp_path, "--log-format", "json", "start", "--workers", "many")
+    assert usage.returncode == 2
+    (line,) = [json.loads(text) for text in usage.stderr.splitlines()]
+    assert line["level"] == "error" and line["message"].startswith("Invalid value for '--workers': 'many'")
+    assert ISO.match(line["time"])
