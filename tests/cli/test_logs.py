@@ -139,6 +139,12 @@ def test_json_lines_access_error_warning_and_reload(env, tmp_path):
     web = [r for r in map(json.loads, stdout) if r["message"] == "created spec default/web"]
     assert len(web) == 1 and web[0]["kind"] == "listener" and web[0]["spec"] == "web" and web[0]["action"] == "created"
 
+    # the runtime's lines about a spec or a namespace carry them as fields
+    (bound,) = [r for r in records if "listening on" in r["message"]]
+    assert (bound["namespace"], bound["spec"], bound["kind"]) == ("default", "web", "listener")
+    (loaded,) = [r for r in records if r["logger"] == "portflow.start" and "active" in r["message"]]
+    assert loaded["namespace"] == "default"
+
     # one access line per request, with the listener's fields; the query is not shown
     access = [r for r in records if r["logger"] == "portflow.access"]
     assert [(r["method"], r["path"], r["status"], r["bytes"]) for r in access] == [

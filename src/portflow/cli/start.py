@@ -83,7 +83,8 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
             loop.add_signal_handler(sig, stop.set)
         await runtime.start()
         active = sum(1 for sb in runtime.table if sb.loaded)
-        log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
+        log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active,
+                 extra={"namespace": namespace})
         await stop.wait()
         log.info("shutting down")
         grace = runtime_settings.grace

@@ -133,7 +133,8 @@ class Listener(Node):
             await asyncio.wait_for(idle.wait(), timeout)
         except TimeoutError:
             pending = [t for t in self.running if not t.done()]
-            log.warning("%s: %d request(s) still running after %.1fs; cancelling", self.label, len(pending), timeout)
+            log.warning("%s: %d request(s) still running after %.1fs; cancelling", self.label, len(pending), timeout,
+                        extra=self.log_fields)
             for task in pending:
                 task.cancel()
             if pending:
