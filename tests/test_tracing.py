@@ -266,6 +266,29 @@ async def test_the_environment_sampler_decides_before_any_span(flow):
     provider.shutdown()
 
 
+async def test_parent_based_sampling_follows_the_callers_decision(flow):
+    provider = tracing.from_environment({"OTEL_TRACES_EXPORTER": "null",
+                                         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                                         "OTEL_TRACES_SAMPLER_ARG": "0"})
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runtime = await flow(PING)
+    observer = runtime.context.observer
+    observer.subscribe(tracing.Tracing(tracing.tracer_of(provider), "default", observer.symbol_of, provider))
+    web = runtime.table.lookup("default", "web").node
+    sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    declined = "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+    async with aiohttp.ClientSession() as client:
+        for headers in ({}, {"traceparent": declined}, {"traceparent": sampled}, {"traceparent": "00-junk"}):
+            async with client.get(f"{web.url}/", headers=headers) as resp:
+                assert await resp.text() == "pong"
+    spans = exporter.get_finished_spans()
+    # only the request whose caller sampled it is traced (ratio 0 for traces starting here), in the caller's trace
+    assert sorted(s.name for s in spans) == ["GET", "pong in"]
+    assert {s.context.trace_id for s in spans} == {0x4BF92F3577B34DA6A3CE929D0E0E4736}
+    provider.shutdown()
+
+
 def test_portflow_start_sends_its_spans_to_the_otlp_endpoint(receiver, tmp_path):
     (tmp_path / "specs.yaml").write_text(PING)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTFLOW_", "OTEL_"))}

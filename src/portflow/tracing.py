@@ -264,26 +264,26 @@ class Tracing(Subscriber):
         self._open(proc, "process", context, {"portflow.namespace": self.namespace}, self._internal)
 
     def _open(self, proc: Process, name: str, context: Context, attributes: dict[str, Any], kind: Any,
-              root: bool = False, remote_parent: bool = False) -> Any:
+              root: bool = False, remote_parent: bool = False, trace_id: int | None = None) -> Any:
+        """The span of ``proc``. A root is sampled first (given the provider): ``trace_id`` is the id a root
+        starting a trace here was drawn and sampled with; with a remote parent the sampler is asked now."""
         presample = self._presample if root else None
         if presample is None:
             span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-        else:  # decide first: a root sampled out costs no span object
+        else:
             sampler, ids = presample
             remote = self._span_of(context).get_span_context() if remote_parent else None
             if remote is not None and remote.is_valid:
-                trace_id = remote.trace_id
-                sampled = sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled()
-            else:
-                remote = None
+                trace_id = None
+                if not sampler.should_sample(context, remote.trace_id, name, kind, attributes).decision.is_sampled():
+                    self._procs[proc] = _DROPPED
+                    return _DROPPED
+            elif trace_id is None:
                 trace_id = ids.generate_trace_id()
-                decide = ids.root_sampled
-                sampled = decide(trace_id) if decide is not None else \
-                    sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled()
-            if not sampled:
-                self._procs[proc] = _DROPPED
-                return _DROPPED
-            ids.preset = None if remote is not None else trace_id
+                if not sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled():
+                    self._procs[proc] = _DROPPED
+                    return _DROPPED
+            ids.preset = trace_id
             try:
                 span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
             finally:
@@ -297,22 +297,33 @@ class Tracing(Subscriber):
         return state
 
     def _open_root(self, proc: Process, packet: Any) -> Any:
-        """The span of a root process: a server span continuing the request's ``traceparent``, if it has one."""
+        """The span of a root process: a server span continuing the request's ``traceparent``, if it has one.
+        A trace that starts here is decided by its drawn id before anything else is built (most are not)."""
         payload = packet.payload if packet is not None else None
         header = payload.get("header") if type(payload) is dict else None
-        if type(header) is not dict or "method" not in payload:  # type: ignore[operator]
+        request = type(header) is dict and "method" in payload  # type: ignore[operator]
+        remote = request and "Traceparent" in header  # type: ignore[operator]
+        trace_id = None
+        presample = self._presample
+        if presample is not None and not remote and presample[1].root_sampled is not None:
+            trace_id = presample[1].generate_trace_id()
+            if not presample[1].root_sampled(trace_id):
+                self._procs[proc] = _DROPPED
+                return _DROPPED
+        if not request:
             return self._open(proc, "process", self._empty(), {"portflow.namespace": self.namespace},
-                              self._internal, root=True)
+                              self._internal, root=True, trace_id=trace_id)
         context = self._empty()
-        if "Traceparent" in header:
-            carrier = {k.lower(): v[0] if isinstance(v, list) and v else v for k, v in header.items()
+        if remote:
+            carrier = {k.lower(): v[0] if isinstance(v, list) and v else v
+                       for k, v in header.items()  # type: ignore[union-attr]
                        if k in ("Traceparent", "Tracestate")}
             context = self._propagator.extract(carrier, context=context)
         method = str(payload["method"])  # type: ignore[index]
         attributes = {"portflow.namespace": self.namespace, "http.request.method": method,
                       "url.path": scrub(str(payload.get("path", "")))}  # type: ignore[union-attr]
-        return self._open(proc, method, context, attributes, self._server, root=True,
-                          remote_parent="Traceparent" in header)
+        return self._open(proc, method, context, attributes, self._server, root=True, remote_parent=remote,
+                          trace_id=trace_id)
 
     def process_exited(self, proc: Process) -> None:
         state = self._procs.pop(proc, None)
