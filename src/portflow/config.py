@@ -3,7 +3,8 @@ variables < flags.
 
 Keys are dotted: ``database.url``, ``runtime.namespace``, ``runtime.language``, ``listener.server``,
 ``plugins.enable``, ``plugins.disable``, ``plugins.<name>`` (that plugin's own table), ``logging.level``,
-``logging.format``, ``admin.listen`` (``HOST:PORT`` of /healthz, /readyz and /metrics; off when empty),
+``logging.format``, ``logging.access`` (an access line per HTTP request),
+``admin.listen`` (``HOST:PORT`` of /healthz, /readyz and /metrics; off when empty),
 ``documents.max_bytes`` and ``documents.max_nodes`` (the bounds on a spec file's size and on its YAML
 aliases' expansion), ``history.keep`` (revisions kept per document), ``environment`` (a table of ``-e``
 defaults). A variable maps to a key by lowering it and turning the first ``_`` into a dot:
@@ -43,12 +44,14 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "plugins.disable": list,
     "logging.level": str,
     "logging.format": str,
+    "logging.access": bool,
     "environment": dict,
     # admin address (start --admin): /healthz, /readyz, /metrics; "" is off
     "admin.listen": str,
     # revisions (history, rollback)
     "history.keep": int,
 }
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 _CHOICES = {
     "listener.server": ("granian", "uvicorn"),
     "logging.level": ("debug", "info", "warning", "error"),
@@ -70,6 +73,8 @@ class RuntimeSettings:
     listener_reuse_port: bool = False
     plugins_enable: tuple[str, ...] = ()
     plugins_disable: tuple[str, ...] = ()
+    #: An access log line per HTTP request, at info (``logging.access``).
+    access_log: bool = True
     #: Per-plugin tables (``plugins.<name>``), by plugin name.
     plugins_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -127,6 +132,7 @@ class Settings:
             plugins_enable=tuple(self.values["plugins.enable"]),
             plugins_disable=tuple(self.values["plugins.disable"]),
             plugins_config=dict(self.plugins),
+            access_log=bool(self.values["logging.access"]),
             **overrides,
         )
 
@@ -144,6 +150,7 @@ def _defaults() -> dict[str, Any]:
         "plugins.disable": [],
         "logging.level": "info",
         "logging.format": "text",
+        "logging.access": RuntimeSettings.access_log,
         "environment": {},
         "admin.listen": "",
         "history.keep": 50,
@@ -187,6 +194,13 @@ def _check(key: str, value: Any, where: str, settings: Settings) -> None:
             value = int(value)
         except ValueError:
             raise ConfigError(f"{where}: {key}: expected an integer, got {value!r}") from None
+    if expected is bool:
+        if isinstance(value, str) and value.strip().lower() in _BOOLS:
+            value = _BOOLS[value.strip().lower()]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key}: expected true or false, got {value!r}")
+        settings.values[key] = value
+        return
     if expected is int and isinstance(value, int) and value < 1:
         raise ConfigError(f"{where}: {key}: must be at least 1, got {value}")
     if not isinstance(value, expected) or isinstance(value, bool):

@@ -3,7 +3,8 @@
 A symbol table owns an ``Observer`` and installs it on the out-ports it links, but only while somebody
 subscribes: with no subscriber ``OutPort.send`` sees ``port.observer is None`` and costs nothing more.
 A ``Subscriber`` (override what you need) is told, per hop from an out-port to one linked in-port,
-``hop_started(hop)`` before the target runs and ``hop_ended(hop)`` after it answered; ``hop_started`` may
+``hop_started(hop)`` before the target runs and ``hop_ended(hop)`` after it answered (or was cancelled:
+the answer is then a ``FlowError('cancelled')``); ``hop_started`` may
 return an awaitable, and the hop waits for it (a debugger's breakpoint). A process is reported by
 ``process_started`` before its first observed hop and by ``process_exited`` when it exits (processes
 that never hop through an observed port are never seen, and cost nothing).
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import FlowError
 from .packet import Packet, join
 
 if TYPE_CHECKING:
@@ -151,7 +153,9 @@ class Observer:
                 await held
         try:
             answer = await hop.target.handler(hop.process, hop.packet)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # subscribers still see the hop end (a span is closed, a count kept)
+            hop.answer, hop.end = Packet(FlowError("cancelled")), time.monotonic()
+            _ended(subscribers, hop)
             raise
         except Exception as exc:
             hop.answer, hop.end = Packet(exc), time.monotonic()

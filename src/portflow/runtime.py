@@ -30,6 +30,7 @@ from .chart import expand
 from .config import RuntimeSettings
 from .errors import BindError, PortflowError, UserError
 from .lifetime import Job, Lifetime, TaskStatus
+from .logs import hide
 from .plugin import default_registries
 from .redact import redact, secret_texts
 from .scheme import Context, Scheme
@@ -72,7 +73,7 @@ def keep_last_good(current: Symbol | None, built: Symbol) -> bool:
     if built.node is None and built.error:
         if current.error != STALE + built.error:
             log.warning("%s: the stored version does not compile; the last good version keeps serving",
-                        current.describe())
+                        current.describe(), extra=current.fields)
         current.error = STALE + built.error
         return True
     return False
@@ -99,7 +100,9 @@ def bind(doc: dict[str, Any], values: list[dict[str, Any]], environment: Mapping
                 target = f"id {entry.id!r}" if entry.id else f"name {entry.name!r}"
                 raise BindError(f"{describe(doc)}: env.{key}: no value with {target} in namespace "
                                 f"{namespace!r}")
-            secrets.extend(secret_texts(value.get("data")))
+            texts = secret_texts(value.get("data"))
+            secrets.extend(texts)
+            hide(texts)  # and from every log line, whoever writes it
             rendered = render_fields(entry.data, value.get("data"), keep_type=True)
             bound_env[key] = {"id": value.get("id"), "name": value.get("name"), "data": rendered}
         elif environment:
@@ -161,6 +164,8 @@ class Runtime:
         self.on_applied: list[Callable[[list[Any]], None]] = []
         #: True once ``start`` has loaded the namespace.
         self.loaded = False
+        #: What the last load did: ``(added|replaced|removed, symbol)`` per spec it changed.
+        self.changes: list[tuple[str, Symbol]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -226,10 +231,12 @@ class Runtime:
                 continue  # a broken update: the running version keeps serving
             changed.append(sb)
         found = {doc.get("id") for doc in docs}
-        stale = [sb.id for sb in self.table
+        stale = [sb for sb in self.table
                  if sb.namespace == self.namespace and sb.id not in found and (ids is None or sb.id in ids)]
+        self.changes = [("replaced" if self.table.get(sb.id) is not None else "added", sb) for sb in changed]
+        self.changes += [("removed", sb) for sb in stale]
         if stale:
-            await self.table.free(*stale)
+            await self.table.free(*(sb.id for sb in stale))
         if changed:
             await self.table.insert_many(changed)
         for sb in changed:
@@ -283,8 +290,9 @@ class Runtime:
             return self._failed(_stub_spec(doc, self.namespace), built, str(exc), problems, secrets)
         if self.scheme.kind(spec.kind) is None:
             reason = f"{describe(doc)}: unknown kind {spec.kind!r}; stored, not compiled"
-            log.warning("%s", reason)
-            return Symbol(spec=spec, node=None, doc=built, error=reason)
+            unknown = Symbol(spec=spec, node=None, doc=built, error=reason)
+            log.warning("%s", reason, extra=unknown.fields)
+            return unknown
         try:
             node = self.scheme.compile(spec, self.context)
         except UserError as exc:  # Scheme.compile names the spec (exc.subject)
@@ -299,9 +307,10 @@ class Runtime:
     def _failed(self, spec: Spec, doc: dict[str, Any], message: str, problems: list[str],
                 secrets: list[str] = ()) -> Symbol:  # type: ignore[assignment]
         message = redact(message, secrets)
-        log.error("%s", message)
+        failed = Symbol(spec=spec, node=None, doc=doc, error=message)
+        log.error("%s", message, extra=failed.fields)
         problems.append(message)
-        return Symbol(spec=spec, node=None, doc=doc, error=message)
+        return failed
 
     def _bind(self, doc: dict[str, Any], values: list[dict[str, Any]], secrets: list[str]) -> dict[str, Any]:
         return bind(doc, values, self.environment, self.namespace, secrets)
@@ -345,7 +354,10 @@ class Runtime:
                 ids |= self._bound_to(event.id, event.name)
         if ids:
             problems = await self.load(sorted(ids))
-            log.info("reconciled %d spec(s)%s", len(ids), f", {len(problems)} problem(s)" if problems else "")
+            for op, sb in self.changes:
+                log.info("reload: %s %s", op, sb.describe(), extra={**sb.fields, "op": op})
+            log.info("reconciled %d spec(s)%s", len(ids), f", {len(problems)} problem(s)" if problems else "",
+                     extra={"namespace": self.namespace})
         for hook in self.on_applied:
             hook([event for _, event in batch])
 

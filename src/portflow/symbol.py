@@ -72,6 +72,11 @@ class Symbol:
     def describe(self) -> str:
         return f"spec {self.label!r} (kind {self.kind})"
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """The structured fields of a log line about this symbol (``extra=sb.fields``)."""
+        return {"namespace": self.namespace, "spec": self.label, "kind": self.kind}
+
     def __repr__(self) -> str:
         return f"<Symbol {self.namespace}/{self.label} {self.kind}{' loaded' if self.loaded else ''}>"
 
@@ -139,7 +144,7 @@ class SymbolTable:
         if sb is not None:
             sb.error = f"failed: {error}"
             sb.loaded = False
-            log.error("%s: failed: %s", sb.describe(), error)
+            log.error("%s: failed: %s", sb.describe(), error, extra=sb.fields)
 
     def _install(self, observer: Observer | None) -> None:
         self._installed = observer
@@ -350,7 +355,7 @@ class SymbolTable:
             try:
                 await sb.node.close()
             except Exception:
-                log.exception("%s: close failed", sb.describe())
+                log.exception("%s: close failed", sb.describe(), extra=sb.fields)
 
     async def _load_all(self, order: list[Symbol]) -> None:
         broken = self._broken()
@@ -369,7 +374,8 @@ class SymbolTable:
                 sb.loaded = True
             except Exception as exc:
                 sb.error = f"load failed: {exc}"
-                log.error("%s: load failed: %s", sb.describe(), exc, exc_info=not isinstance(exc, FlowError))
+                log.error("%s: load failed: %s", sb.describe(), exc, exc_info=not isinstance(exc, FlowError),
+                          extra=sb.fields)
                 try:
                     await sb.node.unload()  # type: ignore[union-attr]
                 except Exception:
@@ -392,7 +398,7 @@ class SymbolTable:
                     await self._lifecycle(sb, DEINIT)
             except Exception as exc:
                 log.error("%s: unload (%s) failed: %s", sb.describe(), step, exc,
-                          exc_info=not isinstance(exc, FlowError))
+                          exc_info=not isinstance(exc, FlowError), extra=sb.fields)
 
     async def free(self, *ids: str) -> int:
         """Remove symbols by id: unload them and their dependents (upstream last to first), unlink, close."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     RESOURCE,
     WRITE_ORDER,
@@ -18,6 +19,7 @@ from .common import (
     read_all,
     recursive_option,
     run,
+    say_documents,
     singular,
     split_by_resource,
 )
@@ -99,12 +101,12 @@ async def check_specs(settings: Any, docs: list[dict[str, Any]], namespace: str)
 def report(resource: str, problems: list[str], warnings: list[str], done: str = "applied") -> None:
     """Warnings and rejected documents on stderr; exit 1 (``nothing <done>``) when there is a rejected one."""
     for line in warnings:
-        click.echo(f"warning: {line}", err=True)
+        say(f"warning: {line}", level="warning", err=True)
     for line in problems:
-        click.echo(f"error: {line}", err=True)
+        say(f"error: {line}", level="error", err=True)
     if problems:
         noun = singular(resource) if len(problems) == 1 else resource
-        click.echo(f"error: {len(problems)} {noun} rejected; nothing {done}", err=True)
+        say(f"error: {len(problems)} {noun} rejected; nothing {done}", level="error", err=True)
         raise SystemExit(1)
 
 
@@ -160,6 +162,6 @@ def apply(ctx: click.Context, resource: str | None, filenames: tuple[str, ...], 
             dry_run_report(settings, kind, result, groups[kind])
             continue
         if result.rows:
-            click.echo(result_table(kind, result))
+            say_documents(kind, result.rows, result_table(kind, result))
         else:
             click.echo(f"no {kind} applied", err=True)

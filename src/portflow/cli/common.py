@@ -53,39 +53,28 @@ def parse_environment(items: tuple[str, ...], base: dict[str, Any] | None = None
     return env
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        entry = {"time": self.formatTime(record), "level": record.levelname.lower(), "logger": record.name,
-                 "message": record.getMessage()}
-        if record.exc_info and logging.getLogger().level <= logging.DEBUG:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-class TextFormatter(logging.Formatter):
-    """One line per record; tracebacks only at debug level."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
-
-    def format(self, record: logging.LogRecord) -> str:
-        if record.exc_info and logging.getLogger().level > logging.DEBUG:
-            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
-        return super().format(record)
-
-
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root.addHandler(handler)
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    for noisy in ("granian", "uvicorn.error", "uvicorn.access", "_granian", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
+    """Log lines to stderr at ``level``, as ``fmt`` (text or json); see ``portflow.logs``."""
+    from .. import logs
+
+    logs.setup(level, fmt)
+
+
+def say_documents(resource: str, rows: list[tuple[str, dict[str, Any]]], table: str) -> None:
+    """What a command did to documents: ``table`` in the text format; in the JSON format one line per
+    ``(action, doc)``, e.g. ``{"message": "created spec default/pong", "action": "created", ...}``."""
+    from ..logs import is_json, say
+
+    if not is_json():
+        say(table)
+        return
+    noun = singular(resource)
+    for action, doc in rows:
+        label = doc.get("name") or doc.get("id")
+        about = {"action": action, "namespace": doc.get("namespace"), noun: label, "id": doc.get("id")}
+        if doc.get("kind"):
+            about["kind"] = doc["kind"]
+        say(f"{action} {noun} {doc.get('namespace')}/{label}", extra=about)
 
 
 def run(coro: Coroutine[Any, Any, T], *, quick: bool = False) -> T:
@@ -104,7 +93,9 @@ def run(coro: Coroutine[Any, Any, T], *, quick: bool = False) -> T:
 
 def fail(message: str, code: int = 1) -> None:
     """Print one line to stderr and exit."""
-    click.echo(f"error: {message}", err=True)
+    from ..logs import say
+
+    say(f"error: {message}", level="error", err=True)
     raise SystemExit(code)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     RESOURCE,
     format_table,
@@ -16,6 +17,7 @@ from .common import (
     read_all,
     recursive_option,
     run,
+    say_documents,
     split_by_resource,
 )
 
@@ -80,16 +82,17 @@ def delete(ctx: click.Context, resource: str | None, filenames: tuple[str, ...],
                                             resource).items():
             groups.setdefault(kind, []).extend(filters_for(docs, ns))
     anything = False
-    for kind in ("specs", "values"):
+    for kind in ("specs", "values", "charts"):
         filters = groups.get(kind)
         deleted = run(delete_docs(settings, kind, filters), quick=True) if filters else []
         if not deleted:
             if kind in groups or resource == kind:
-                click.echo(f"no {kind} deleted (none matched)", err=True)
+                say(f"no {kind} deleted (none matched)", level="warning", err=True)
             continue
         anything = True
         columns = ["id", "kind", "namespace", "name"] if kind == "specs" else ["id", "namespace", "name"]
-        click.echo(format_table(["action", *columns],
-                                [["deleted", *(str(d.get(c) or "") for c in columns)] for d in deleted]))
+        say_documents(kind, [("deleted", d) for d in deleted],
+                      format_table(["action", *columns],
+                                   [["deleted", *(str(d.get(c) or "") for c in columns)] for d in deleted]))
     if not anything and not groups:
-        click.echo(f"no {resource or 'documents'} deleted (none matched)", err=True)
+        say(f"no {resource or 'documents'} deleted (none matched)", level="warning", err=True)

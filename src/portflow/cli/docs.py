@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..logs import say
 from .common import handle_errors
 from .explain import META_FIELDS, KindInfo, default_text, first_line, kind_info, registries
 
@@ -161,10 +162,10 @@ def docs(ctx: click.Context, directory: str, check: bool, plugins: tuple[str, ..
     if check:
         stale = stale_pages(Path(directory), pages)
         if stale:
-            click.echo(f"error: {directory}: stale pages: {', '.join(stale)} (run `portflow docs {directory}`)",
-                       err=True)
+            say(f"error: {directory}: stale pages: {', '.join(stale)} (run `portflow docs {directory}`)",
+                level="error", err=True)
             raise SystemExit(1)
-        click.echo(f"{directory}: {len(pages)} pages up to date")
+        say(f"{directory}: {len(pages)} pages up to date")
         return
     changed, removed = write_pages(Path(directory), pages)
-    click.echo(f"{directory}: {len(pages)} pages, {len(changed)} written, {len(removed)} removed")
+    say(f"{directory}: {len(pages)} pages, {len(changed)} written, {len(removed)} removed")

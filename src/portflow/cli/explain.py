@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import complete_kinds, handle_errors, load_settings_for
 
 META_FIELDS = ("id", "kind", "namespace", "name", "annotations", "env", "ports")
@@ -145,7 +146,7 @@ def kinds(ctx: click.Context) -> None:
     found = registries(ctx).scheme.kinds()
     rows = [[k.name, k.plugin or "-", first_line(k.description)] for k in found]
     if not rows:
-        click.echo("no kinds: no plugin is installed or enabled", err=True)
+        say("no kinds: no plugin is installed or enabled", level="warning", err=True)
         return
     table = format_table(["", "", ""], rows).splitlines()[1:]  # no header: one line per kind
     click.echo("\n".join(table))

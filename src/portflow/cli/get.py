@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     RESOURCE,
     complete_names,
@@ -156,7 +157,7 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
         namespace_docs = run(find_docs(settings, resource, where, None), quick=True) if name else docs
         namespace_plain = [{k: v for k, v in d.items() if k != "revision"} for d in namespace_docs]
         for line in run(spec_warnings(settings, plain, namespace_plain), quick=True):
-            click.echo(f"warning: {line}", err=True)
+            say(f"warning: {line}", level="warning", err=True)
     if output in ("table", "wide"):
         if docs and output == "wide":
             columns = [c for c in table_columns(docs) if c != "revision"] + ["revision"]
@@ -164,7 +165,7 @@ def get(ctx: click.Context, resource: str, name: str | None, namespace: str | No
         elif docs:
             click.echo(docs_table(docs))
         else:
-            click.echo(f"no {resource} in {scope}", err=True)
+            say(f"no {resource} in {scope}", level="warning", err=True)
         return
     from ..spec import dump_documents
 

@@ -63,7 +63,19 @@ def cli(ctx: click.Context, log_level: str | None, log_format: str | None) -> No
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv, prog_name="portflow")
+    try:
+        return cli.main(args=argv, prog_name="portflow", standalone_mode=False)
+    except click.exceptions.ClickException as exc:  # a usage error: as a JSON line too with --log-format json
+        from ..logs import is_json, say
+
+        if is_json():
+            say(f"error: {exc.format_message()}", level="error", err=True)
+        else:
+            exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

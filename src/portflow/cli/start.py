@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..logs import say
 from .common import (
     environment_option,
     from_charts_option,
@@ -17,6 +18,7 @@ from .common import (
     parse_environment,
     read_charts,
     run,
+    say_documents,
 )
 
 log = logging.getLogger("portflow.start")
@@ -24,11 +26,12 @@ log = logging.getLogger("portflow.start")
 
 def print_apply(kind: str, result: Any) -> None:
     """One line per created, updated or removed document, then a summary."""
-    for action, doc in result.rows:
-        if action != "unchanged":
-            label = doc.get("name") or doc.get("id")
-            click.echo(f"{action} {kind[:-1]} {doc.get('namespace')}/{label}")
-    click.echo(f"{kind}: {result.summary()}")
+    changed = [(action, doc) for action, doc in result.rows if action != "unchanged"]
+    for action, doc in changed:
+        label = doc.get("name") or doc.get("id")
+        line = f"{action} {kind[:-1]} {doc.get('namespace')}/{label}"
+        say_documents(kind, [(action, doc)], line)
+    say(f"{kind}: {result.summary()}")
 
 
 async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, from_values: str | None,
@@ -44,13 +47,13 @@ async def seed(store: Any, scheme: Any, namespace: str, from_specs: str | None, 
     if value_docs is not None:
         valid, problems = prepare_values(value_docs, namespace)
         for line in problems:
-            click.echo(f"error: {line}", err=True)
+            say(f"error: {line}", level="error", err=True)
         rejected += len(problems)
         print_apply("values", await apply(store.values, valid, namespace=namespace))
     if spec_docs is not None:
         valid, problems = prepare_specs(spec_docs, namespace, scheme)
         for line in problems:
-            click.echo(f"error: {line}", err=True)
+            say(f"error: {line}", level="error", err=True)
         rejected += len(problems)
         # A spec the file has but that was rejected is not pruned: its stored version stays.
         result = await apply(store.specs, valid, namespace=namespace, prune=prune_specs, spare=spec_docs)
@@ -78,6 +81,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 
     from ..plugin import default_registries
     from ..runtime import Runtime
+    from ..tracing import install as install_tracing
 
     runtime_settings = settings.runtime_settings(listener_reuse_port=reuse_port)
     registries = default_registries(runtime_settings)
@@ -87,6 +91,7 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
                    limits=settings.document_limits())
         runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
                           hooks=registries.hooks, environment=environment, settings=runtime_settings)
+        untrace = install_tracing(runtime.context.observer, namespace)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,7 +102,8 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
 
             gc.freeze()  # what is loaded now lives as long as the server: keep it out of every later collection
             active = sum(1 for sb in runtime.table if sb.loaded)
-            log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active)
+            log.info("namespace %r: %d spec(s), %d active", namespace, len(runtime.table), active,
+                     extra={"namespace": namespace})
             if not await operating.loaded(strict):
                 await runtime.close()
                 raise SystemExit(1)
@@ -115,6 +121,8 @@ async def serve(settings: Any, namespace: str, environment: dict[str, str], from
                     await asyncio.wait_for(runtime.close(), timeout=grace)
                 except TimeoutError:
                     log.warning("shutdown took longer than %.0fs; cancelled what was left", grace)
+                if untrace is not None:
+                    untrace()
     finally:
         await store.close()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..logs import is_json, say
 from .common import (
     environment_option,
     from_charts_option,
@@ -96,6 +97,9 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
             await apply(store.specs, specs, namespace=namespace)
         runtime = Runtime(store, namespace=namespace, scheme=registries.scheme, languages=registries.languages,
                           hooks=registries.hooks, environment=environment, settings=runtime_settings, watch=False)
+        from ..tracing import install as install_tracing
+
+        untrace = install_tracing(runtime.context.observer, namespace)  # a trace per test, as start traces
         try:
             with quiet_load_errors():
                 problems = await runtime.start()
@@ -119,6 +123,8 @@ async def run_tests(settings: Any, namespace: str, environment: dict[str, str], 
             return sorted(results, key=lambda r: r.name)
         finally:
             await runtime.close()
+            if untrace is not None:
+                untrace()
     finally:
         await store.close()
         if private:
@@ -148,10 +154,18 @@ def quiet_load_errors() -> Iterator[None]:
 def print_result(result: Any) -> None:
     from ..spec import format_duration
 
-    click.echo(f"{'PASS' if result.passed else 'FAIL'}\t{result.name}\t{format_duration(result.duration, 1e-6)}")
+    took = format_duration(result.duration, 1e-6)
+    line = f"{'PASS' if result.passed else 'FAIL'}\t{result.name}\t{took}"
+    if is_json():  # one line per test, its failure a field
+        about = {"test": result.name, "result": "pass" if result.passed else "fail", "duration": took}
+        if not result.passed:
+            about["error"] = result.message
+        say(line.replace("\t", " "), level="info" if result.passed else "error", logger="portflow.test", extra=about)
+        return
+    say(line)
     if not result.passed:
-        for line in result.message.splitlines() or [""]:
-            click.echo(f"    {line}")
+        for text in result.message.splitlines() or [""]:
+            say(f"    {text}")
 
 
 def write_junit(path: str, results: list[Any]) -> None:
@@ -234,14 +248,14 @@ def test(ctx: click.Context, regex: re.Pattern[str], namespace: str | None, from
                                 from_charts, debug=debug))
     except LoadFailed as exc:
         for line in exc.problems:
-            click.echo(f"error: {line}", err=True)
+            say(f"error: {line}", level="error", err=True)
         raise SystemExit(1) from None
     passed = sum(1 for r in results if r.passed)
     failed = len(results) - passed
     if not results:
         pattern = f" matching {regex.pattern!r}" if regex.pattern else ""
-        click.echo(f"warning: no tests{pattern} in namespace {settings.namespace!r}", err=True)
-    click.echo(f"{passed} passed, {failed} failed")
+        say(f"warning: no tests{pattern} in namespace {settings.namespace!r}", level="warning", err=True)
+    say(f"{passed} passed, {failed} failed", logger="portflow.test", extra={"passed": passed, "failed": failed})
     if junit:
         write_junit(junit, results)
     if failed:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from ...errors import FlowError
+from ...logs import access
 from ...packet import NONE, Packet
 from ...process import Process
 from . import mime
@@ -34,6 +36,9 @@ CLIENT_KEY = "net.client"
 #: Process data key holding the status the request was answered with (set before the process exits;
 #: 499 when the client left first), for the hop observer's subscribers (metrics).
 STATUS_KEY = "net.status"
+
+#: The status an access line shows for a client that left before its answer was written (nginx's).
+CLIENT_CLOSED = 499
 
 #: A reply: ``(status, headers, body)`` written at once, or a payload whose body is an async iterator.
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
@@ -62,17 +67,20 @@ def _first(header: dict[str, list[str]], name: str) -> str | None:
 async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Serve one HTTP request; see the module docstring. The request's process exits in one place."""
     node.active += 1
+    began = monotonic()
     header = header_map(scope["headers"])
     proc: Process | None = None
     error: BaseException | None = FlowError("request cancelled")
-    status = 499
+    status, sent = CLIENT_CLOSED, None
     try:
         body, has_body, body_error = await _read(node, header, receive) if (
             "Content-Length" in header or "Transfer-Encoding" in header) else _NO_BODY
         proc = Process()
         proc.set(CLIENT_KEY, scope.get("client"))
+        offered: BaseException | None = None  # the error offered to ``error``, when it answered
         if body_error is not None:
             answer = await _undecodable(node, proc, body_error)
+            offered = body_error if node.error_port.links else None
         else:
             # Run the flow at once; only if it has to wait, race it against the client going away. Most
             # flows answer without waiting and skip the race.
@@ -84,8 +92,11 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
             else:
                 answer = await race(resume(flow, waiting), receive, node.running)
             if isinstance(answer.payload, BaseException):
+                offered = answer.payload if node.error_port.links else None
                 answer = await node.error_port.send(proc, answer, answer)
         reply = _reply(node, answer, scope, header)
+        if offered is not None and not isinstance(answer.payload, BaseException) and _status(reply) >= 400:
+            _answered_error(node, scope, _status(reply), offered)
         if _status(reply) < 400:
             try:
                 await proc.commit()  # before the answer says it is done
@@ -94,32 +105,46 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
         if isinstance(reply, tuple):
             if not await respond(send, *reply):
                 raise ClientGone
-            status = reply[0]
+            status, sent = reply[0], len(reply[2])
         else:
             status = await _stream(node, reply, scope, send, receive)
         error = FlowError(STATUS_TEXT.get(status, str(status))) if status >= 400 else None
         await proc.join()
     except _Refused as refused:
-        await respond(send, *error_response(refused.status, refused.reason))
+        status, _, body = refusal = error_response(refused.status, refused.reason)
+        sent = len(body)
+        await respond(send, *refusal)
     except ClientGone:  # before a process: a body the server could not parse (granian says "disconnect")
         error = FlowError("client disconnected")
         if proc is None:
-            await respond(send, *error_response(400, "incomplete or malformed request body"))
+            status, _, body = refusal = error_response(400, "incomplete or malformed request body")
+            sent = len(body)
+            await respond(send, *refusal)
     except Exception as exc:  # noqa: BLE001 - a bug in a node: log it, answer 500, never show it
         _log_failure(node, scope, exc)
-        await respond(send, *error_response(500))
-        error, status = exc, 500
+        status, _, body = failed = error_response(500)
+        sent = len(body)
+        await respond(send, *failed)
+        error = exc
     finally:
         if proc is not None:
             proc.set(STATUS_KEY, status)
             await proc.exit(error)
         node.served()
+        if node.access_log:
+            access(scope["method"], scope["path"], status, sent, monotonic() - began, node.log_fields)
 
 
 def _log_failure(node: Listener, scope: dict[str, Any], exc: BaseException) -> None:
     trace = not isinstance(exc, RecursionError)  # too deep a payload: one line, its traceback says nothing
     log.error("%s: %s %s failed: %s", node.label, scope["method"], scope["path"], exc or type(exc).__name__,
-              exc_info=exc if trace else None)
+              exc_info=exc if trace else None, extra=node.log_fields)
+
+
+def _answered_error(node: Listener, scope: dict[str, Any], status: int, failure: BaseException) -> None:
+    """A flow error that ``error`` answered with an error status (4xx/5xx): one warning naming it."""
+    log.warning("%s: %s %s: %d: %s", node.label, scope["method"], scope["path"], status,
+                failure or type(failure).__name__, extra=node.log_fields)
 
 
 # -- read ---------------------------------------------------------------------------------------------
@@ -218,14 +243,15 @@ def _reply(node: Listener, answer: Packet, scope: dict[str, Any], header: dict[s
         return error_response(result.status, str(result))
     if isinstance(result, BaseException):
         log.error("%s: %s %s: unhandled error: %s", node.label, scope["method"], scope["path"], result,
-                  exc_info=result if not isinstance(result, FlowError) else None)
+                  exc_info=result if not isinstance(result, FlowError) else None, extra=node.log_fields)
         return error_response(500)
     if type(result) is dict and hasattr(result.get("body"), "__aiter__"):
         return result  # a streaming body (an async iterator, e.g. the system plugin's ``watch``)
     try:
         return response(result, _first(header, "Accept"), _first(header, "Accept-Encoding"), scope["method"] == "HEAD")
     except Exception as exc:
-        log.error("%s: cannot write the answer: %s", node.label, exc, exc_info=not isinstance(exc, RecursionError))
+        log.error("%s: cannot write the answer: %s", node.label, exc, exc_info=not isinstance(exc, RecursionError),
+                  extra=node.log_fields)
         return error_response(500)
 
 
@@ -239,9 +265,12 @@ async def _commit_failed(node: Listener, proc: Process, exc: Exception, scope: d
     failure = FlowError(f"commit failed: {exc}")
     answer = await node.error_port.send(proc, Packet(failure), Packet(failure))
     if answer.payload is failure:
-        log.error("%s: %s", node.label, failure)
+        log.error("%s: %s", node.label, failure, extra=node.log_fields)
         return error_response(500)
-    return _reply(node, answer, scope, header)
+    reply = _reply(node, answer, scope, header)
+    if not isinstance(answer.payload, BaseException) and _status(reply) >= 400:
+        _answered_error(node, scope, _status(reply), failure)
+    return reply
 
 
 async def _stream(node: Listener, reply: dict[str, Any], scope: dict[str, Any], send: Any, receive: Any) -> int:

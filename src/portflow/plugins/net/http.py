@@ -23,6 +23,7 @@ from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme, spec_error
 from ...spec import NonNegativeDuration, Spec
+from ...tracing import propagate
 from . import mime
 from .payload import header_map, query_map
 
@@ -153,7 +154,7 @@ class HTTPClient(OneToOne):
         request = build_request(pck.payload, self.url)
         session = self.session()
         try:
-            async with session.request(request.method, request.url, headers=request.headers, data=request.body,
+            async with session.request(request.method, request.url, headers=propagate(request.headers), data=request.body,
                                        allow_redirects=False) as resp:
                 body = await resp.read()
                 version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"

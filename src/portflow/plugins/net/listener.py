@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from ...logs import fields
 from ...node import Node
 from ...port import ERROR, OUT, OutPort
 from ...scheme import Context, Scheme
@@ -73,7 +74,8 @@ class Listener(Node):
     def __init__(self, host: str = "", port: int = 0, *, tls: TLS | None = None, max_body: int = DEFAULT_MAX_BODY,
                  read_timeout: float = 60.0, server: str = "granian", registry: Listeners | None = None,
                  label: str = "listener", grace: float = 10.0, protocol: str = "http",
-                 reuse_port: bool = False, limits: Limits = _DEFAULTS) -> None:
+                 reuse_port: bool = False, limits: Limits = _DEFAULTS, access_log: bool = True,
+                 log_fields: dict[str, Any] | None = None) -> None:
         self.host = host
         self.configured_port = port
         self.tls = tls
@@ -86,6 +88,9 @@ class Listener(Node):
         self.server_name = server
         self.registry = registry if registry is not None else Listeners()
         self.label = label
+        #: An access line per request (setting ``logging.access``); ``log_fields`` go on every line about it.
+        self.access_log = access_log
+        self.log_fields = log_fields or {"kind": "listener"}
         self.grace = grace
         self.out_port = OutPort(OUT, self)
         self.error_port = OutPort(ERROR, self)
@@ -135,7 +140,8 @@ class Listener(Node):
             await asyncio.wait_for(idle.wait(), timeout)
         except TimeoutError:
             pending = [t for t in self.running if not t.done()]
-            log.warning("%s: %d request(s) still running after %.1fs; cancelling", self.label, len(pending), timeout)
+            log.warning("%s: %d request(s) still running after %.1fs; cancelling", self.label, len(pending), timeout,
+                        extra=self.log_fields)
             for task in pending:
                 task.cancel()
             if pending:
@@ -188,6 +194,7 @@ def compile_listener(spec: ListenerSpec, context: Context) -> Listener:
         server=context.settings.listener_server, registry=listeners(context),
         label=spec.subject, grace=context.settings.grace,
         reuse_port=context.settings.listener_reuse_port, limits=limits,
+        access_log=context.settings.access_log, log_fields=fields(spec.namespace, spec.label, spec.kind),
     )
 EXAMPLE = """\
 - kind: listener

@@ -20,6 +20,7 @@ from ...packet import Packet
 from ...process import Process
 from ...scheme import Context, Scheme, spec_error
 from ...spec import Spec
+from ...tracing import propagate
 from . import mime
 from .exchange import CLIENT_KEY
 from .payload import header_map
@@ -100,7 +101,7 @@ class Proxy(OneToOne):
             ctype, data = mime.encode(body, ctype)
             headers = [h for h in headers if h[0] != "Content-Type"] + [("Content-Type", ctype)]
         try:
-            async with self.session().request(payload.get("method") or "GET", url, headers=headers, data=data,
+            async with self.session().request(payload.get("method") or "GET", url, headers=propagate(headers), data=data,
                                               allow_redirects=False) as resp:
                 raw = await resp.read()
                 header = header_map(resp.raw_headers)

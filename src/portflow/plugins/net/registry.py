@@ -141,7 +141,8 @@ class Listeners:
             await server.start()
             binding = _Binding((node.host, server.port), server, app, sig)
             self.bindings[binding.key] = binding
-            log.info("%s: listening on %s", node.label, f"{server.scheme}://{node.host or '*'}:{server.port}")
+            log.info("%s: listening on %s", node.label, f"{server.scheme}://{node.host or '*'}:{server.port}",
+                     extra=node.log_fields)
         if binding.closer is not None:
             closer, binding.closer = binding.closer, None
             await closer.stop()

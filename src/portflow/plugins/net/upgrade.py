@@ -75,7 +75,8 @@ async def serve_websocket(node: Listener, scope: dict[str, Any], receive: Any, s
         if isinstance(answer.payload, BaseException):
             answer = await node.error_port.send(proc, answer, answer)
         if isinstance(answer.payload, BaseException):
-            log.error("%s: websocket %s: unhandled error: %s", node.label, scope["path"], answer.payload)
+            log.error("%s: websocket %s: unhandled error: %s", node.label, scope["path"], answer.payload,
+                      extra=node.log_fields)
             error = answer.payload
         if not conn.accepted:
             await send({"type": "websocket.close", "code": 1008 if error is None else 1011})

@@ -30,6 +30,7 @@ from ...port import ERROR, IN, IO, OUT, InPort, OutPort
 from ...process import Process
 from ...scheme import Context, Scheme, spec_error
 from ...spec import NonNegativeDuration, Spec
+from ...tracing import propagate
 from . import mime
 from .upgrade import WEBSOCKET_KEY
 
@@ -296,7 +297,7 @@ class WebSocketClient(_WebSocketNode):
         url = f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
         session = aiohttp.ClientSession()
         try:
-            ws = await session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_receive=None,
+            ws = await session.ws_connect(url, headers=propagate([]), timeout=aiohttp.ClientWSTimeout(ws_receive=None,
                                                                                  ws_close=self.timeout or 10.0))
         except Exception as exc:  # noqa: BLE001 - any connection failure is answered, as data
             await session.close()

@@ -31,6 +31,7 @@ from ...packet import Packet
 from ...process import RUNNING, Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
+from ...tracing import statement
 from .drivers import (
     Args,
     Database,
@@ -199,7 +200,8 @@ class SQLNode(OneToOne):
                     have = ptx.isolation.value if ptx.isolation else "the default level"
                     raise SQLError(f"isolation {self.isolation.value!r} differs from this process's open "
                                    f"transaction on {db.label} ({have})", database=db.label)
-            rows = await ptx.execute(query, args)
+            with statement(query, self.driver.name):
+                rows = await ptx.execute(query, args)
         except SQLError as exc:
             raise exc.at(self.name) from exc.__cause__
         return Packet(rows if rows is not None else [])
