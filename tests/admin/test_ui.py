@@ -55,10 +55,12 @@ def test_the_page_draws_ping_and_its_counters_move(start):
     assert first["nodes"].get("pong", {}).get("packets", 0) == 0
     for _ in range(3):
         assert http(f"http://127.0.0.1:{port}/ping")[2] == "pong"
-    for event in stream:  # one a second; the requests show in a later one
+    for _, event in zip(range(30), stream, strict=False):  # one a second; the requests show in a later one
         pong = event["nodes"].get("pong")
         if pong and pong["packets"] == 3:
             break
+    else:
+        raise AssertionError("no event counted the 3 requests")
     assert pong["pps"] > 0 and pong["errors"] == 0 and pong["p50"] is not None
 
 
@@ -77,3 +79,24 @@ def test_a_token_protects_the_api(start):
 def test_quantile_of_buckets():
     assert quantile(.5, (1.0, 2.0), [0, 10, 0]) == 1.5
     assert quantile(.99, (1.0, 2.0), [0, 0, 0]) is None
+
+
+def test_the_view_under_workers_counts_every_worker(start):
+    from .conftest import free_port
+    from .test_admin_address import eventually
+
+    port = free_port()
+    s = start("--workers", "2", "--from-specs", str(PING), "-e", f"PORT={port}", "--admin", "127.0.0.1:0")
+    admin = s.admin()
+    s.wait_for(LOADED, count=2)
+    assert eventually(lambda: http(f"{admin}/readyz")[0] == 200), http(f"{admin}/readyz")
+    status, body = request(f"{admin}/ui/api/graph")
+    assert status == 200 and len(json.loads(body)["nodes"]) == 3
+    for _ in range(10):
+        assert http(f"http://127.0.0.1:{port}/ping")[2] == "pong"
+    stream = events(f"{admin}/ui/api/events")
+    for _, event in zip(range(30), stream, strict=False):  # the workers report every second: a later one has all
+        if event["nodes"].get("pong", {}).get("packets") == 10:
+            break
+    else:
+        raise AssertionError("no event counted the 10 requests of both workers")
