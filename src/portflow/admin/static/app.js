@@ -46,8 +46,9 @@ function draw(g) {
       if (n.reason && !n.port) grp.appendChild(el("text", { x: n.x + n.w / 2, y: n.y + 49, "text-anchor": "middle",
         class: "reason" }, "inactive: " + (n.reason.length > 48 ? n.reason.slice(0, 47) + "…" : n.reason)));
       const live = el("text", { x: n.x + n.w / 2, y: n.y + n.h + 11, "text-anchor": "middle", class: "live" }, "");
-      grp.appendChild(live);
-      if (n.top) byLabel[n.label] = live;
+      const dur = el("text", { x: n.x + n.w / 2, y: n.y + n.h + 23, "text-anchor": "middle", class: "live" }, "");
+      grp.appendChild(live); grp.appendChild(dur);
+      if (n.top) byLabel[n.label] = [live, dur];
     }
     grp.addEventListener("click", () => open(n));
     view.appendChild(grp);
@@ -90,8 +91,9 @@ async function follow() {
       for (const name in data.nodes) {
         const t = byLabel[name], s = data.nodes[name];
         if (t) {
-          t.textContent = `${s.packets} pkts · ${s.pps}/s · err ${s.eps}/s · p50 ${ms(s.p50)} p99 ${ms(s.p99)}`;
-          t.setAttribute("data-packets", s.packets);
+          t[0].textContent = `${s.packets} · ${s.pps}/s · ${s.eps} err/s`;
+          t[0].setAttribute("data-packets", s.packets);
+          t[1].textContent = `p50 ${ms(s.p50)} p99 ${ms(s.p99)}`;
         }
       }
     }
