@@ -48,6 +48,8 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
     "environment": dict,
     # admin address (start --admin): /healthz, /readyz, /metrics; "" is off
     "admin.listen": str,
+    # the browser view /ui/ on the admin address: its bearer token ("" : read-only, loopback only)
+    "admin.token": str,
     # revisions (history, rollback)
     "history.keep": int,
 }
@@ -153,6 +155,7 @@ def _defaults() -> dict[str, Any]:
         "logging.access": RuntimeSettings.access_log,
         "environment": {},
         "admin.listen": "",
+        "admin.token": "",
         "history.keep": 50,
     }
 

@@ -6,7 +6,8 @@
   ``{"ready": bool, "not_ready": [{spec, kind, reason, message}], "warnings": [...]}``.
 - ``GET /metrics``: the Prometheus text format.
 
-Nothing here changes anything, so nothing is authenticated: bind the address to loopback or a private
+``/ui/`` is the browser view (``ui.py``, protected by ``admin.token``). The rest changes nothing and is not
+authenticated: bind the address to loopback or a private
 network (docs/security.md). Any other path is 404, any other method 405.
 """
 
@@ -50,14 +51,19 @@ class AdminApp:
     """The ASGI app of the admin address: ``ready()`` gives the readiness as JSON, ``metrics()`` the
     exposition (body, content type)."""
 
-    def __init__(self, ready: ReadyFn, metrics: MetricsFn | None) -> None:
+    def __init__(self, ready: ReadyFn, metrics: MetricsFn | None, ui: Any = None) -> None:
         self.ready = ready
         self.metrics = metrics
+        #: The browser view (``ui.UI``) at ``/ui/``, or None.
+        self.ui = ui
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
+        if self.ui is not None and (path == "/ui" or path.startswith("/ui/")):
+            await self.ui(scope, receive, send)
+            return
         if path not in ("/healthz", "/readyz", "/metrics") or (path == "/metrics" and self.metrics is None):
             reply = _text(404, b"Not Found\n", b"text/plain; charset=utf-8")
         elif method not in ("GET", "HEAD"):

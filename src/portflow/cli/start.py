@@ -137,6 +137,8 @@ class Operating:
         from ..admin.run import RUN_DIR, RUN_METRICS
 
         self.runtime = runtime
+        self.settings = settings
+        self.ui: Any = None
         self.stopping = stopping
         self.listen = "" if worker else settings["admin.listen"]
         self.server_name = settings["listener.server"]
@@ -154,8 +156,11 @@ class Operating:
             self._detach = self.metrics.attach()
         if self.listen:
             from ..admin.server import AdminApp, start_admin
+            from ..admin.ui import UI
 
-            app = AdminApp(self.ready, self.exposition)
+            self.ui = UI(self.settings, self.runtime.namespace, self.settings["admin.token"], self.ready,
+                         self.metrics.snapshot)
+            app = AdminApp(self.ready, self.exposition, self.ui)
             self.server = await start_admin(self.listen, app, self.server_name)
         return self
 
@@ -200,6 +205,8 @@ class Operating:
     async def __aexit__(self, *exc: object) -> None:
         if self._detach is not None:
             self._detach()
+        if self.ui is not None:
+            self.ui.close()
         if self.server is not None:
             await self.server.stop(grace=1.0)
 
@@ -293,15 +300,23 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
 
         return exposition(Collector(lambda: run_dir.snapshots(supervisor.pids().values())))
 
-    server = None
+    server: Any = None
+    ui: Any = None
     try:
         if listen:
+            from ..admin.metrics import merge
             from ..admin.server import AdminApp, start_admin
+            from ..admin.ui import UI
 
-            server = await start_admin(listen, AdminApp(ready, metrics_text), settings["listener.server"])
+            def snapshot() -> dict[str, Any]:
+                return merge(run_dir.snapshots(supervisor.pids().values()))
+
+            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot)
+            server = await start_admin(listen, AdminApp(ready, metrics_text, ui), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:
         if server is not None:
+            ui.close()
             await server.stop(grace=1.0)
         run_dir.remove()
     if supervisor.failed:

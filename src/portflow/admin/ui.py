@@ -1,0 +1,222 @@
+"""The browser view at ``/ui/`` of the admin address: the namespace as a picture, with live counts.
+
+The page (``static/``: our own small HTML, CSS and JavaScript, no front-end packages) asks for JSON:
+
+- ``GET /ui/api/graph``: the picture ``portflow graph`` draws (``graph.namespace_picture``), laid out by
+  the same ``layout.py``, as boxes and routes; a spec the runtime reports not ready carries its reason.
+- ``GET /ui/api/events``: server-sent events, one a second: per node packets/s, errors/s and p50/p99
+  duration, worked out from two snapshots of the same ``Metrics`` numbers ``/metrics`` serves (the
+  quantiles from the histogram buckets' growth, as Prometheus' ``histogram_quantile`` does).
+
+Protection: with ``admin.token`` set every API call needs ``Authorization: Bearer TOKEN`` (compared in
+constant time); without it the view answers only clients on loopback and is read-only. The static files
+hold nothing of the namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+from ..plugins.net.writer import respond
+
+__all__ = ["UI", "quantile", "rates"]
+
+STATIC = {"": ("index.html", b"text/html; charset=utf-8"), "app.js": ("app.js", b"text/javascript"),
+          "app.css": ("app.css", b"text/css")}
+TICK = 1.0
+
+
+def quantile(q: float, bounds: tuple[float, ...], counts: list[float]) -> float | None:
+    """The ``q`` quantile of bucket ``counts`` (not cumulative, the last +Inf), interpolated in its bucket."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank, running = q * total, 0.0
+    for i, count in enumerate(counts):
+        if running + count >= rank and count > 0:
+            low = bounds[i - 1] if i > 0 else 0.0
+            high = bounds[i] if i < len(bounds) else bounds[-1]
+            return low + (high - low) * (rank - running) / count
+        running += count
+    return bounds[-1]
+
+
+def _per_node(snap: dict[str, Any]) -> dict[str, tuple[float, float, list[float]]]:
+    nodes: dict[str, list[Any]] = {}
+    for _, node, _, _, value in snap.get("portflow_packets", []):
+        nodes.setdefault(node, [0.0, 0.0, None])[0] += value
+    for _, node, _, value in snap.get("portflow_errors", []):
+        nodes.setdefault(node, [0.0, 0.0, None])[1] += value
+    for _, node, _, counts, _ in snap.get("portflow_node_duration_seconds", []):
+        nodes.setdefault(node, [0.0, 0.0, None])[2] = list(counts)
+    return {k: (p, e, c or []) for k, (p, e, c) in nodes.items()}
+
+
+def rates(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict[str, dict[str, Any]]:
+    """Per node: totals and, between two snapshots ``seconds`` apart, packets/s, errors/s, p50 and p99."""
+    from .metrics import HOP_BUCKETS
+
+    old, new = _per_node(before), _per_node(after)
+    out: dict[str, dict[str, Any]] = {}
+    for node, (packets, errors, counts) in new.items():
+        p0, e0, c0 = old.get(node, (0.0, 0.0, []))
+        grown = [a - (c0[i] if i < len(c0) else 0) for i, a in enumerate(counts)]
+        span = max(seconds, 1e-9)
+        out[node] = {"packets": packets, "errors": errors, "pps": round((packets - p0) / span, 2),
+                     "eps": round((errors - e0) / span, 2), "p50": quantile(.5, HOP_BUCKETS, grown),
+                     "p99": quantile(.99, HOP_BUCKETS, grown)}
+    return out
+
+
+def _client_is_loopback(scope: dict[str, Any]) -> bool:
+    client = scope.get("client")
+    try:
+        return client is not None and ipaddress.ip_address(str(client[0]).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class UI:
+    """The ``/ui/`` routes. ``ready()`` gives the readiness report, ``snapshot()`` the metrics' numbers
+    (one runtime's, or the workers' merged); both work for one runtime and for ``--workers``."""
+
+    def __init__(self, settings: Any, namespace: str, token: str, ready: Callable[[], dict[str, Any]],
+                 snapshot: Callable[[], dict[str, Any]]) -> None:
+        self.settings = settings
+        self.namespace = namespace
+        self._token = token.encode()
+        self.ready = ready
+        self.snapshot = snapshot
+        self.closing = asyncio.Event()
+
+    def close(self) -> None:
+        """Ends the event streams (the admin address is stopping)."""
+        self.closing.set()
+
+    def _allowed(self, scope: dict[str, Any]) -> tuple[int, str] | None:
+        """None when the request may be answered, else (status, why)."""
+        if not self._token:
+            return None if _client_is_loopback(scope) else (
+                403, "the view is served off loopback only with a token: set admin.token")
+        for key, value in scope.get("headers", []):
+            if key.lower() == b"authorization":
+                scheme, _, given = value.partition(b" ")
+                if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token):
+                    return None
+                break
+        return 401, "Unauthorized"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path, method = scope["path"], scope["method"]
+        if path == "/ui":
+            await respond(send, 308, [(b"location", b"/ui/"), (b"content-length", b"0")], b"")
+            return
+        rest = path[len("/ui/"):]
+        if not self._token and not _client_is_loopback(scope):
+            await self._json(send, 403, {"error": "the view is served off loopback only with a token: "
+                                                  "set admin.token"})
+            return
+        if rest in STATIC:
+            name, content_type = STATIC[rest]
+            body = resources.files("portflow.admin").joinpath("static", name).read_bytes()
+            await respond(send, 200, [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                                      (b"cache-control", b"no-cache")], b"" if method == "HEAD" else body)
+            return
+        if not rest.startswith("api/"):
+            await self._json(send, 404, {"error": f"no such page: {path}"})
+            return
+        denied = self._allowed(scope)
+        if denied is not None:
+            extra = [(b"www-authenticate", b"Bearer")] if denied[0] == 401 else []
+            await self._json(send, denied[0], {"error": denied[1]}, extra)
+            return
+        if method != "GET":
+            if not self._token:
+                await self._json(send, 403, {"error": "read-only: set admin.token to change specs from the view"})
+            else:
+                await self._json(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET")])
+            return
+        if rest == "api/graph":
+            await self._json(send, 200, await self.graph())
+        elif rest == "api/events":
+            await self.events(receive, send)
+        else:
+            await self._json(send, 404, {"error": f"no such API: {path}"})
+
+    async def _json(self, send: Any, status: int, data: Any, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+        body = json.dumps(data, ensure_ascii=False).encode()
+        await respond(send, status, [(b"content-type", b"application/json"),
+                                     (b"content-length", str(len(body)).encode()), *extra], body)
+
+    async def graph(self) -> dict[str, Any]:
+        """The namespace's picture with positions (see the module docstring)."""
+        from ..cli.graph import namespace_picture, stored_docs
+        from ..errors import UserError
+        from ..layout import layout
+
+        docs = await stored_docs(self.settings, self.namespace)
+        pic = await namespace_picture(self.settings, docs, self.namespace, f"namespace {self.namespace}")
+        not_ready = {e["spec"]: e["reason"] for e in self.ready().get("not_ready", []) if e.get("spec")}
+        for node in pic.nodes:
+            if not node.reason and node.label in not_ready:
+                node.reason = str(not_ready[node.label])
+        try:
+            placed = layout(pic)
+        except UserError as exc:
+            return {"error": str(exc), "nodes": [], "edges": []}
+        top = {id(n) for n in pic.nodes}
+        nodes = []
+        for node in pic.walk():
+            box = placed.boxes.get(node.key)
+            if box is None:
+                continue
+            nodes.append({"key": node.key, "label": node.label, "kind": node.kind, "reason": node.reason,
+                          "missing": node.missing, "port": node.port, "top": id(node) in top,
+                          "group": node.children is not None and bool(node.children.nodes),
+                          "x": box.x, "y": box.y, "w": box.w, "h": box.h})
+        edges = [{"src": e.src, "dst": e.dst, "label": e.label, "error": e.error, "broken": e.broken,
+                  "points": points} for e, points in zip(pic.all_edges(), placed.routes, strict=True)]
+        return {"title": pic.title, "namespace": self.namespace, "width": placed.width, "height": placed.height,
+                "nodes": nodes, "edges": edges, "writable": bool(self._token)}
+
+    async def events(self, receive: Any, send: Any) -> None:
+        """Server-sent events: ``{"time", "nodes": {name: {...}}}`` every ``TICK`` seconds until the client
+        leaves or the address stops."""
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        gone = asyncio.ensure_future(self._disconnected(receive))
+        stop = asyncio.ensure_future(self.closing.wait())
+        before, at = self.snapshot(), time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                snap = self.snapshot()
+                data = {"time": time.time(), "nodes": rates(before, snap, now - at) if now > at else
+                        rates({}, snap, 1.0)}
+                if now > at:
+                    before, at = snap, now
+                await send({"type": "http.response.body", "body": f"data: {json.dumps(data)}\n\n".encode(),
+                            "more_body": True})
+                done, _ = await asyncio.wait({gone, stop}, timeout=TICK)
+                if done:
+                    break
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass
+        finally:
+            gone.cancel()
+            stop.cancel()
+
+    @staticmethod
+    async def _disconnected(receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
