@@ -19,9 +19,7 @@ be secrets). One leniency: an integer and a float compare by value
 
 from __future__ import annotations
 
-import decimal
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from .errors import TemplateError
+from .gotypes import go_float
 
 __all__ = ["NO_VALUE", "MISSING", "execute", "parse", "text_of"]
 
@@ -385,30 +384,6 @@ def truth(value: Any) -> bool:
     return True
 
 
-def _go_float(f: float) -> str:
-    """``f`` as Go's ``%v`` prints a float64: the shortest digits, in ``e`` form when the exponent is below
-    -4 or 6 and more (``1e+06``, ``123456``, ``1.5e-05``)."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if math.copysign(1, f) < 0 else "0"
-    sign = "-" if f < 0 else ""
-    t = decimal.Decimal(repr(abs(f))).normalize().as_tuple()
-    digits = "".join(map(str, t.digits))
-    exp = len(digits) + int(t.exponent) - 1
-    if exp < -4 or exp >= 6:
-        rest = digits[1:]
-        return f"{sign}{digits[0]}{'.' + rest if rest else ''}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    point = exp + 1
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def text_of(value: Any) -> str:
     """``value`` as Go's ``fmt.Sprint`` prints it (maps as ``map[k:v ...]`` in key order)."""
     if value is None or value is MISSING:
@@ -416,7 +391,7 @@ def text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return _go_float(value)
+        return go_float(value)
     if isinstance(value, Mapping):
         return "map[" + " ".join(f"{k}:{_inner(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "]"
     if isinstance(value, (list, tuple)):
@@ -567,7 +542,7 @@ def _verb(flags: str, width: str | None, prec: str | None, verb: str, arg: Any) 
         if isinstance(arg, bool) or not isinstance(arg, (int, float)):
             return bad
         if verb in "gG" and prec is None:
-            return (spec + "s") % _go_float(float(arg))
+            return (spec + "s") % go_float(float(arg))
         return (spec + verb) % float(arg)
     return f"%!{verb}({_go_type(arg)}={text_of(arg)})"
 
