@@ -109,3 +109,32 @@ def test_compile_proxy():
         compile_proxy(ProxySpec(kind="proxy", urls=["nope"]), ctx)
     with pytest.raises(UserError):
         compile_proxy(ProxySpec(kind="proxy", urls=[]), ctx)
+
+
+async def test_a_compressed_answer_is_decompressed_and_loses_its_encoding_headers(make_listener):
+    import gzip
+
+    def gzipped(proc, pck):
+        return {"status": 200, "header": {"Content-Type": ["application/json"], "Content-Encoding": ["gzip"]},
+                "body": gzip.compress(b'{"a":1}')}
+
+    upstream = await make_listener(gzipped, port=0)
+    client = HTTPClient(upstream.url)
+    try:
+        out = await call(client, {})
+    finally:
+        await client.close()
+    assert out["body"] == {"a": 1}
+    assert "Content-Encoding" not in out["header"] and "Content-Length" not in out["header"]
+
+
+async def test_a_response_past_max_body_is_an_error(make_listener):
+    upstream = await make_listener(lambda proc, pck: {"status": 200, "body": "x" * 5000}, port=0)
+    client, roomy = HTTPClient(upstream.url, max_body=4096), HTTPClient(upstream.url, max_body=5000)
+    try:
+        out = await call(client, {})
+        assert isinstance(out, FlowError) and "larger than max_body (4096 bytes)" in str(out)
+        assert (await call(roomy, {}))["body"] == "x" * 5000
+    finally:
+        await client.close()
+        await roomy.close()

@@ -6,6 +6,11 @@ or POST when there is a body; the body is encoded by its ``Content-Type`` (negot
 output is the response as an HTTP payload, its body decoded by the response's ``Content-Type``. A non-2xx
 status is an answer, not an error; only transport and decoding failures go to ``error``.
 
+A compressed answer (gzip, deflate, br, zstd) is decompressed, and its ``Content-Encoding`` and
+``Content-Length`` headers are dropped from the payload, as Go's client does: they described the bytes on
+the wire, not the body the flow sees (kept, a listener answering with the payload would send a plain body
+labelled gzip). ``max_body`` bounds the body after decompression; past it the call is an error.
+
 One ``aiohttp.ClientSession`` per node, opened on first use and closed with the node, so connections are
 reused.
 """
@@ -25,6 +30,7 @@ from ...scheme import Context, Scheme, spec_error
 from ...spec import NonNegativeDuration, Spec
 from ...tracing import propagate
 from . import mime
+from .listener import DEFAULT_MAX_BODY
 from .payload import header_map, query_map
 
 __all__ = ["HTTPSpec", "HTTPClient", "compile_http", "register", "build_request", "Request"]
@@ -35,6 +41,8 @@ class HTTPSpec(Spec, kw_only=True):
 
     url: Annotated[str, Meta(description="the URL to call ('': the packet's scheme, host and path)")] = ""
     timeout: Annotated[NonNegativeDuration | None, Meta(description="the longest a call may take (0 or unset: no limit)")] = None
+    max_body: Annotated[int, Meta(ge=1, description="the largest response body in bytes, after decompression")] = \
+        DEFAULT_MAX_BODY
 
 
 class Request:
@@ -110,9 +118,16 @@ def build_request(payload: Any, base: str = "") -> Request:
     return Request(method, url, headers, encoded)
 
 
+DECOMPRESSED = frozenset({"gzip", "deflate", "br", "zstd"})  # what aiohttp's auto_decompress undoes
+
+
 def response_payload(method: str, url: str, version: str, status: int, raw_headers: Any, body: bytes) -> dict[str, Any]:
     parts = urlsplit(url)
     header = header_map(raw_headers)
+    encoding = header.get("Content-Encoding")
+    if encoding and encoding[0].strip().lower() in DECOMPRESSED:
+        del header["Content-Encoding"]
+        header.pop("Content-Length", None)
     content_type = header.get("Content-Type", [None])[0]
     payload: dict[str, Any] = {"method": method, "scheme": parts.scheme, "host": parts.netloc,
                                "path": parts.path or "/"}
@@ -132,10 +147,11 @@ def response_payload(method: str, url: str, version: str, status: int, raw_heade
 class HTTPClient(OneToOne):
     """The live client. ``url`` is the base URL; ``timeout`` (seconds) bounds each request."""
 
-    def __init__(self, url: str = "", timeout: float | None = None) -> None:
+    def __init__(self, url: str = "", timeout: float | None = None, max_body: int = DEFAULT_MAX_BODY) -> None:
         super().__init__()
         self.url = url
         self.timeout = timeout
+        self.max_body = max_body
         self._session: Any = None
 
     def session(self) -> Any:
@@ -156,7 +172,7 @@ class HTTPClient(OneToOne):
         try:
             async with session.request(request.method, request.url, headers=propagate(request.headers), data=request.body,
                                        allow_redirects=False) as resp:
-                body = await resp.read()
+                body = await self._read(resp, request)
                 version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"
                 return Packet(response_payload(request.method, str(resp.url), version, resp.status,
                                                resp.raw_headers, body))
@@ -164,6 +180,18 @@ class HTTPClient(OneToOne):
             raise FlowTimeout(f"http: {request.method} {request.url}: timed out after {self.timeout}s") from None
         except aiohttp.ClientError as exc:
             raise FlowError(f"http: {request.method} {request.url}: {exc}") from None
+
+    async def _read(self, resp: Any, request: Request) -> bytes:
+        """The whole body, refused past ``max_body`` bytes (read in chunks: never more than that held)."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > self.max_body:
+                raise FlowError(f"http: {request.method} {request.url}: the response body is larger than "
+                                f"max_body ({self.max_body} bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def close(self) -> None:
         await super().close()
@@ -177,7 +205,7 @@ def compile_http(spec: HTTPSpec, context: Context) -> HTTPClient:
         parts = urlsplit(spec.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise spec_error(spec, "url", f"{spec.url!r} is not an http(s) URL")
-    return HTTPClient(spec.url, float(spec.timeout) if spec.timeout else None)
+    return HTTPClient(spec.url, float(spec.timeout) if spec.timeout else None, spec.max_body)
 
 
 EXAMPLE = """\
