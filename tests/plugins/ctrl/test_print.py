@@ -74,3 +74,23 @@ def test_codec_takes_the_filename(tmp_path):
 )
 def test_go_sprintf(fmt, args, text):
     assert go_sprintf(fmt, args) == text
+
+
+async def test_stdout_hides_bound_values_and_is_one_json_line_per_print_in_json_mode(send, capsys):
+    import json
+
+    from portflow import logs
+
+    logs.hide(["print-test-secret-42"])
+    node = PrintNode(label="spec 'log' (kind print)", about={"namespace": "default", "spec": "log"})
+    await send(node, ["token %s\n", "print-test-secret-42"])
+    assert capsys.readouterr().out == "token ***\n"
+    logs.setup(fmt="json")
+    try:
+        assert await send(node, ["hello %s\n", "print-test-secret-42"]) == len("hello print-test-secret-42\n")
+        (line,) = capsys.readouterr().out.splitlines()
+    finally:
+        logs.setup()
+    record = json.loads(line)
+    assert record["message"] == "hello ***" and record["logger"] == "portflow.print"
+    assert (record["namespace"], record["spec"], record["kind"], record["level"]) == ("default", "log", "print", "info")

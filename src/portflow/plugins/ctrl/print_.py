@@ -1,4 +1,9 @@
-"""print: format the input Go-style and write it to stdout or a file."""
+"""print: format the input Go-style and write it to stdout or a file.
+
+On standard output bound values are hidden (``logs.scrub``), and with ``--log-format json`` each print is
+one JSON line (logger ``portflow.print``, with the spec's ``namespace`` and ``spec``), so that stdout stays
+one object per line. A file gets the text as formatted.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import IO, Annotated, Any
 
 from msgspec import Meta
 
+from ... import logs
 from ...errors import FlowError
 from ...node import OneToOne
 from ...packet import Packet
@@ -30,9 +36,10 @@ class PrintSpec(Spec, kw_only=True):
 class PrintNode(OneToOne):
     """in ``[format, args...]`` -> write -> out (bytes written)."""
 
-    def __init__(self, filename: str = "", label: str = "print") -> None:
+    def __init__(self, filename: str = "", label: str = "print", about: dict[str, str] | None = None) -> None:
         self.filename = filename
         self.label = label
+        self.about = about or {}  # namespace, spec: the fields of a JSON line
         self._file: IO[str] | None = None
         super().__init__()
 
@@ -56,8 +63,10 @@ class PrintNode(OneToOne):
                 raise FlowError(f"{self.label}: file {self.filename!r} is not open (the node is not loaded)")
             self._file.write(text)
             self._file.flush()
+        elif logs.is_json():
+            logs.say(text.removesuffix("\n"), logger="portflow.print", extra={**self.about, "kind": "print"})
         else:
-            sys.stdout.write(text)
+            sys.stdout.write(logs.scrub(text))
             sys.stdout.flush()
         return Packet(len(text.encode("utf-8")))
 
@@ -70,7 +79,7 @@ class PrintNode(OneToOne):
 
 
 def compile_print(spec: PrintSpec, context: Context) -> PrintNode:
-    return PrintNode(spec.filename, spec.subject)
+    return PrintNode(spec.filename, spec.subject, {"namespace": spec.namespace, "spec": spec.name or spec.id})
 
 
 def register(scheme: Scheme) -> None:
