@@ -1,7 +1,5 @@
 """cache: repeated inputs answered from an LRU cache (uniflow v0.12 cache, with ttl and capacity)."""
 
-import asyncio
-
 import pytest
 
 from portflow.errors import FlowError, SpecError
@@ -58,13 +56,16 @@ async def test_capacity_evicts_the_least_recently_used(send, recorder):
 
 
 async def test_entries_expire_after_ttl(send, recorder):
+    now = [1000.0]
     reply, calls = counting()
     node = CacheNode(ttl=0.05)
+    node.lru.clock = lambda: now[0]  # moved by hand: the test does not depend on how fast the machine is
     node.out_port.link(recorder(reply).in_port)
     await send(node, "k")
-    await send(node, "k")
-    await asyncio.sleep(0.06)
-    await send(node, "k")
+    now[0] += 0.04
+    await send(node, "k")  # 40 ms old: still cached
+    now[0] += 0.02
+    await send(node, "k")  # 60 ms old: expired, asked again
     assert calls == ["k", "k"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
 from msgspec import Meta
@@ -34,11 +34,12 @@ _MISSING = object()
 
 
 class LRU:
-    """A least-recently-used map with an optional bound on size and on age (``time.monotonic`` seconds)."""
+    """A least-recently-used map with an optional bound on size and on age (seconds of ``clock``)."""
 
-    def __init__(self, capacity: int = 0, ttl: float = 0.0) -> None:
+    def __init__(self, capacity: int = 0, ttl: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity
         self.ttl = ttl
+        self.clock = clock
         self._entries: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -49,14 +50,14 @@ class LRU:
         if entry is None:
             return default
         value, expires = entry
-        if expires and expires <= time.monotonic():
+        if expires and expires <= self.clock():
             del self._entries[key]
             return default
         self._entries.move_to_end(key)
         return value
 
     def put(self, key: Hashable, value: Any) -> None:
-        expires = time.monotonic() + self.ttl if self.ttl else 0.0
+        expires = self.clock() + self.ttl if self.ttl else 0.0
         self._entries[key] = (value, expires)
         self._entries.move_to_end(key)
         if self.capacity:
