@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import FlowError
@@ -28,21 +27,47 @@ if TYPE_CHECKING:
 __all__ = ["Observer", "Subscriber", "Hop"]
 
 
-@dataclass(slots=True, eq=False)
 class Hop:
-    """One packet from ``source`` (an out-port) to ``target`` (the ``index``-th in-port linked to it)."""
+    """One packet from ``source`` (an out-port) to ``target`` (the ``index``-th in-port linked to it).
 
-    process: Process
-    source: OutPort
-    target: InPort
-    index: int
-    packet: Packet
-    #: The answer (None until the target answered); an exception the target raised, as a packet.
-    answer: Packet | None = None
-    start: float = field(default_factory=time.monotonic)
-    end: float | None = None
-    #: The symbol whose node owns the target in-port (filled by the observer, None when unknown).
-    symbol: Any = None
+    ``answer`` is None until the target answered (an exception it raised, as a packet); ``start`` and
+    ``end`` are ``time.monotonic()`` readings; ``symbol`` is the symbol whose node owns the target
+    in-port (None when unknown), looked up on first use only.
+    """
+
+    __slots__ = ("process", "source", "target", "index", "packet", "answer", "start", "end", "_symbol",
+                 "_observer")
+
+    def __init__(self, process: Process, source: OutPort, target: InPort, index: int, packet: Packet,
+                 observer: Observer | None = None) -> None:
+        self.process = process
+        self.source = source
+        self.target = target
+        self.index = index
+        self.packet = packet
+        self.answer: Packet | None = None
+        self.start = time.monotonic()
+        self.end: float | None = None
+        self._symbol: Any = _UNKNOWN
+        self._observer = observer
+
+    @property
+    def symbol(self) -> Any:
+        sb = self._symbol
+        if sb is _UNKNOWN:
+            observer = self._observer
+            sb = self._symbol = observer.symbol_of(self.target.node) if observer is not None else None
+        return sb
+
+    @symbol.setter
+    def symbol(self, value: Any) -> None:
+        self._symbol = value
+
+    def __repr__(self) -> str:
+        return f"<Hop {self.source.name} -> {self.target.name} #{self.index}>"
+
+
+_UNKNOWN = object()
 
 
 class Subscriber:
@@ -69,6 +94,11 @@ class Observer:
 
     def __init__(self) -> None:
         self.subscribers: tuple[Subscriber, ...] = ()
+        # Only the methods each subscriber overrides, in subscription order (decided when it subscribes).
+        self._starting: tuple[Callable[[Hop], Awaitable[None] | None], ...] = ()
+        self._ending: tuple[Callable[[Hop], None], ...] = ()
+        self._proc_started: tuple[Callable[[Process], None], ...] = ()
+        self._proc_exited: tuple[Callable[[Process], None], ...] = ()
         self._installers: list[Installer] = []
         self._symbol_of: list[Callable[[Any], Any]] = []
         self._seen: set[Process] = set()  # each leaves on its exit
@@ -94,16 +124,23 @@ class Observer:
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         was = self.active
-        self.subscribers = (*self.subscribers, subscriber)
+        self._set((*self.subscribers, subscriber))
         if not was:
             self._install(self)
 
         def unsubscribe() -> None:
-            self.subscribers = tuple(s for s in self.subscribers if s is not subscriber)
+            self._set(tuple(s for s in self.subscribers if s is not subscriber))
             if not self.subscribers:
                 self._install(None)
 
         return unsubscribe
+
+    def _set(self, subscribers: tuple[Subscriber, ...]) -> None:
+        self.subscribers = subscribers
+        self._starting = _overriding(subscribers, "hop_started")
+        self._ending = _overriding(subscribers, "hop_ended")
+        self._proc_started = _overriding(subscribers, "process_started")
+        self._proc_exited = _overriding(subscribers, "process_exited")
 
     def _install(self, observer: Observer | None) -> None:
         for install in self._installers:
@@ -118,6 +155,8 @@ class Observer:
 
     # -- processes ----------------------------------------------------------------------------------
     def _track(self, proc: Process) -> None:
+        if not (self._proc_started or self._proc_exited):
+            return  # nobody asks about processes: none is tracked
         chain: list[Process] = []
         p: Process | None = proc
         while p is not None and p not in self._seen and not p.terminated:
@@ -126,13 +165,13 @@ class Observer:
         for p in reversed(chain):  # the oldest ancestor first
             self._seen.add(p)
             p.on_exit(self._exited)
-            for sub in self.subscribers:
-                sub.process_started(p)
+            for started in self._proc_started:
+                started(p)
 
     def _exited(self, proc: Process) -> None:
         self._seen.discard(proc)
-        for sub in self.subscribers:
-            sub.process_exited(proc)
+        for exited in self._proc_exited:
+            exited(proc)
 
     # -- hops ---------------------------------------------------------------------------------------
     async def send(self, port: OutPort, proc: Process, pck: Packet) -> Packet:
@@ -141,33 +180,39 @@ class Observer:
             self._track(proc)
         links = port.links
         if len(links) == 1:
-            return await self._hop(Hop(proc, port, links[0], 0, pck), raising=True)
-        return join(await asyncio.gather(*(self._hop(Hop(proc, port, t, i, pck)) for i, t in enumerate(links))))
+            return await self._hop(Hop(proc, port, links[0], 0, pck, self), raising=True)
+        from .port import gather_inline  # port imports this module
+
+        return join(await gather_inline([self._hop(Hop(proc, port, t, i, pck, self)) for i, t in enumerate(links)]))
 
     async def _hop(self, hop: Hop, raising: bool = False) -> Packet:
-        hop.symbol = self.symbol_of(hop.target.node)
-        subscribers = self.subscribers
-        for sub in subscribers:
-            held = sub.hop_started(hop)
+        for started in self._starting:
+            held = started(hop)
             if held is not None:
                 await held
+        ending = self._ending  # those subscribed when the hop started see it end
         try:
             answer = await hop.target.handler(hop.process, hop.packet)
         except asyncio.CancelledError:  # subscribers still see the hop end (a span is closed, a count kept)
             hop.answer, hop.end = Packet(FlowError("cancelled")), time.monotonic()
-            _ended(subscribers, hop)
+            for ended in ending:
+                ended(hop)
             raise
         except Exception as exc:
             hop.answer, hop.end = Packet(exc), time.monotonic()
-            _ended(subscribers, hop)
+            for ended in ending:
+                ended(hop)
             if raising:
                 raise
             return hop.answer
         hop.answer, hop.end = answer, time.monotonic()
-        _ended(subscribers, hop)
+        for ended in ending:
+            ended(hop)
         return answer
 
 
-def _ended(subscribers: Iterable[Subscriber], hop: Hop) -> None:
-    for sub in subscribers:
-        sub.hop_ended(hop)
+def _overriding(subscribers: Iterable[Subscriber], method: str) -> tuple[Any, ...]:
+    """The bound ``method`` of each subscriber whose class overrides the do-nothing default."""
+    default = getattr(Subscriber, method)
+    return tuple(getattr(sub, method) for sub in subscribers
+                 if getattr(type(sub), method, default) is not default)
