@@ -125,7 +125,7 @@ def test_start_debug_through_a_real_pty(tmp_path):
         child.expect_exact('"symbol": "slow"')
         answers: dict[str, str] = {}
         request = threading.Thread(target=lambda: answers.update(slow=fetch(f"http://127.0.0.1:{port}/slow",
-                                                                           {"Authorization": TOKEN})))
+                                                                           {"Authorization": TOKEN})), daemon=True)
         request.start()
         child.expect(r"breakpoint 1: process (\S+) held at router out\[0\] -> slow in")
         process_id = child.match.group(1)
@@ -145,7 +145,7 @@ def test_start_debug_through_a_real_pty(tmp_path):
         child.send("\x1b[A\r")  # history: the last command again
         child.expect_exact("nothing is held")
         # quit while a hop is held: it is let go, answered, and the runtime closes cleanly.
-        again = threading.Thread(target=lambda: answers.update(again=fetch(f"http://127.0.0.1:{port}/slow")))
+        again = threading.Thread(target=lambda: answers.update(again=fetch(f"http://127.0.0.1:{port}/slow")), daemon=True)
         again.start()
         child.expect_exact("held at router out[0] -> slow in")
         child.send("q\r")
@@ -169,7 +169,7 @@ def test_start_debug_reads_commands_line_by_line_when_stdin_is_not_a_terminal(tm
     child.sendline("break fast")
     child.expect_exact('"symbol": "fast"')
     answers: dict[str, str] = {}
-    request = threading.Thread(target=lambda: answers.update(fast=fetch(f"http://127.0.0.1:{port}/fast")))
+    request = threading.Thread(target=lambda: answers.update(fast=fetch(f"http://127.0.0.1:{port}/fast")), daemon=True)
     request.start()
     child.expect_exact("held at router out[1] -> fast in")
     child.sendline("delete")
@@ -191,7 +191,7 @@ def test_sigterm_stops_a_debugged_start_and_lets_held_hops_go(tmp_path):
     child.sendline("break")
     child.expect_exact('"hits": 0')
     answers: dict[str, str] = {}
-    request = threading.Thread(target=lambda: answers.update(fast=fetch(f"http://127.0.0.1:{port}/fast")))
+    request = threading.Thread(target=lambda: answers.update(fast=fetch(f"http://127.0.0.1:{port}/fast")), daemon=True)
     request.start()
     child.expect_exact("held at http out -> router in")
     child.kill(signal.SIGTERM)

@@ -24,7 +24,7 @@ def watch_while_writing(cli, args: list[str], write) -> object:
     """Run ``portflow get ... -w --count 1`` in a thread; meanwhile call ``write(i)`` (a new change each time)
     until the command has printed its change and ended."""
     result: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: result.update(r=cli(*args)))
+    thread = threading.Thread(target=lambda: result.update(r=cli(*args)), daemon=True)
     thread.start()
     i = 0
     while thread.is_alive():

@@ -80,7 +80,7 @@ def test_one_context_per_thread(languages):
         return [await program(i) for i in range(200)]
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(asyncio.run(many()))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(asyncio.run(many())), daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

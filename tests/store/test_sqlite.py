@@ -90,6 +90,22 @@ async def test_the_file_is_created_with_its_directory_in_wal_mode(tmp_path: Path
         assert await store.head() == 2
 
 
+async def test_opening_waits_while_another_connection_creates_the_file(tmp_path: Path) -> None:
+    """The first runtimes on a new file race to create it; SQLite refuses the switch to WAL at once (no busy
+    handler) while another holds the file, and the store must wait for it instead of failing "locked"."""
+    path = tmp_path / "new.db"
+    creator = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    creator.execute("BEGIN IMMEDIATE")
+    creator.execute("CREATE TABLE theirs (x)")
+    asyncio.get_running_loop().call_later(0.3, creator.execute, "COMMIT")
+    try:
+        async with open_store(f"sqlite:///{path}") as store:
+            await store.values.insert([doc("v", "v", data="x")])
+            assert [v["name"] for v in await store.values.find({})] == ["v"]
+    finally:
+        creator.close()
+
+
 async def test_a_file_that_cannot_be_opened_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open sqlite:///") as err:

