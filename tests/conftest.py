@@ -10,11 +10,8 @@ then they fail, so a CI run never passes without PostgreSQL by accident.
 
 from __future__ import annotations
 
-import faulthandler
 import os
 import secrets
-import sys
-import threading
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -26,20 +23,6 @@ from portflow.apply import apply, prepare_specs, prepare_values
 from portflow.runtime import Runtime
 from portflow.spec import read_documents
 from portflow.store import mask_url
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """A thread a test left running (a command still waiting for a change that never came) would keep the
-    interpreter from exiting, and CI would wait on it until its own timeout. Name it and end the run, failed."""
-    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    for thread in others:
-        thread.join(5)
-    stuck = [t.name for t in others if t.is_alive()]
-    if stuck:
-        sys.stderr.write(f"\ntests left threads running, so the run cannot end: {', '.join(stuck)}\n")
-        faulthandler.dump_traceback(sys.stderr)
-        sys.stderr.flush()
-        os._exit(3)
 
 
 @pytest.fixture
