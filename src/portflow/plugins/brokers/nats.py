@@ -20,6 +20,7 @@ its ``subject`` or the spec's ``publish``; with ``stream`` it is answered with t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from typing import Annotated, Any
@@ -28,14 +29,10 @@ from msgspec import Meta
 
 from ...errors import FlowError
 from ...lifetime import TaskStatus
-from ...packet import Packet
-from ...port import IN, InPort
-from ...process import Process
 from ...scheme import Context, Scheme, spec_error
 from ...spec import PositiveDuration, Spec
-from ...store.base import mask_url, scrub
-from ..net import mime
-from ..triggers.source import Source
+from ...store.base import mask_url
+from .base import Broker
 
 __all__ = ["NatsSpec", "NatsNode", "compile_nats", "register"]
 
@@ -57,93 +54,82 @@ class NatsSpec(Spec, kw_only=True):
         PositiveDuration(30.0)
 
 
-def _payload(msg: Any) -> dict[str, Any]:
-    headers = dict(msg.headers or {})
-    content_type = headers.get("Content-Type")
-    try:
-        data = mime.decode(msg.data, content_type) if msg.data else None
-    except mime.BodyError:
-        data = msg.data
-    ident = headers.get("Nats-Msg-Id")
+def _ident(msg: Any) -> str | None:
+    ident = (msg.headers or {}).get("Nats-Msg-Id")
     if ident is None and msg.reply and msg.reply.startswith("$JS.ACK."):
         ident = str(msg.metadata.sequence.stream)
-    return {"subject": msg.subject, "data": data, "headers": headers, "id": ident}
+    return ident
 
 
-def _outgoing(payload: Any) -> tuple[str | None, bytes, dict[str, str]]:
-    if isinstance(payload, dict) and "data" in payload and set(payload) <= {"subject", "data", "headers", "id"}:
-        subject, data, headers = payload.get("subject"), payload.get("data"), dict(payload.get("headers") or {})
-    else:
-        subject, data, headers = None, payload, {}
-    if isinstance(data, (bytes, bytearray)):
-        raw = bytes(data)
-    elif isinstance(data, str):
-        raw = data.encode()
-        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-    else:
-        content_type, raw = mime.encode(data, headers.get("Content-Type"))
-        headers["Content-Type"] = content_type
-    return subject, raw, {str(k): str(v) for k, v in headers.items()}
-
-
-class NatsNode(Source):
+class NatsNode(Broker):
     """The live node: ``load()`` connects and consumes, ``unload()`` stops taking messages and drains."""
 
-    INPORTS = {IN: "in_port"}
+    WHERE = "subject"
 
     def __init__(self, url: str, *, subject: str | None = None, group: str | None = None, stream: str | None = None,
-                 publish: str | None = None, concurrency: int = 16, max_deliveries: int = 5, ack_wait: float = 30.0,
-                 **source: Any) -> None:
-        super().__init__(**source)
-        self.url = url
+                 ack_wait: float = 30.0, **broker: Any) -> None:
+        super().__init__(url, **broker)
         self.subject = subject
         self.group = group
         self.stream = stream
-        self.publish_to = publish
-        self.concurrency = concurrency
-        self.max_deliveries = max_deliveries
         self.ack_wait = ack_wait
-        self.in_port = InPort(IN, self, self._publish)
         self.nc: Any = None
         self.js: Any = None
-        self.dropped = 0  # messages that failed max_deliveries times and that error did not handle
-
-    @property
-    def connected(self) -> bool:
-        return self.nc is not None and self.nc.is_connected
+        self._stopping = False  # set by unload: the consume loop takes no more messages
+        self._closing = False
 
     async def _connect(self) -> None:
         import nats
 
         async def disconnected() -> None:
-            log.warning("%s: disconnected from %s (reconnecting)", self.label, mask_url(self.url))
+            if not self._closing:
+                log.warning("%s: disconnected from %s (reconnecting)", self.label, mask_url(self.url))
+
+        async def reconnected() -> None:
+            log.info("%s: reconnected to %s", self.label, mask_url(self.url))
 
         async def error(exc: Exception) -> None:
-            log.warning("%s: %s", self.label, scrub(str(exc), self.url))
+            if not self._closing:
+                log.warning("%s: %s", self.label, self.hidden(str(exc) or type(exc).__name__))
 
         try:
             self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                                          connect_timeout=5, disconnected_cb=disconnected, error_cb=error,
-                                         allow_reconnect=True)
+                                         reconnected_cb=reconnected, allow_reconnect=True)
         except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
             raise FlowError(f"{self.label}: cannot connect to {mask_url(self.url)}: "
-                            f"{scrub(str(exc) or type(exc).__name__, self.url)}") from None
+                            f"{self.hidden(str(exc) or type(exc).__name__)}") from None
         if self.stream:
             self.js = self.nc.jetstream()
 
     async def load(self) -> None:
+        self._stopping = self._closing = False
         await self._connect()
         if self.subject:
             await self.run(self._consume_jetstream if self.stream else self._consume_core)
 
     async def unload(self) -> None:
-        await super().unload()  # stop consuming, then drain the processes in flight (they ack)
+        """Take no more messages, let the processes in flight finish (they ack), then close.
+
+        A JetStream fetch under way is let run out (at most a second) rather than cancelled: cancelled, the
+        messages it was handed would be neither processed nor acknowledged until their ``ack_wait``."""
+        self._stopping = True
+        job, self._job = self._job, None
+        if job is not None and self.stream:
+            with contextlib.suppress(Exception):  # still fetching after 2 s: cancelled below
+                await asyncio.wait_for(asyncio.shield(job.task), timeout=2.0)
+        if job is not None:
+            await job.stop()
+        await self.drain()
         nc, self.nc = self.nc, None
         if nc is not None:
+            self._closing = True
+            with contextlib.suppress(Exception):  # disconnected: those messages are redelivered
+                await asyncio.wait_for(nc.flush(), timeout=2.0)  # the acks of the last processes
             try:
-                await nc.drain()
+                await nc.close()
             except Exception as exc:  # noqa: BLE001 - closing: log and go on
-                log.warning("%s: closing the connection: %s", self.label, exc)
+                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)))
 
     async def close(self) -> None:
         if self.nc is not None:
@@ -162,16 +148,17 @@ class NatsNode(Source):
         await self.nc.flush()
         status.started()
         try:
-            while True:
+            while not self._stopping:
                 msg = await queue.get()
                 await slots.acquire()
                 self.spawn(self._one_core(msg, slots))
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def _one_core(self, msg: Any, slots: asyncio.Semaphore) -> None:
         try:
-            await self.fire(_payload(msg))
+            await self.fire(self.message(msg.subject, msg.data, msg.headers, _ident(msg)))
         finally:
             slots.release()
 
@@ -191,10 +178,12 @@ class NatsNode(Source):
             busy -= 1
             room.set()
 
-        while True:
-            while busy >= self.concurrency:
+        while not self._stopping:
+            while busy >= self.concurrency and not self._stopping:
                 room.clear()
                 await room.wait()
+            if self._stopping:
+                break
             try:
                 msgs = await sub.fetch(self.concurrency - busy, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
@@ -210,54 +199,30 @@ class NatsNode(Source):
     async def _one_jetstream(self, msg: Any) -> None:
         try:
             delivery = msg.metadata.num_delivered
-            payload = _payload(msg)
+            payload = self.message(msg.subject, msg.data, msg.headers, _ident(msg))
             error = await self.fire(payload, to_error=False)
             if error is None:
                 await msg.ack()
             elif delivery < self.max_deliveries:
                 await msg.nak()
             else:
-                await self._dead_letter(payload, error, delivery)
+                await self.dead_letter(payload, error, delivery)
                 await msg.term()
         except Exception as exc:  # noqa: BLE001 - the ack failed: the broker redelivers it
             log.warning("%s: cannot acknowledge a message (it will be redelivered): %s", self.label, exc)
 
-    async def _dead_letter(self, payload: dict[str, Any], error: BaseException, delivery: int) -> None:
-        """The last failed delivery of a message: to ``error`` as the error, its message attached."""
-        proc = Process()
-        try:
-            err = FlowError(f"{self.label}: message {payload.get('id')} on {payload['subject']} failed "
-                            f"{delivery} time(s): {error}")
-            proc.set("message", payload)
-            answer = await self.error_port.send(proc, Packet(err), Packet(err))
-            if answer.payload is err or isinstance(answer.payload, BaseException):
-                self.dropped += 1
-                log.error("%s; dropped", err)
-            else:
-                await proc.commit()
-        finally:
-            await proc.exit()
-
     # -- publishing -------------------------------------------------------------------------------
-    async def _publish(self, proc: Process, pck: Packet) -> Packet:
-        subject, raw, headers = _outgoing(pck.payload)
-        subject = subject or self.publish_to
-        if not subject:
-            err = Packet(FlowError(f"{self.label}: no subject to publish to (set publish or the payload's subject)"))
-            return await self.error_port.send(proc, err, err)
-        if self.nc is None:
-            err = Packet(FlowError(f"{self.label}: not connected"))
-            return await self.error_port.send(proc, err, err)
-        try:
-            if self.stream:
-                ack = await self.js.publish(subject, raw, stream=self.stream, headers=headers or None)
-                return Packet({"stream": ack.stream, "seq": ack.seq})
-            await self.nc.publish(subject, raw, headers=headers or None)
-            await self.nc.flush()
-            return Packet(None)
-        except Exception as exc:  # noqa: BLE001 - answered, as data
-            err = Packet(FlowError(f"{self.label}: publish to {subject} failed: {exc}"))
-            return await self.error_port.send(proc, err, err)
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def deliver(self, where: str, raw: bytes, headers: dict[str, str]) -> Any:
+        if self.stream:
+            ack = await self.js.publish(where, raw, stream=self.stream, headers=headers or None)
+            return {"stream": ack.stream, "seq": ack.seq}
+        await self.nc.publish(where, raw, headers=headers or None)
+        await self.nc.flush()
+        return None
 
 
 def compile_nats(spec: NatsSpec, context: Context) -> NatsNode:
