@@ -6,6 +6,11 @@ extra              what it brings                              used by
 ``postgres``       psycopg, psycopg-pool                       ``postgresql://`` stores, sql driver postgres
 ``mysql``          asyncmy                                     sql driver mysql
 ``otlp``           the OpenTelemetry OTLP exporter             exporting traces
+``graph``          igraph                                      ``portflow graph -o svg``, the /ui/ picture
+``nats``           nats-py                                     the ``nats`` kind
+``mqtt``           paho-mqtt                                   the ``mqtt`` kind
+``amqp``           aio-pika                                    the ``amqp`` kind
+``redis``          redis-py                                    the ``redis`` kind
 ``all``            every extra above
 =================  ==========================================  ====================================
 
@@ -27,6 +32,11 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg", "psycopg_pool"),
     "mysql": ("asyncmy",),
     "otlp": (),  # filled by the tracing work: the OTLP exporter's modules
+    "graph": ("igraph",),
+    "nats": ("nats",),
+    "mqtt": ("paho",),
+    "amqp": ("aio_pika",),
+    "redis": ("redis",),
 }
 """Extra name -> the top-level modules it installs."""
 
