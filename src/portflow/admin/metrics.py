@@ -89,7 +89,7 @@ class _Request:
     __slots__ = ("listener", "method", "route")
 
     def __init__(self, listener: str, method: str) -> None:
-        self.listener = listener
+        self.listener = listener  # set when the listener's hop ends (after the router's)
         self.method = method
         self.route = ""
 
@@ -145,37 +145,11 @@ class Metrics(Subscriber):
         self._listeners.clear()
 
     # -- hops -------------------------------------------------------------------------------------
-    def hop_started(self, hop: Hop) -> None:
-        source = hop.source
-        node = source.node
-        kind = type(node)
-        if kind is Listener:  # a request's first hop (out, or error for a body that did not decode)
-            if hop.process not in self._requests:
-                self._start_request(hop, node)
-        elif kind is Router:
-            request = self._request_of(hop.process)
-            if request is not None and not request.route:
-                request.route = node.route(source.name, request.method) or ""
-        return None
-
-    def _start_request(self, hop: Hop, node: Listener) -> None:
-        payload = hop.packet.payload
-        method = payload.get("method") if type(payload) is dict else None
-        label = self._listeners.get(node)
-        if label is None:
-            sb = self.runtime.table.symbol_of(node)
-            label = self._listeners[node] = sb.label if sb is not None else node.label
-        self._requests[hop.process] = _Request(label, method if method in METHODS else "OTHER")
-
-    def _request_of(self, proc: Process | None) -> _Request | None:
-        while proc is not None:
-            request = self._requests.get(proc)
-            if request is not None:
-                return request
-            proc = proc.parent
-        return None
-
     def hop_ended(self, hop: Hop) -> None:
+        """Counts the hop; a hop from a listener or a router also says which request (and route) this is.
+
+        Done at the end, not the start, so that a hop costs one call: a router's hop ends before the
+        listener's that led to it, and both before the process exits (where the request is counted)."""
         cells = self._cells.get(hop.target)
         if cells is None:
             cells = self._cells[hop.target] = self._label(hop)
@@ -186,6 +160,35 @@ class Metrics(Subscriber):
         duration.sum += took
         if isinstance(hop.answer.payload, BaseException):  # type: ignore[union-attr]
             errors[0] += 1
+        kind = type(hop.source.node)
+        if kind is Listener:  # a request's first hop (out, or error for a body that did not decode)
+            self._listened(hop)
+        elif kind is Router:
+            self._routed(hop)
+
+    def _request(self, proc: Process, packet: Any) -> _Request:
+        request = self._requests.get(proc)
+        if request is None:
+            payload = packet.payload
+            method = payload.get("method") if type(payload) is dict else None
+            request = self._requests[proc] = _Request("", method if method in METHODS else "OTHER")
+        return request
+
+    def _listened(self, hop: Hop) -> None:
+        node = hop.source.node
+        label = self._listeners.get(node)
+        if label is None:
+            sb = self.runtime.table.symbol_of(node)
+            label = self._listeners[node] = sb.label if sb is not None else node.label
+        self._request(hop.process, hop.packet).listener = label
+
+    def _routed(self, hop: Hop) -> None:
+        proc: Process | None = hop.process
+        while proc is not None and proc not in self._requests and proc.parent is not None:
+            proc = proc.parent  # a router inside a child process counts for the request that made it
+        request = self._request(proc or hop.process, hop.packet)
+        if not request.route:
+            request.route = hop.source.node.route(hop.source.name, request.method) or ""
 
     def _label(self, hop: Hop) -> tuple[list[float], list[float], _Histogram]:
         sb = hop.symbol
@@ -201,7 +204,7 @@ class Metrics(Subscriber):
     def process_exited(self, proc: Process) -> None:
         self.processes -= 1
         request = self._requests.pop(proc, None)
-        if request is not None:
+        if request is not None and request.listener:  # a router alone does not make an HTTP request
             key = (request.listener, request.method, request.route, proc.get(STATUS_KEY, 499))
             cells = self._http.get(key)
             if cells is None:
