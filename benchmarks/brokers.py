@@ -1,4 +1,4 @@
-"""Each broker through a flow against its bare client, side by side: runs ``benchmarks/brokers/<kind>.py``
+"""Each broker through a flow against its bare client, side by side: runs ``benchmarks/brokers/bench_<kind>.py``
 (all, or those named) one after another and prints their lines.
 
     .venv/bin/python benchmarks/brokers.py [nats mqtt amqp redis]   (BROKER_N=20000 messages each)
@@ -17,8 +17,9 @@ HERE = Path(__file__).parent / "brokers"
 
 
 def main(names: list[str]) -> int:
-    scripts = sorted(p for p in HERE.glob("*.py") if p.stem != "harness")
-    chosen = [p for p in scripts if not names or p.stem in names]
+    # ``bench_`` keeps a script's name from shadowing its client's module (``nats``, ``redis``) on sys.path.
+    scripts = sorted(HERE.glob("bench_*.py"))
+    chosen = [p for p in scripts if not names or p.stem.removeprefix("bench_") in names]
     failed = 0
     for script in chosen:
         run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=HERE, check=False)
@@ -26,7 +27,7 @@ def main(names: list[str]) -> int:
         if run.returncode or not lines:
             failed += 1
             tail = (run.stderr.strip().splitlines() or ["no output"])[-1]
-            print(f"broker={script.stem} failed: {tail}", flush=True)
+            print(f"broker={script.stem.removeprefix('bench_')} failed: {tail}", flush=True)
         else:
             print(lines[-1], flush=True)
     return 1 if failed else 0

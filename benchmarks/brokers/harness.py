@@ -1,7 +1,7 @@
 """What each broker's benchmark shares: a runtime on a memory store running a flow, the process's RSS, the
 figures line, and waiting for a count to be reached.
 
-A broker's script (``benchmarks/brokers/<kind>.py``) publishes ``N`` small messages (``BROKER_N``, default
+A broker's script (``benchmarks/brokers/bench_<kind>.py``) publishes ``N`` small messages (``BROKER_N``, default
 20,000), lets the flow ``<kind> -> snippet -> nop`` consume and acknowledge them, then does the same
 receive-and-acknowledge with the bare client in a loop (the ceiling), and prints one ``report`` line.
 """
