@@ -80,6 +80,15 @@ def test_start_an_example_from_the_installed_wheel(venv, tmp_path):
         proc.communicate(timeout=30)
 
 
+def test_the_plain_install_draws_the_picture(venv, tmp_path):
+    """igraph is a dependency, not an extra: `pip install portflow` lays out the SVG (and the /ui/ picture)."""
+    drawn = subprocess.run([str(venv / "bin" / "portflow"), "graph", "-f", str(ROOT / "examples" / "ping.yaml"),
+                            "-o", "svg"], env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert drawn.returncode == 0, drawn.stderr
+    assert drawn.stdout.startswith("<svg") and ">pong<" in drawn.stdout
+
+
 def test_a_missing_extra_is_one_line_naming_it(venv, tmp_path):
     env = clean_env(tmp_path)
     env["PORTFLOW_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:5432/postgres"

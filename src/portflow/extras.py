@@ -6,7 +6,6 @@ extra              what it brings                              used by
 ``postgres``       psycopg, psycopg-pool                       ``postgresql://`` stores, sql driver postgres
 ``mysql``          asyncmy                                     sql driver mysql
 ``otlp``           the OpenTelemetry OTLP exporter             exporting traces
-``graph``          igraph                                      ``portflow graph -o svg``, the /ui/ picture
 ``nats``           nats-py                                     the ``nats`` kind
 ``mqtt``           paho-mqtt                                   the ``mqtt`` kind
 ``amqp``           aio-pika                                    the ``amqp`` kind
@@ -14,7 +13,7 @@ extra              what it brings                              used by
 ``all``            every extra above
 =================  ==========================================  ====================================
 
-The default install keeps SQLite, HTTP, CEL, JavaScript and Python. :func:`require` imports what a part
+The default install keeps SQLite, HTTP, CEL, JavaScript, Python and the pictures (igraph). :func:`require` imports what a part
 needs, or raises one line naming the extra to install.
 """
 
@@ -32,7 +31,6 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg", "psycopg_pool"),
     "mysql": ("asyncmy",),
     "otlp": (),  # filled by the tracing work: the OTLP exporter's modules
-    "graph": ("igraph",),
     "nats": ("nats",),
     "mqtt": ("paho",),
     "amqp": ("aio_pika",),

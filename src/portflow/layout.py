@@ -1,6 +1,6 @@
 """Positions for a picture: a layered (Sugiyama) layout, left to right, by igraph.
 
-igraph (``pip install 'portflow[graph]'``) assigns layers, breaks cycles, orders each layer to reduce
+igraph (a dependency of portflow) assigns layers, breaks cycles, orders each layer to reduce
 crossings (long edges pass through a dummy vertex per layer); this module turns its unit grid into boxes
 sized by their text, packed so that nothing overlaps. A block or step is laid out inside first and then placed as one box in its parent's
 layout, so its children stay together. The result is plain numbers (:class:`Layout`): ``svg.py`` draws
@@ -74,8 +74,8 @@ def _igraph() -> Any:
     try:
         import igraph
     except ImportError:
-        raise UserError("SVG needs the layout library: pip install 'portflow[graph]' "
-                        "(or use -o mermaid or -o dot)") from None
+        raise UserError("SVG needs the layout library igraph, which this installation lacks: "
+                        "pip install 'igraph>=1.0,<1.1' (or use -o mermaid or -o dot)") from None
     return igraph
 
 

@@ -158,12 +158,12 @@ def test_graph_of_the_store_marks_what_get_marks(cli):
     assert "inactive: missing target out -#gt; b" in result.stdout
 
 
-def test_svg_without_the_layout_library_names_the_extra(cli, monkeypatch):
+def test_svg_without_the_layout_library_names_it(cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "igraph", None)
     result = cli("graph", "-f", str(ROOT / "examples" / "ping.yaml"), "-o", "svg")
     assert result.exit_code == 1
-    assert result.stderr == ("error: SVG needs the layout library: pip install 'portflow[graph]' "
-                             "(or use -o mermaid or -o dot)\n")
+    assert result.stderr == ("error: SVG needs the layout library igraph, which this installation lacks: "
+                             "pip install 'igraph>=1.0,<1.1' (or use -o mermaid or -o dot)\n")
 
 
 def test_graph_through_the_real_executable(tmp_path):

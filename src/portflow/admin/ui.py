@@ -97,6 +97,10 @@ class UI:
         self.snapshot = snapshot
         self.closing = asyncio.Event()
 
+    def set_token(self, token: str) -> None:
+        """A new bearer token (``admin.token`` re-rendered after its value changed)."""
+        self._token = token.encode()
+
     def close(self) -> None:
         """Ends the event streams (the admin address is stopping)."""
         self.closing.set()

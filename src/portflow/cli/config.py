@@ -12,8 +12,8 @@ SECRET_WORDS = ("password", "secret", "token", "key", "credential")
 
 
 def _masked(key: str, value: Any) -> Any:
-    """A setting as shown: the database URL without its password, the environment's and secret-looking
-    plugin settings' values as ``***``."""
+    """A setting as shown: the database URL without its password; the environment's values, secret-looking
+    plugin settings and a secret-looking setting written as text (not a template) as ``***``."""
     from ..store.base import mask_url
 
     if key == "database.url":
@@ -23,6 +23,9 @@ def _masked(key: str, value: Any) -> Any:
     if isinstance(value, dict):
         return {k: "***" if any(w in k.lower() for w in SECRET_WORDS) else _masked(f"{key}.{k}", v)
                 for k, v in value.items()}
+    last = key.rpartition(".")[2].lower()
+    if isinstance(value, str) and value and "{{" not in value and any(w in last for w in SECRET_WORDS):
+        return "***"  # a secret written as text (admin.token); a template names its value and is shown
     return value
 
 

@@ -139,6 +139,7 @@ class Operating:
         self.runtime = runtime
         self.settings = settings
         self.ui: Any = None
+        self.token: Any = None
         self.stopping = stopping
         self.listen = "" if worker else settings["admin.listen"]
         self.server_name = settings["listener.server"]
@@ -156,9 +157,12 @@ class Operating:
             self._detach = self.metrics.attach()
         if self.listen:
             from ..admin.server import AdminApp, start_admin
+            from ..admin.token import AdminToken
             from ..admin.ui import UI
 
-            self.ui = UI(self.settings, self.runtime.namespace, self.settings["admin.token"], self.ready,
+            self.token = AdminToken(self.settings["admin.token"], self.runtime.namespace, self.runtime.store,
+                                    lambda token: self.ui.set_token(token))
+            self.ui = UI(self.settings, self.runtime.namespace, await self.token.start(), self.ready,
                          self.metrics.snapshot)
             app = AdminApp(self.ready, self.exposition, self.ui)
             self.server = await start_admin(self.listen, app, self.server_name)
@@ -207,6 +211,8 @@ class Operating:
             self._detach()
         if self.ui is not None:
             self.ui.close()
+        if self.token is not None:
+            await self.token.close()
         if self.server is not None:
             await self.server.stop(grace=1.0)
 
@@ -279,8 +285,9 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
         registries = default_registries(settings.runtime_settings())
         await seed(store, registries.scheme, settings.namespace, from_specs, from_values, prune_specs=True,
                    limits=settings.document_limits())
-    finally:
+    except BaseException:
         await store.close()
+        raise
     root = ctx.find_root().obj or {}
     root_args = [arg for key in ("log_level", "log_format") if root.get(key)
                  for arg in (f"--{key.replace('_', '-')}", root[key])]
@@ -302,6 +309,7 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
 
     server: Any = None
     ui: Any = None
+    token: Any = None
     try:
         if listen:
             from ..admin.metrics import merge
@@ -311,13 +319,19 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
             def snapshot() -> dict[str, Any]:
                 return merge(run_dir.snapshots(supervisor.pids().values()))
 
-            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot)
+            from ..admin.token import AdminToken
+
+            token = AdminToken(settings["admin.token"], settings.namespace, store, lambda t: ui.set_token(t))
+            ui = UI(settings, settings.namespace, await token.start(), ready, snapshot)
             server = await start_admin(listen, AdminApp(ready, metrics_text, ui), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:
         if server is not None:
             ui.close()
             await server.stop(grace=1.0)
+        if token is not None:
+            await token.close()
+        await store.close()
         run_dir.remove()
     if supervisor.failed:
         raise SystemExit(1)
