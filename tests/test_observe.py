@@ -30,7 +30,7 @@ class Log(Subscriber):
     def __init__(self) -> None:
         self.events: list[tuple] = []
 
-    def process_started(self, proc):
+    def process_started(self, proc, packet=None):
         self.events.append(("start", proc))
 
     def process_exited(self, proc):

@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import UserError
 from .observe import Hop, Subscriber
+from .packet import Packet
 from .plugins.system.agent import Agent, frame_row, hop_frame
 from .process import Process
 from .symbol import Symbol, SymbolTable
@@ -130,7 +131,7 @@ class Debugger(Subscriber):
         self._changed.set()
 
     # -- the subscriber -------------------------------------------------------------------------------
-    def process_started(self, proc: Process) -> None:
+    def process_started(self, proc: Process, packet: Packet | None = None) -> None:
         self.agent.process_started(proc)
 
     def process_exited(self, proc: Process) -> None:

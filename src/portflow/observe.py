@@ -5,20 +5,27 @@ subscribes: with no subscriber ``OutPort.send`` sees ``port.observer is None`` a
 A ``Subscriber`` (override what you need) is told, per hop from an out-port to one linked in-port,
 ``hop_started(hop)`` before the target runs and ``hop_ended(hop)`` after it answered (or was cancelled:
 the answer is then a ``FlowError('cancelled')``); ``hop_started`` may
-return an awaitable, and the hop waits for it (a debugger's breakpoint). A process is reported by
-``process_started`` before its first observed hop and by ``process_exited`` when it exits (processes
-that never hop through an observed port are never seen, and cost nothing).
+return an awaitable, and the hop waits for it (a debugger's breakpoint). ``hop_timed`` is the cheap form
+for counting: plain values, and while no subscriber wants ``Hop`` objects, none is made.
+
+A process is reported by ``process_started(proc, packet)`` before its first observed hop (``packet`` is
+that hop's; None for an ancestor reported on the way) and by ``process_exited`` when it exits; processes
+that never hop through an observed port are never seen, and a process is tracked at all only while a
+subscriber overrides one of the two. ``process_started`` may return False: that subscriber then sees
+nothing of the process, nor of the processes it starts (a trace sampled out costs it no hop). A listener
+reports each HTTP request it answered by ``request_ended`` (method, status, seconds), so that counting
+requests needs no process tracking.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from .errors import FlowError
-from .packet import Packet, join
+from .packet import Packet, failed_answer, join
 
 if TYPE_CHECKING:
     from .port import InPort, OutPort
@@ -46,7 +53,7 @@ class Hop:
         self.index = index
         self.packet = packet
         self.answer: Packet | None = None
-        self.start = time.monotonic()
+        self.start = monotonic()
         self.end: float | None = None
         self._symbol: Any = _UNKNOWN
         self._observer = observer
@@ -79,14 +86,41 @@ class Subscriber:
     def hop_ended(self, hop: Hop) -> None:
         return None
 
-    def process_started(self, proc: Process) -> None:
+    def hop_timed(self, source: OutPort, target: InPort, proc: Process, packet: Packet, answer: Packet,
+                  seconds: float) -> None:
+        """The end of a hop as plain values, the cheap form for counting: while no subscriber overrides
+        ``hop_started`` or ``hop_ended``, a hop makes no :class:`Hop` object at all."""
+        return None
+
+    def process_started(self, proc: Process, packet: Packet | None = None) -> bool | None:
+        """Return False to see nothing of ``proc`` (nor of its children) from now on."""
         return None
 
     def process_exited(self, proc: Process) -> None:
         return None
 
+    def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
+        """``listener`` answered one HTTP request; ``proc`` (None when it was refused before its process
+        started) has not exited yet."""
+        return None
+
 
 Installer = Callable[["Observer | None"], None]
+
+
+class _Route:
+    """Whom one process's hops are reported to: the subscribers that took the process (every subscriber,
+    unless a ``process_started`` returned False), with only the methods each overrides."""
+
+    __slots__ = ("subscribers", "starting", "ending", "timing", "exited", "hops")
+
+    def __init__(self, subscribers: tuple[Subscriber, ...]) -> None:
+        self.subscribers = subscribers
+        self.starting: tuple[Callable[[Hop], Awaitable[None] | None], ...] = _overriding(subscribers, "hop_started")
+        self.ending: tuple[Callable[[Hop], None], ...] = _overriding(subscribers, "hop_ended")
+        self.timing: tuple[Callable[..., None], ...] = _overriding(subscribers, "hop_timed")
+        self.exited: tuple[Callable[[Process], None], ...] = _overriding(subscribers, "process_exited")
+        self.hops = bool(self.starting or self.ending)  # whether a Hop object is wanted
 
 
 class Observer:
@@ -94,14 +128,17 @@ class Observer:
 
     def __init__(self) -> None:
         self.subscribers: tuple[Subscriber, ...] = ()
-        # Only the methods each subscriber overrides, in subscription order (decided when it subscribes).
-        self._starting: tuple[Callable[[Hop], Awaitable[None] | None], ...] = ()
-        self._ending: tuple[Callable[[Hop], None], ...] = ()
-        self._proc_started: tuple[Callable[[Process], None], ...] = ()
-        self._proc_exited: tuple[Callable[[Process], None], ...] = ()
+        self._all = _Route(())  # the route of a process every subscriber took (and of all, untracked)
+        self._routes: dict[tuple[Subscriber, ...], _Route] = {}
+        self._starters: tuple[Subscriber, ...] = ()  # those overriding process_started
+        self._tracking = False  # whether a subscriber wants processes (process_started or process_exited)
+        #: While every subscriber only counts (``hop_timed``, no Hop, no process): the function an out-port
+        #: with one link calls at a hop's end, itself (``OutPort.send``); else None.
+        self.timed: Callable[..., None] | None = None
+        self._req_ended: tuple[Callable[..., None], ...] = ()
         self._installers: list[Installer] = []
         self._symbol_of: list[Callable[[Any], Any]] = []
-        self._seen: set[Process] = set()  # each leaves on its exit
+        self._seen: dict[Process, _Route] = {}  # each leaves on its exit
 
     # -- who is watched -----------------------------------------------------------------------------
     @property
@@ -136,11 +173,25 @@ class Observer:
         return unsubscribe
 
     def _set(self, subscribers: tuple[Subscriber, ...]) -> None:
+        before = set(self.subscribers)
         self.subscribers = subscribers
-        self._starting = _overriding(subscribers, "hop_started")
-        self._ending = _overriding(subscribers, "hop_ended")
-        self._proc_started = _overriding(subscribers, "process_started")
-        self._proc_exited = _overriding(subscribers, "process_exited")
+        self._all = _Route(subscribers)
+        self._routes = {subscribers: self._all}
+        self._starters = tuple(s for s in subscribers if _overrides(s, "process_started"))
+        self._tracking = bool(self._starters or self._all.exited)
+        self._req_ended = _overriding(subscribers, "request_ended")
+        all_ = self._all
+        self.timed = None if all_.hops or self._tracking or not all_.timing else (
+            all_.timing[0] if len(all_.timing) == 1 else self._time_all)
+        # The processes in flight: a new subscriber is offered each; one that left is dropped from each.
+        for proc, route in list(self._seen.items()):
+            kept = tuple(s for s in subscribers
+                         if (s in route.subscribers if s in before else self._takes(s, proc, None)))
+            self._seen[proc] = self._route(kept)
+
+    def _time_all(self, *hop: Any) -> None:
+        for timed in self._all.timing:
+            timed(*hop)
 
     def _install(self, observer: Observer | None) -> None:
         for install in self._installers:
@@ -154,82 +205,119 @@ class Observer:
         return None
 
     # -- processes ----------------------------------------------------------------------------------
-    def _track(self, proc: Process) -> None:
-        if not (self._proc_started or self._proc_exited):
-            return  # nobody asks about processes: none is tracked
+    def _route(self, subscribers: tuple[Subscriber, ...]) -> _Route:
+        route = self._routes.get(subscribers)
+        if route is None:
+            route = self._routes[subscribers] = _Route(subscribers)
+        return route
+
+    def _takes(self, subscriber: Subscriber, proc: Process, packet: Packet | None) -> bool:
+        return subscriber not in self._starters or subscriber.process_started(proc, packet) is not False
+
+    def _track(self, proc: Process, packet: Packet) -> _Route:
+        """Report ``proc`` (and its ancestors not seen yet, the oldest first); the route of its hops."""
         chain: list[Process] = []
         p: Process | None = proc
         while p is not None and p not in self._seen and not p.terminated:
             chain.append(p)
             p = p.parent
-        for p in reversed(chain):  # the oldest ancestor first
-            self._seen.add(p)
+        route = self._seen.get(p) if p is not None else None
+        offered = route.subscribers if route is not None else self.subscribers
+        for p in reversed(chain):
+            took = tuple(s for s in offered if self._takes(s, p, packet if p is proc else None))
+            route = self._all if took == self.subscribers else self._route(took)
+            self._seen[p] = route
             p.on_exit(self._exited)
-            for started in self._proc_started:
-                started(p)
+            offered = took  # a subscriber that refused a process sees none of its children
+        return route if route is not None else self._all
 
     def _exited(self, proc: Process) -> None:
-        self._seen.discard(proc)
-        for exited in self._proc_exited:
-            exited(proc)
+        route = self._seen.pop(proc, None)
+        if route is not None:
+            for exited in route.exited:
+                exited(proc)
+
+    def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
+        for ended in self._req_ended:
+            ended(listener, method, status, seconds, proc)
 
     # -- hops ---------------------------------------------------------------------------------------
     async def send(self, port: OutPort, proc: Process, pck: Packet) -> Packet:
         """``port.send`` while observed: every hop reported, answers joined as usual."""
-        if proc not in self._seen:
-            self._track(proc)
+        route = self._all
+        if self._tracking:
+            route = self._seen.get(proc) or self._track(proc, pck)
         links = port.links
         if len(links) == 1:  # the common case, inline: one coroutine frame fewer per hop
-            hop = Hop(proc, port, links[0], 0, pck, self)
-            for started in self._starting:
+            target = links[0]
+            if not route.hops:  # only counting (or nobody) for this process: no Hop object
+                timing = route.timing
+                if not timing:
+                    return await target.handler(proc, pck)
+                start = monotonic()
+                try:
+                    answer = await target.handler(proc, pck)
+                except BaseException as exc:
+                    _timed(timing, port, target, proc, pck, failed_answer(exc), monotonic() - start)
+                    raise
+                _timed(timing, port, target, proc, pck, answer, monotonic() - start)
+                return answer
+            hop = Hop(proc, port, target, 0, pck, self)
+            for started in route.starting:
                 held = started(hop)
                 if held is not None:
                     await held
-            ending = self._ending
             try:
-                answer = await hop.target.handler(proc, pck)
+                answer = await target.handler(proc, pck)
             except BaseException as exc:
-                hop.answer = Packet(FlowError("cancelled") if isinstance(exc, asyncio.CancelledError) else exc)
-                hop.end = time.monotonic()
-                for ended in ending:
-                    ended(hop)
+                hop.answer, hop.end = failed_answer(exc), monotonic()
+                _ended(hop, route)
                 raise
-            hop.answer, hop.end = answer, time.monotonic()
-            for ended in ending:
-                ended(hop)
+            hop.answer, hop.end = answer, monotonic()
+            _ended(hop, route)
             return answer
         from .port import gather_inline  # port imports this module
 
-        return join(await gather_inline([self._hop(Hop(proc, port, t, i, pck, self)) for i, t in enumerate(links)]))
+        return join(await gather_inline([self._hop(Hop(proc, port, t, i, pck, self), route)
+                                         for i, t in enumerate(links)]))
 
-    async def _hop(self, hop: Hop, raising: bool = False) -> Packet:
-        for started in self._starting:
+    async def _hop(self, hop: Hop, route: _Route) -> Packet:
+        for started in route.starting:
             held = started(hop)
             if held is not None:
                 await held
-        ending = self._ending  # those subscribed when the hop started see it end
         try:
             answer = await hop.target.handler(hop.process, hop.packet)
         except asyncio.CancelledError:  # subscribers still see the hop end (a span is closed, a count kept)
-            hop.answer, hop.end = Packet(FlowError("cancelled")), time.monotonic()
-            for ended in ending:
-                ended(hop)
+            hop.answer, hop.end = Packet(FlowError("cancelled")), monotonic()
+            _ended(hop, route)
             raise
-        except Exception as exc:
-            hop.answer, hop.end = Packet(exc), time.monotonic()
-            for ended in ending:
-                ended(hop)
-            if raising:
-                raise
+        except Exception as exc:  # noqa: BLE001 - as unobserved: the error is this link's answer, joined
+            hop.answer, hop.end = Packet(exc), monotonic()
+            _ended(hop, route)
             return hop.answer
-        hop.answer, hop.end = answer, time.monotonic()
-        for ended in ending:
-            ended(hop)
+        hop.answer, hop.end = answer, monotonic()
+        _ended(hop, route)
         return answer
+
+
+def _timed(timing: tuple[Callable[..., None], ...], *hop: Any) -> None:
+    for timed in timing:
+        timed(*hop)
+
+
+def _ended(hop: Hop, route: _Route) -> None:
+    for ended in route.ending:
+        ended(hop)
+    if route.timing:
+        _timed(route.timing, hop.source, hop.target, hop.process, hop.packet, hop.answer,
+               hop.end - hop.start)  # type: ignore[operator]
+
+
+def _overrides(subscriber: Subscriber, method: str) -> bool:
+    return getattr(type(subscriber), method) is not getattr(Subscriber, method)
 
 
 def _overriding(subscribers: Iterable[Subscriber], method: str) -> tuple[Any, ...]:
     """The bound ``method`` of each subscriber whose class overrides the do-nothing default."""
-    default = getattr(Subscriber, method)
-    return tuple(getattr(sub, method) for sub in subscribers
-                 if getattr(type(sub), method, default) is not default)
+    return tuple(getattr(sub, method) for sub in subscribers if _overrides(sub, method))

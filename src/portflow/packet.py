@@ -8,12 +8,13 @@ other, as in uniflow (``packet.None`` against ``packet.New(nil)``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from .errors import FlowError
 
-__all__ = ["Packet", "NONE", "join", "error", "is_none"]
+__all__ = ["Packet", "NONE", "join", "error", "is_none", "failed_answer"]
 
 
 class Packet:
@@ -67,3 +68,9 @@ def join(packets: Sequence[Packet]) -> Packet:
     if len(kept) == 1:
         return kept[0]
     return Packet([p.payload for p in kept])
+
+
+def failed_answer(exc: BaseException) -> Packet:
+    """The answer a hop that raised is reported with: the error, or ``FlowError('cancelled')`` for a
+    cancellation (what observers see; the exception itself still propagates)."""
+    return Packet(FlowError("cancelled") if isinstance(exc, asyncio.CancelledError) else exc)

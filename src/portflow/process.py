@@ -61,7 +61,11 @@ class Process:
         "_data", "_hooks", "_children", "_tasks", "_done", "_locals",
     )
 
+    #: Processes created and not yet exited, in this interpreter (the metrics' ``portflow_processes_active``).
+    running = 0
+
     def __init__(self, parent: Process | None = None) -> None:
+        Process.running += 1
         self._id: str | None = None
         self.parent = parent
         self.status = RUNNING
@@ -244,6 +248,7 @@ class Process:
         """End the process once: cancel its tasks, exit its children, run exit hooks, release waiters."""
         if self.status == TERMINATED:
             return
+        Process.running -= 1
         self.status = TERMINATED
         self.error = error
         self.end_time = time.time()

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
+    from .packet import Packet
     from .process import Process
 
 __all__ = ["Tracing", "from_environment", "propagate", "statement", "NullSpanExporter", "OTLP_EXTRA"]
@@ -68,11 +69,10 @@ _active: contextvars.ContextVar[_Active | None] = contextvars.ContextVar("portfl
 
 
 class _Dropped:
-    """The state of a process the sampler left out: nothing is recorded for it or its children."""
+    """What opening a span gives when the sampler left it out (the process is then refused)."""
 
 
 _DROPPED = _Dropped()
-_PENDING = _Dropped()  # a root process whose span waits for its first packet (which may carry a traceparent)
 
 
 # -- configuration ------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ class Tracing(Subscriber):
         self.tracer = tracer
         self.namespace = namespace
         self.symbol_of = symbol_of or (lambda node: None)
-        self._procs: dict[Process, Any] = {}  # a process -> (span, context) | _DROPPED | _PENDING
+        self._procs: dict[Process, tuple[Span, Context]] = {}  # the processes being recorded
         self._hops: dict[Hop, tuple[Span, _Active | None]] = {}
         self._with_span = trace.set_span_in_context
         self._span_of = trace.get_current_span
@@ -248,20 +248,17 @@ class Tracing(Subscriber):
             (provider.sampler, ids) if provider is not None and isinstance(ids, _preset_ids()) else None)
 
     # -- processes ------------------------------------------------------------------------------------
-    def process_started(self, proc: Process) -> None:
+    def process_started(self, proc: Process, packet: Packet | None = None) -> bool:
+        """Open the process's span; False (the observer then shows this nothing more of it, nor of its
+        children) when it is sampled out. A root's ``packet`` (its first hop's) may continue a trace."""
         parent = proc.parent
         state = self._procs.get(parent) if parent is not None else None
-        if parent is None or state is None:
-            self._procs[proc] = _PENDING  # its first hop's packet may continue a trace
-            return
-        if state is _PENDING:
-            state = self._open_root(parent, None)
-        if state is _DROPPED:
-            self._procs[proc] = _DROPPED
-            return
+        if state is None:  # a root, or a child of a process that never hopped: a trace may start here
+            return self._open_root(proc, packet) is not _DROPPED
         current = _active.get()
         context = current.context if current is not None and current.process is parent else state[1]
-        self._open(proc, "process", context, {"portflow.namespace": self.namespace}, self._internal)
+        return self._open(proc, "process", context, {"portflow.namespace": self.namespace},
+                          self._internal) is not _DROPPED
 
     def _open(self, proc: Process, name: str, context: Context, attributes: dict[str, Any], kind: Any,
               root: bool = False, remote_parent: bool = False, trace_id: int | None = None) -> Any:
@@ -276,12 +273,10 @@ class Tracing(Subscriber):
             if remote is not None and remote.is_valid:
                 trace_id = None
                 if not sampler.should_sample(context, remote.trace_id, name, kind, attributes).decision.is_sampled():
-                    self._procs[proc] = _DROPPED
                     return _DROPPED
             elif trace_id is None:
                 trace_id = ids.generate_trace_id()
                 if not sampler.should_sample(context, trace_id, name, kind, attributes).decision.is_sampled():
-                    self._procs[proc] = _DROPPED
                     return _DROPPED
             ids.preset = trace_id
             try:
@@ -289,11 +284,9 @@ class Tracing(Subscriber):
             finally:
                 ids.preset = None
         if not span.is_recording():
-            state: Any = _DROPPED
-        else:
-            span.set_attribute("portflow.process", proc.id)
-            state = (span, self._with_span(span))
-        self._procs[proc] = state
+            return _DROPPED
+        span.set_attribute("portflow.process", proc.id)
+        state = self._procs[proc] = (span, self._with_span(span))
         return state
 
     def _open_root(self, proc: Process, packet: Any) -> Any:
@@ -308,7 +301,6 @@ class Tracing(Subscriber):
         if presample is not None and not remote and presample[1].root_sampled is not None:
             trace_id = presample[1].generate_trace_id()
             if not presample[1].root_sampled(trace_id):
-                self._procs[proc] = _DROPPED
                 return _DROPPED
         if not request:
             return self._open(proc, "process", self._empty(), {"portflow.namespace": self.namespace},
@@ -327,7 +319,7 @@ class Tracing(Subscriber):
 
     def process_exited(self, proc: Process) -> None:
         state = self._procs.pop(proc, None)
-        if type(state) is not tuple:
+        if state is None:
             return
         span = state[0]
         if proc.error is not None:
@@ -338,10 +330,8 @@ class Tracing(Subscriber):
     def hop_started(self, hop: Hop) -> None:
         proc = hop.process
         state = self._procs.get(proc)
-        if state is _PENDING:
-            state = self._open_root(proc, hop.packet)
-        if type(state) is not tuple:
-            return None  # sampled out (or not seen): no span
+        if state is None:
+            return None  # not seen (subscribed while it ran): no span
         current = _active.get()
         context = current.context if current is not None and current.process is proc else state[1]
         sb = hop.symbol

@@ -4,9 +4,10 @@
 subscriber a hop costs what it did) and follows the runtime's applied changes. Per hop it counts the packet
 and the time the target node took to answer (everything downstream of it included), labelled by the
 target's namespace, spec name, kind and in-port; an answer that is an error counts in
-``portflow_errors_total``. A process the net plugin's listener started is an HTTP request: its method, the
-router's path pattern it matched (``route``; empty when no route did) and the status the listener answered
-are counted per listener when the process exits.
+``portflow_errors_total``. Each HTTP request a listener answered is counted per listener when it reports it
+(``request_ended``): its method, the router's path pattern it matched (``route``, kept in the request's
+process when the router's hop ends; empty when no route did) and the status. ``portflow_processes_active``
+is the count of running processes (``Process.running``), so no process is tracked for it.
 
 The hot path adds to plain numbers (a hop costs a dictionary lookup and a few additions, no lock); the
 numbers become Prometheus families only when scraped (``collect``, prometheus-client's exposition). A
@@ -23,10 +24,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..observe import Hop, Subscriber
-from ..plugins.net.exchange import STATUS_KEY
-from ..plugins.net.listener import Listener
+from ..observe import Subscriber
+from ..packet import Packet
+from ..plugins.net.exchange import ROUTE_KEY
 from ..plugins.net.router import Router
+from ..port import InPort, OutPort
 from ..process import Process
 
 __all__ = ["Metrics", "Collector", "merge", "exposition", "symbol_state", "METHODS"]
@@ -56,7 +58,7 @@ HISTOGRAMS: dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]] = {
 }
 #: name -> (help, labels, how workers' values combine)
 GAUGES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "portflow_processes_active": ("Processes running that have hopped (summed over workers).", (), "sum"),
+    "portflow_processes_active": ("Processes running (summed over workers).", (), "sum"),
     "portflow_symbols": ("Specs of the namespace by state (the most of any worker).", ("namespace", "state"), "max"),
 }
 
@@ -78,20 +80,22 @@ class _Histogram:
         self.sum += value
 
 
+def _routed(source: OutPort, proc: Process, packet: Packet) -> None:
+    """Keep the route a router's hop matched in its request's process (the first router's pattern)."""
+    request = proc
+    while request.parent is not None:
+        request = request.parent  # a router inside a child process counts for the request that made it
+    if request.get(ROUTE_KEY) is None:
+        payload = packet.payload
+        method = payload.get("method") if type(payload) is dict else None
+        request.set(ROUTE_KEY, source.node.route(source.name, method) or "")
+
+
 def symbol_state(sb: Any) -> str:
     """``active`` (loaded), ``failed`` (an error: does not compile, failed to load or later) or ``inactive``."""
     if sb.loaded:
         return "active"
     return "failed" if sb.error is not None else "inactive"
-
-
-class _Request:
-    __slots__ = ("listener", "method", "route")
-
-    def __init__(self, listener: str, method: str) -> None:
-        self.listener = listener  # set when the listener's hop ends (after the router's)
-        self.method = method
-        self.route = ""
 
 
 class Metrics(Subscriber):
@@ -102,11 +106,9 @@ class Metrics(Subscriber):
         self.namespace: str = runtime.namespace
         self.counters: dict[str, dict[Labels, list[float]]] = {name: {} for name in COUNTERS}
         self.histograms: dict[str, dict[Labels, _Histogram]] = {name: {} for name in HISTOGRAMS}
-        self.processes = 0
         self._cells: dict[Any, tuple[list[float], list[float], _Histogram]] = {}  # in-port -> its cells
-        self._requests: dict[Process, _Request] = {}
         self._listeners: dict[Any, str] = {}  # listener node -> its spec's name
-        self._http: dict[Labels, tuple[list[float], _Histogram]] = {}  # request labels + status -> cells
+        self._http: dict[tuple[Any, ...], tuple[list[float], _Histogram]] = {}  # request labels + status -> cells
 
     def attach(self) -> Callable[[], None]:
         """Subscribe to the runtime's observer and its applied changes; returns the function that stops."""
@@ -145,73 +147,43 @@ class Metrics(Subscriber):
         self._listeners.clear()
 
     # -- hops -------------------------------------------------------------------------------------
-    def hop_ended(self, hop: Hop) -> None:
-        """Counts the hop; a hop from a listener or a router also says which request (and route) this is.
-
-        Done at the end, not the start, so that a hop costs one call: a router's hop ends before the
-        listener's that led to it, and both before the process exits (where the request is counted)."""
-        cells = self._cells.get(hop.target)
+    def hop_timed(self, source: OutPort, target: InPort, proc: Process, packet: Packet, answer: Packet,
+                  seconds: float) -> None:
+        """Counts the hop; a hop from a router also says which route its request matched (its hop ends
+        before the request does)."""
+        cells = self._cells.get(target)
         if cells is None:
-            cells = self._cells[hop.target] = self._label(hop)
+            cells = self._cells[target] = self._label(target)
         packets, errors, duration = cells
         packets[0] += 1
-        took = hop.end - hop.start  # type: ignore[operator]
-        duration.counts[bisect_left(duration.bounds, took)] += 1  # _Histogram.observe, inlined: once per hop
-        duration.sum += took
-        if isinstance(hop.answer.payload, BaseException):  # type: ignore[union-attr]
+        duration.counts[bisect_left(duration.bounds, seconds)] += 1  # _Histogram.observe, inlined: once per hop
+        duration.sum += seconds
+        if isinstance(answer.payload, BaseException):
             errors[0] += 1
-        kind = type(hop.source.node)
-        if kind is Listener:  # a request's first hop (out, or error for a body that did not decode)
-            self._listened(hop)
-        elif kind is Router:
-            self._routed(hop)
+        if type(source.node) is Router:
+            _routed(source, proc, packet)
 
-    def _request(self, proc: Process, packet: Any) -> _Request:
-        request = self._requests.get(proc)
-        if request is None:
-            payload = packet.payload
-            method = payload.get("method") if type(payload) is dict else None
-            request = self._requests[proc] = _Request("", method if method in METHODS else "OTHER")
-        return request
-
-    def _listened(self, hop: Hop) -> None:
-        node = hop.source.node
-        label = self._listeners.get(node)
-        if label is None:
-            sb = self.runtime.table.symbol_of(node)
-            label = self._listeners[node] = sb.label if sb is not None else node.label
-        self._request(hop.process, hop.packet).listener = label
-
-    def _routed(self, hop: Hop) -> None:
-        proc: Process | None = hop.process
-        while proc is not None and proc not in self._requests and proc.parent is not None:
-            proc = proc.parent  # a router inside a child process counts for the request that made it
-        request = self._request(proc or hop.process, hop.packet)
-        if not request.route:
-            request.route = hop.source.node.route(hop.source.name, request.method) or ""
-
-    def _label(self, hop: Hop) -> tuple[list[float], list[float], _Histogram]:
-        sb = hop.symbol
+    def _label(self, target: InPort) -> tuple[list[float], list[float], _Histogram]:
+        sb = self.runtime.table.observer.symbol_of(target.node)
         namespace, node, kind = (sb.namespace, sb.label, sb.kind) if sb is not None else (self.namespace, "", "")
-        return (self._counter("portflow_packets", (namespace, node, kind, hop.target.name)),
+        return (self._counter("portflow_packets", (namespace, node, kind, target.name)),
                 self._counter("portflow_errors", (namespace, node, kind)),
                 self._histogram("portflow_node_duration_seconds", (namespace, node, kind)))
 
-    # -- processes --------------------------------------------------------------------------------
-    def process_started(self, proc: Process) -> None:
-        self.processes += 1
-
-    def process_exited(self, proc: Process) -> None:
-        self.processes -= 1
-        request = self._requests.pop(proc, None)
-        if request is not None and request.listener:  # a router alone does not make an HTTP request
-            key = (request.listener, request.method, request.route, proc.get(STATUS_KEY, 499))
-            cells = self._http.get(key)
-            if cells is None:
-                cells = self._http[key] = (self._counter("portflow_http_requests", (*key[:3], str(key[3]))),
-                                           self._histogram("portflow_http_request_duration_seconds", key[:3]))
-            cells[0][0] += 1
-            cells[1].observe((proc.end_time or time.time()) - proc.start_time)
+    # -- requests ---------------------------------------------------------------------------------
+    def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
+        label = self._listeners.get(listener)
+        if label is None:
+            sb = self.runtime.table.symbol_of(listener)
+            label = self._listeners[listener] = sb.label if sb is not None else listener.label
+        route = (proc.get(ROUTE_KEY) or "") if proc is not None else ""
+        key = (label, method if method in METHODS else "OTHER", route, status)
+        cells = self._http.get(key)
+        if cells is None:
+            cells = self._http[key] = (self._counter("portflow_http_requests", (*key[:3], str(status))),
+                                       self._histogram("portflow_http_request_duration_seconds", key[:3]))
+        cells[0][0] += 1
+        cells[1].observe(seconds)
 
     # -- reading ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -224,7 +196,7 @@ class Metrics(Subscriber):
         out: dict[str, Any] = {name: [[*k, c[0]] for k, c in cells.items()] for name, cells in self.counters.items()}
         out.update({name: [[*k, list(h.counts), h.sum] for k, h in cells.items()]
                     for name, cells in self.histograms.items()})
-        out["portflow_processes_active"] = [[self.processes]]
+        out["portflow_processes_active"] = [[Process.running]]
         out["portflow_symbols"] = [[self.namespace, state, n] for state, n in symbols.items()]
         return out
 

@@ -27,15 +27,15 @@ from .writer import respond, write_stream
 if TYPE_CHECKING:
     from .listener import Listener
 
-__all__ = ["serve_http", "CLIENT_KEY", "STATUS_KEY"]
+__all__ = ["serve_http", "CLIENT_KEY", "ROUTE_KEY"]
 
 log = logging.getLogger("portflow.net.listener")
 
 #: Process data key holding the client's ``(host, port)`` (the proxy reads it for ``X-Forwarded-For``).
 CLIENT_KEY = "net.client"
-#: Process data key holding the status the request was answered with (set before the process exits;
-#: 499 when the client left first), for the hop observer's subscribers (metrics).
-STATUS_KEY = "net.status"
+#: Process data key of a request's process: the router pattern it matched, set by the metrics (so a
+#: request's ``route`` label is the pattern, never the client's path).
+ROUTE_KEY = "net.route"
 
 #: The status an access line shows for a client that left before its answer was written (nginx's).
 CLIENT_CLOSED = 499
@@ -127,8 +127,10 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
         await respond(send, *failed)
         error = exc
     finally:
+        observer = node.out_port.observer
+        if observer is not None:  # watched (metrics): the request's outcome, before its process exits
+            observer.request_ended(node, scope["method"], status, monotonic() - began, proc)
         if proc is not None:
-            proc.set(STATUS_KEY, status)
             await proc.exit(error)
         node.served()
         if node.access_log:

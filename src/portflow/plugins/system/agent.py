@@ -71,7 +71,7 @@ class Agent(Subscriber):
         context.lifetime.callback(_unsubscribing(context.observer.subscribe(agent)))
         return agent
 
-    def process_started(self, proc: Process) -> None:
+    def process_started(self, proc: Process, packet: Packet | None = None) -> None:
         self.processes[proc.id] = proc
 
     def process_exited(self, proc: Process) -> None:
