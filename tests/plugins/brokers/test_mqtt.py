@@ -1,0 +1,220 @@
+"""The mqtt kind against the real Mosquitto at 127.0.0.1:1883: messages become processes (acknowledged after
+success), a failure is retried then dead-lettered, ``concurrency`` bounds what is in flight, a shared
+subscription splits messages between runtimes, reload drains, a cut connection is retried, and ``in``
+publishes (answered when the broker confirms)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from aiohttp import web
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from portflow.admin.readiness import check
+from portflow.errors import SpecError
+from portflow.plugin import default_registries
+from portflow.plugins.brokers.mqtt import MqttSpec, compile_mqtt
+from portflow.runtime import Runtime
+from portflow.scheme import Context
+from support.probe import call
+from support.sink import sink
+
+HOST, PORT = "127.0.0.1", 1883
+URL = f"mqtt://{HOST}:{PORT}"
+
+
+class Publisher:
+    """A bare paho client that publishes at QoS 1 and waits for each PUBACK."""
+
+    def __init__(self) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        try:
+            self.client.connect(HOST, PORT)
+        except OSError as exc:
+            pytest.fail(f"Mosquitto is not reachable at {URL}: {exc} (these tests need the real broker)",
+                        pytrace=False)
+        self.client.loop_start()
+
+    def send(self, topic: str, payload: bytes | str, content_type: str | None = None, **user: str) -> None:
+        props = Properties(PacketTypes.PUBLISH)
+        if content_type:
+            props.ContentType = content_type
+        if user:
+            props.UserProperty = list(user.items())
+        self.client.publish(topic, payload, qos=1, properties=props).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def pub():
+    p = Publisher()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"test/{uuid.uuid4().hex}"
+
+
+def consumer(fields: str, target: str = "wrap", name: str = "sub") -> str:
+    return f"""
+- kind: mqtt
+  name: {name}
+{fields}
+  ports:
+    out:
+      - name: {target}
+        port: in
+    error:
+      - name: dead
+        port: in
+- kind: snippet
+  name: wrap
+  language: cel
+  code: '{{"body": self}}'
+  ports:
+    out:
+      - name: post
+        port: in
+- kind: throw
+  name: boom
+- kind: snippet
+  name: dead
+  language: text
+  code: dead-lettered
+  ports:
+    out:
+      - name: post-dead
+        port: in
+- kind: http
+  name: post
+  url: '{{{{ .SINK }}}}/{{{{ .WHO }}}}'
+  env:
+    SINK:
+      data: '{{{{ .SINK }}}}'
+    WHO:
+      data: '{{{{ .WHO }}}}'
+- kind: http
+  name: post-dead
+  url: '{{{{ .SINK }}}}/dead'
+  env:
+    SINK:
+      data: '{{{{ .SINK }}}}'
+"""
+
+
+async def until(predicate, what: str, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def ready(runtime: Runtime) -> bool:
+    return check(runtime).ready
+
+
+def datas(received, who=None) -> list:
+    return [b["data"] for p, b in received if who is None or p == f"/{who}"]
+
+
+async def test_consumes_into_processes_and_publishes_through_in(flow, topic, pub):
+    async with sink() as s:
+        runtime = await flow(consumer(f"  consume: '{topic}/#'\n  publish: {topic}/new"),
+                             environment={"SINK": s.url, "WHO": "a"})
+        await until(lambda: ready(runtime), "the consumer to connect")
+        answer = await call(runtime, "sub", {"data": {"id": 1}, "headers": {"trace": "t1"}})
+        assert answer["topic"] == f"{topic}/new" and isinstance(answer["id"], int)
+        await asyncio.to_thread(pub.send, f"{topic}/x", b"plain words", "text/plain", who="me")
+        got = await s.wait_for(lambda r: len(r) >= 2)
+        first, second = got[0][1], got[1][1]
+        assert first["topic"] == f"{topic}/new" and first["data"] == {"id": 1} and first["headers"]["trace"] == "t1"
+        assert first["headers"]["Content-Type"].startswith("application/json") and isinstance(first["id"], int)
+        assert second == {"topic": f"{topic}/x", "data": "plain words", "id": second["id"],
+                          "headers": {"Content-Type": "text/plain", "who": "me"}}
+
+
+async def test_a_failure_is_retried_then_dead_lettered_once_and_acknowledged(flow, topic, pub, tmp_path):
+    async with sink() as s:
+        spec = consumer(f"  consume: '{topic}'\n  max_deliveries: 3\n  client_id: c-{uuid.uuid4().hex}", "count")
+        spec += """
+- kind: snippet
+  name: count
+  language: cel
+  code: '{"body": self.data}'
+  ports:
+    out:
+      - name: post
+        port: in
+"""
+        # every try reaches the sink, then fails: post's answer goes on to boom
+        spec = spec.replace("- kind: http\n  name: post\n", "- kind: http\n  name: post\n  ports:\n    out:\n"
+                                                             "      - name: boom\n        port: in\n", 1)
+        runtime = await flow(spec, environment={"SINK": s.url, "WHO": "a"})
+        await until(lambda: ready(runtime), "the consumer to connect")
+        await asyncio.to_thread(pub.send, topic, b'{"id": 2}', "application/json")
+        got = await s.wait_for(lambda r: any(p == "/dead" for p, _ in r))
+        assert got == [("/a", {"id": 2})] * 3 + [("/dead", "dead-lettered")]
+        await runtime.close()
+        # acknowledged: the persistent session does not get it again (it would come before the next one)
+        runtime2 = await flow(spec, environment={"SINK": s.url, "WHO": "a"})
+        await until(lambda: ready(runtime2), "the consumer to reconnect")
+        await asyncio.to_thread(pub.send, topic, b"after")
+        got = await s.wait_for(lambda r: len(r) >= 8)
+        assert got[4:] == [("/a", "after")] * 3 + [("/dead", "dead-lettered")]
+
+
+async def test_concurrency_bounds_the_processes_in_flight(flow, topic, pub):
+    """A slow flow (each process waits 200 ms on an HTTP call) never has more than concurrency in flight."""
+    inflight = peak = 0
+    done: list[int] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal inflight, peak
+        inflight += 1
+        peak = max(peak, inflight)
+        await asyncio.sleep(0.2)
+        inflight -= 1
+        done.append((await request.json())["data"])
+        return web.json_response(None)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    url = f"http://{HOST}:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        runtime = await flow(consumer(f"  consume: '{topic}'\n  concurrency: 2"), environment={"SINK": url, "WHO": "a"})
+        await until(lambda: ready(runtime), "the consumer to connect")
+        for i in range(8):
+            await asyncio.to_thread(pub.send, topic, str(i))
+        await until(lambda: len(done) == 8, "8 messages through the slow flow")
+        assert peak == 2
+        assert sorted(done) == list(range(8))
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(("fields", "field", "text"), [
+    ({"url": "http://x"}, "url", "is not an mqtt:// URL"),
+    ({"consume": "$share/g/t"}, "consume", "set group"),
+    ({"consume": "t", "group": "a/b"}, "group", "share name"),
+    ({"publish": "a/#"}, "publish", "no wildcards"),
+])
+def test_bad_specs_are_one_line_naming_the_field(fields, field, text):
+    spec = MqttSpec(kind="mqtt", name="m", **fields)
+    with pytest.raises(SpecError) as info:
+        compile_mqtt(spec, Context(default_registries().scheme))
+    message = str(info.value)
+    assert f"{field}: " in message and text in message and "\n" not in message
