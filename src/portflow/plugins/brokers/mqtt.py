@@ -30,6 +30,7 @@ import inspect
 import logging
 import threading
 import urllib.parse
+import uuid
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta
@@ -97,14 +98,18 @@ class MqttNode(Broker):
         self.client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
+        self._subscribed = False  # the broker confirmed the subscription on this connection
         self._closing = False
         self._taking = False  # arriving messages start processes (off while unloading)
+        self._handing = 0  # messages taken on the network thread whose process has not started yet
+        self._idle = asyncio.Event()  # set when _handing comes back to 0
         self._slots = threading.Semaphore(self.concurrency)
         self._epoch = 0  # a new session (not resumed) begins a new epoch: older packet ids mean nothing
         self._busy: set[tuple[int, int]] = set()  # (epoch, mid) of the QoS 1 messages whose process runs
         self._unacked: set[tuple[int, int]] = set()  # done, but acknowledged while disconnected
         self._first: asyncio.Future[str | None] | None = None  # the first connection's outcome
         self._unsubscribed: asyncio.Future[None] | None = None
+        self._gone: asyncio.Future[None] | None = None  # our DISCONNECT was written
         self._lock = threading.Lock()
         self._published: dict[int, asyncio.Future[Any]] = {}  # mid -> answered by on_publish
         self._early: dict[int, Any] = {}  # on_publish came before publish() returned its mid
@@ -134,6 +139,8 @@ class MqttNode(Broker):
             from paho.mqtt.subscribeoptions import SubscribeOptions
 
             client.subscribe(self.filter, options=SubscribeOptions(qos=self.qos, retainHandling=1))
+        else:
+            self._subscribed = True
         self._call(self._outcome, None)
 
     def _on_connect_fail(self, _: Any, __: Any) -> None:
@@ -141,9 +148,20 @@ class MqttNode(Broker):
 
     def _on_disconnect(self, _: Any, __: Any, ___: Any, reason: Any, ____: Any) -> None:
         was, self._connected = self._connected, False
-        if was and not self._closing:
+        self._subscribed = False
+        if self._closing:
+            self._call(self._settle, self._gone, None)
+        elif was:
             self._call(log.warning, "%s: disconnected from %s (%s; reconnecting)", self.label,
                        mask_url(self.url), reason)
+
+    def _on_subscribe(self, _: Any, __: Any, ___: Any, reasons: Any, ____: Any) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            self._call(log.error, "%s: the broker refused the subscription to %s: %s", self.label, self.filter,
+                       ", ".join(failed))
+        else:
+            self._subscribed = True
 
     def _on_unsubscribe(self, *_: Any) -> None:
         self._call(self._settle, self._unsubscribed, None)
@@ -170,8 +188,13 @@ class MqttNode(Broker):
         while not self._slots.acquire(timeout=0.2):  # back-pressure: read no more while the flow is full
             if not self._taking:
                 return
-        if msg.qos:
-            self._busy.add(key)
+        with self._lock:  # unload stops taking under this lock, then waits for the messages handed over
+            if not self._taking:
+                self._slots.release()
+                return
+            self._handing += 1
+            if msg.qos:
+                self._busy.add(key)
         self._call(self._received, msg, key)
 
     # -- on the event loop -------------------------------------------------------------------------
@@ -187,6 +210,22 @@ class MqttNode(Broker):
 
     def _received(self, msg: Any, key: tuple[int, int]) -> None:
         self.spawn(self._one(msg, key))
+        with self._lock:
+            self._handing -= 1
+            idle = not self._handing
+        if idle:
+            self._idle.set()
+
+    async def _stop_taking(self) -> None:
+        """Start no more processes; return once every message already taken has its process (so that
+        ``drain`` waits for it)."""
+        with self._lock:
+            self._taking = False
+            handing = self._handing
+        if handing:  # their _received calls are on their way to the loop
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=2.0)
 
     async def _one(self, msg: Any, key: tuple[int, int]) -> None:
         try:
@@ -235,6 +274,7 @@ class MqttNode(Broker):
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         props = Properties(PacketTypes.CONNECT)
         props.ReceiveMaximum = self.concurrency
@@ -267,15 +307,13 @@ class MqttNode(Broker):
         client = self.client
         if client is None:
             return
-        if self.client_id or not self._connected or self.filter is None:
-            self._taking = False
-        else:
+        if self._taking and not self.client_id and self._connected and self.filter is not None:
             assert self._loop is not None
             self._unsubscribed = self._loop.create_future()
             client.unsubscribe(self.filter)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._unsubscribed, timeout=2.0)
-            self._taking = False
+        await self._stop_taking()
         await self.drain()
         await self._stop_client()
 
@@ -285,7 +323,21 @@ class MqttNode(Broker):
             return
         self._closing = True
         self._taking = False
-        client.disconnect()  # queued after the last acknowledgements
+        if self._connected:
+            assert self._loop is not None
+            # A round trip after the last acknowledgements: the broker handles a client's packets in order,
+            # so once it answers it has them. paho may close its socket with unread messages in it (a
+            # reset), and a reset can lose what the broker had not read yet.
+            self._unsubscribed = self._loop.create_future()
+            client.unsubscribe(f"portflow/barrier/{uuid.uuid4().hex}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._unsubscribed, timeout=2.0)
+            self._gone = self._loop.create_future()
+            client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gone, timeout=3.0)
+        else:
+            client.disconnect()  # stops paho's reconnecting
         await asyncio.to_thread(client.loop_stop)
         self._connected = False
         with self._lock:
@@ -303,6 +355,11 @@ class MqttNode(Broker):
     @property
     def connected(self) -> bool:
         return self.client is not None and self._connected
+
+    def not_ready(self) -> str | None:
+        if not self.connected:
+            return f"not connected to {mask_url(self.url)}"
+        return None if self._subscribed else f"not subscribed to {self.filter} yet"
 
     async def deliver(self, where: str, raw: bytes, headers: dict[str, str]) -> Any:
         import paho.mqtt.client as mqtt
