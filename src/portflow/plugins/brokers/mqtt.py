@@ -96,13 +96,15 @@ class MqttNode(Broker):
         self.client_id = client_id
         self.session_expiry = session_expiry
         self.client: Any = None
+        self.finished = 0  # messages whose processing ended (acknowledged, dead-lettered or left unacknowledged)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
         self._subscribed = False  # the broker confirmed the subscription on this connection
         self._closing = False
         self._taking = False  # arriving messages start processes (off while unloading)
-        self._handing = 0  # messages taken on the network thread whose process has not started yet
-        self._idle = asyncio.Event()  # set when _handing comes back to 0
+        self._handing: list[tuple[Any, tuple[int, int]]] = []  # taken on the network thread, no process yet
+        self._waking = False  # a _received call is on its way to the loop
+        self._idle = asyncio.Event()  # set when _received has taken them
         self._slots = threading.Semaphore(self.concurrency)
         self._epoch = 0  # a new session (not resumed) begins a new epoch: older packet ids mean nothing
         self._busy: set[tuple[int, int]] = set()  # (epoch, mid) of the QoS 1 messages whose process runs
@@ -192,10 +194,12 @@ class MqttNode(Broker):
             if not self._taking:
                 self._slots.release()
                 return
-            self._handing += 1
             if msg.qos:
                 self._busy.add(key)
-        self._call(self._received, msg, key)
+            self._handing.append((msg, key))
+            wake, self._waking = not self._waking, True
+        if wake:  # one wake-up of the loop for the messages that arrive before it runs
+            self._call(self._received)
 
     # -- on the event loop -------------------------------------------------------------------------
     def _outcome(self, problem: str | None) -> None:
@@ -208,21 +212,20 @@ class MqttNode(Broker):
         if fut is not None and not fut.done():
             fut.set_result(value)
 
-    def _received(self, msg: Any, key: tuple[int, int]) -> None:
-        self.spawn(self._one(msg, key))
+    def _received(self) -> None:
         with self._lock:
-            self._handing -= 1
-            idle = not self._handing
-        if idle:
-            self._idle.set()
+            taken, self._handing, self._waking = self._handing, [], False
+        for msg, key in taken:
+            self.spawn(self._one(msg, key))
+        self._idle.set()
 
     async def _stop_taking(self) -> None:
         """Start no more processes; return once every message already taken has its process (so that
         ``drain`` waits for it)."""
         with self._lock:
             self._taking = False
-            handing = self._handing
-        if handing:  # their _received calls are on their way to the loop
+            handing = self._waking
+        if handing:  # their _received call is on its way to the loop
             self._idle.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout=2.0)
@@ -248,6 +251,7 @@ class MqttNode(Broker):
         except Exception as exc:  # noqa: BLE001 - not acknowledged: a persistent session gets it again
             log.warning("%s: cannot acknowledge a message: %s", self.label, self.hidden(str(exc)))
         finally:
+            self.finished += 1
             self._busy.discard(key)
             self._slots.release()
 
