@@ -380,3 +380,37 @@ async def test_a_kill_9_mid_stream_loses_nothing(pub, topic, tmp_path):
                 proc.wait(15)
             proc.stderr.close()
         await asyncio.to_thread(_session, client_id, None)
+
+
+async def test_qos_0_consumes_and_publishes_without_acknowledgements(flow, topic):
+    async with sink() as s:
+        runtime = await flow(consumer(f"  consume: '{topic}'\n  qos: 0\n  publish: '{topic}'"),
+                             environment={"SINK": s.url, "WHO": "a"})
+        await until(lambda: ready(runtime), "the consumer to subscribe")
+        assert await call(runtime, "sub", "hello") == {"topic": topic, "id": None}
+        got = await s.wait_for(lambda r: len(r) >= 1)
+        assert got[0][1]["data"] == "hello" and got[0][1]["id"] is None
+
+
+async def test_a_broker_down_at_start_is_retried_and_shutdown_is_quiet(flow, topic, pub, caplog):
+    """The spec loads while the broker is unreachable (not connected, retried with backoff), connects when it
+    comes, and closing logs nothing about a client that is not connected."""
+    proxy = Proxy(HOST, PORT)
+    port = await proxy.start()
+    await proxy.stop()
+    try:
+        async with sink() as s:
+            runtime = await flow(consumer(f"  url: mqtt://127.0.0.1:{port}\n  consume: '{topic}'"),
+                                 environment={"SINK": s.url, "WHO": "a"})
+            (entry,) = check(runtime).not_ready
+            assert entry["reason"] == f"not connected to mqtt://127.0.0.1:{port}"
+            await call(runtime, "sub", "too early")  # publishing meanwhile fails, to error
+            await proxy.start()
+            await until(lambda: ready(runtime), "the consumer to connect", timeout=30)
+            await asyncio.to_thread(pub.send, topic, "late")
+            got = await s.wait_for(lambda r: any(isinstance(b, dict) and b["data"] == "late" for _, b in r))
+            assert ("/dead", "dead-lettered") in got
+            await runtime.close()
+        assert "not connected" not in caplog.text.replace(f"not connected to mqtt://127.0.0.1:{port}", "")
+    finally:
+        await proxy.stop()
