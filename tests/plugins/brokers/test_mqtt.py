@@ -414,3 +414,10 @@ async def test_a_broker_down_at_start_is_retried_and_shutdown_is_quiet(flow, top
         assert "not connected" not in caplog.text.replace(f"not connected to mqtt://127.0.0.1:{port}", "")
     finally:
         await proxy.stop()
+
+
+def test_a_missing_client_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)  # import fails as if paho were not installed
+    with pytest.raises(SpecError) as info:
+        compile_mqtt(MqttSpec(kind="mqtt", name="m"), Context(default_registries().scheme))
+    assert "pip install 'portflow[mqtt]'" in str(info.value) and "\n" not in str(info.value)
