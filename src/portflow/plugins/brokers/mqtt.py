@@ -203,8 +203,11 @@ class MqttNode(Broker):
 
     # -- on the event loop -------------------------------------------------------------------------
     def _outcome(self, problem: str | None) -> None:
+        first = self._first is not None and not self._first.done()
         if problem is None:
             log.info("%s: connected to %s", self.label, mask_url(self.url))
+        elif not first and problem.startswith("refused"):  # a reconnection: paho goes on trying
+            log.warning("%s: %s %s; retrying", self.label, mask_url(self.url), self.hidden(problem))
         self._settle(self._first, problem)
 
     @staticmethod
