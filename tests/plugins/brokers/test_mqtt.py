@@ -421,3 +421,20 @@ def test_a_missing_client_names_the_extra(monkeypatch):
     with pytest.raises(SpecError) as info:
         compile_mqtt(MqttSpec(kind="mqtt", name="m"), Context(default_registries().scheme))
     assert "pip install 'portflow[mqtt]'" in str(info.value) and "\n" not in str(info.value)
+
+
+async def test_unload_without_a_session_finishes_what_it_took(flow, topic, pub, caplog):
+    """Closing mid-stream unsubscribes, then lets every message already taken finish (none cancelled, none
+    twice); without client_id what the broker still held for the connection is not kept."""
+    async with sink() as s:
+        runtime = await flow(consumer(f"  consume: '{topic}'\n  concurrency: 2", "slow") + SLOW,
+                             environment={"SINK": s.url, "WHO": "a"})
+        await until(lambda: ready(runtime), "the consumer to subscribe")
+        for i in range(20):
+            await asyncio.to_thread(pub.send, topic, str(i))
+        await s.wait_for(lambda r: len(r) >= 3)
+        node = runtime.table.lookup("default", "sub").node
+        await runtime.close()
+        assert node.finished == node.fired == len(s.received)  # each one it took ran to its end
+        assert sorted(datas(s.received)) == list(range(len(s.received)))
+        assert "cancelling" not in caplog.text
