@@ -8,8 +8,9 @@ by the content type (else sniffed, as a WebSocket message is), ``id`` is the pac
 - ``qos: 1`` (the default): a message is acknowledged (PUBACK) only after its process exits without error.
   MQTT has no negative acknowledgement: a failed process is retried here, up to ``max_deliveries`` in all,
   then it goes to ``error`` (or is logged when nothing handles it) and is acknowledged: never lost silently.
-- ``concurrency`` bounds the processes in flight: it is the session's Receive Maximum (the broker sends no
-  more unacknowledged messages) and, for QoS 0, the client stops reading while that many run.
+- ``concurrency`` bounds the processes in flight: it is the session's Receive Maximum (the broker should send
+  no more unacknowledged messages) and the client reads no more while that many run (QoS 0 messages, which
+  the broker does not count, and a broker that sends more anyway: Mosquitto 2.0.11 does, after acks).
 - ``client_id``: a persistent session (clean start off, kept ``session_expiry`` after a disconnect). Only
   with it does the broker keep the QoS 1 messages published while the runtime is down or reloading, and
   redeliver those it had sent but that were not acknowledged (a runtime killed mid-stream loses nothing).
