@@ -132,9 +132,7 @@ class Observer:
         self._routes: dict[tuple[Subscriber, ...], _Route] = {}
         self._starters: tuple[Subscriber, ...] = ()  # those overriding process_started
         self._tracking = False  # whether a subscriber wants processes (process_started or process_exited)
-        #: While every subscriber only counts (``hop_timed``, no Hop, no process): the function an out-port
-        #: with one link calls at a hop's end, itself (``OutPort.send``); else None.
-        self.timed: Callable[..., None] | None = None
+        self._without: dict[tuple[tuple[Subscriber, ...], Subscriber], tuple[Subscriber, ...]] = {}
         self._req_ended: tuple[Callable[..., None], ...] = ()
         self._installers: list[Installer] = []
         self._symbol_of: list[Callable[[Any], Any]] = []
@@ -180,18 +178,12 @@ class Observer:
         self._starters = tuple(s for s in subscribers if _overrides(s, "process_started"))
         self._tracking = bool(self._starters or self._all.exited)
         self._req_ended = _overriding(subscribers, "request_ended")
-        all_ = self._all
-        self.timed = None if all_.hops or self._tracking or not all_.timing else (
-            all_.timing[0] if len(all_.timing) == 1 else self._time_all)
+        self._without = {}
         # The processes in flight: a new subscriber is offered each; one that left is dropped from each.
         for proc, route in list(self._seen.items()):
             kept = tuple(s for s in subscribers
                          if (s in route.subscribers if s in before else self._takes(s, proc, None)))
             self._seen[proc] = self._route(kept)
-
-    def _time_all(self, *hop: Any) -> None:
-        for timed in self._all.timing:
-            timed(*hop)
 
     def _install(self, observer: Observer | None) -> None:
         for install in self._installers:
@@ -214,22 +206,37 @@ class Observer:
     def _takes(self, subscriber: Subscriber, proc: Process, packet: Packet | None) -> bool:
         return subscriber not in self._starters or subscriber.process_started(proc, packet) is not False
 
+    def _start(self, proc: Process, packet: Packet | None, offered: tuple[Subscriber, ...]) -> _Route:
+        """Report ``proc`` to those ``offered`` it; the route of its hops (those that took it)."""
+        took = offered
+        for starter in self._starters:
+            if starter in offered and starter.process_started(proc, packet) is False:
+                key = (took, starter)
+                without = self._without.get(key)
+                if without is None:
+                    without = self._without[key] = tuple(s for s in took if s is not starter)
+                took = without
+        route = self._all if took is self.subscribers else self._route(took)
+        self._seen[proc] = route
+        proc.on_exit(self._exited)
+        return route
+
     def _track(self, proc: Process, packet: Packet) -> _Route:
-        """Report ``proc`` (and its ancestors not seen yet, the oldest first); the route of its hops."""
-        chain: list[Process] = []
-        p: Process | None = proc
-        while p is not None and p not in self._seen and not p.terminated:
-            chain.append(p)
-            p = p.parent
-        route = self._seen.get(p) if p is not None else None
+        """Report ``proc`` (and its ancestors not seen yet, the oldest first); the route of its hops. A
+        subscriber that refused a process is not offered its children."""
+        parent = proc.parent
+        if parent is None:  # the common case: a trigger's process
+            return self._start(proc, packet, self.subscribers)
+        chain: list[Process] = [proc]
+        while parent is not None and parent not in self._seen and not parent.terminated:
+            chain.append(parent)
+            parent = parent.parent
+        route = self._seen.get(parent) if parent is not None else None
         offered = route.subscribers if route is not None else self.subscribers
         for p in reversed(chain):
-            took = tuple(s for s in offered if self._takes(s, p, packet if p is proc else None))
-            route = self._all if took == self.subscribers else self._route(took)
-            self._seen[p] = route
-            p.on_exit(self._exited)
-            offered = took  # a subscriber that refused a process sees none of its children
-        return route if route is not None else self._all
+            route = self._start(p, packet if p is proc else None, offered)
+            offered = route.subscribers
+        return route  # type: ignore[return-value]
 
     def _exited(self, proc: Process) -> None:
         route = self._seen.pop(proc, None)
@@ -242,26 +249,18 @@ class Observer:
             ended(listener, method, status, seconds, proc)
 
     # -- hops ---------------------------------------------------------------------------------------
-    async def send(self, port: OutPort, proc: Process, pck: Packet) -> Packet:
-        """``port.send`` while observed: every hop reported, answers joined as usual."""
-        route = self._all
-        if self._tracking:
-            route = self._seen.get(proc) or self._track(proc, pck)
+    def route(self, proc: Process, pck: Packet) -> _Route:
+        """Whom a hop of ``proc`` is reported to (``proc`` is reported first when it is new)."""
+        if not self._tracking:
+            return self._all
+        return self._seen.get(proc) or self._track(proc, pck)
+
+    async def send(self, port: OutPort, proc: Process, pck: Packet, route: _Route) -> Packet:
+        """``port.send`` of a hop some subscriber wants as a ``Hop`` (or of several links): every hop
+        reported, answers joined as usual. A one-link hop only counted is timed by the port itself."""
         links = port.links
         if len(links) == 1:  # the common case, inline: one coroutine frame fewer per hop
             target = links[0]
-            if not route.hops:  # only counting (or nobody) for this process: no Hop object
-                timing = route.timing
-                if not timing:
-                    return await target.handler(proc, pck)
-                start = monotonic()
-                try:
-                    answer = await target.handler(proc, pck)
-                except BaseException as exc:
-                    _timed(timing, port, target, proc, pck, failed_answer(exc), monotonic() - start)
-                    raise
-                _timed(timing, port, target, proc, pck, answer, monotonic() - start)
-                return answer
             hop = Hop(proc, port, target, 0, pck, self)
             for started in route.starting:
                 held = started(hop)
@@ -301,17 +300,13 @@ class Observer:
         return answer
 
 
-def _timed(timing: tuple[Callable[..., None], ...], *hop: Any) -> None:
-    for timed in timing:
-        timed(*hop)
-
-
 def _ended(hop: Hop, route: _Route) -> None:
     for ended in route.ending:
         ended(hop)
     if route.timing:
-        _timed(route.timing, hop.source, hop.target, hop.process, hop.packet, hop.answer,
-               hop.end - hop.start)  # type: ignore[operator]
+        took = hop.end - hop.start  # type: ignore[operator]
+        for timed in route.timing:
+            timed(hop.source, hop.target, hop.process, hop.packet, hop.answer, took)
 
 
 def _overrides(subscriber: Subscriber, method: str) -> bool:

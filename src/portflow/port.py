@@ -131,19 +131,23 @@ class OutPort:
             return fallback
         observer = self.observer
         if observer is not None:
-            timed = observer.timed
-            if timed is None or len(links) != 1:
-                return await observer.send(self, proc, pck)
-            # Only counting subscribers (the metrics): time the hop here, no Hop object, no extra frame.
-            target = links[0]
-            start = monotonic()
-            try:
-                answer = await target.handler(proc, pck)
-            except BaseException as exc:
-                timed(self, target, proc, pck, failed_answer(exc), monotonic() - start)
-                raise
-            timed(self, target, proc, pck, answer, monotonic() - start)
-            return answer
+            route = observer.route(proc, pck)
+            if route.hops or len(links) != 1:
+                return await observer.send(self, proc, pck, route)
+            timing = route.timing
+            if timing:  # only counting subscribers (the metrics): timed here, no Hop object, no extra frame
+                target = links[0]
+                start = monotonic()
+                try:
+                    answer = await target.handler(proc, pck)
+                except BaseException as exc:
+                    for timed in timing:
+                        timed(self, target, proc, pck, failed_answer(exc), monotonic() - start)
+                    raise
+                took = monotonic() - start
+                for timed in timing:
+                    timed(self, target, proc, pck, answer, took)
+                return answer
         if len(links) == 1:
             return await links[0].handler(proc, pck)
         return join(await gather_inline([_call(t, proc, pck) for t in links]))

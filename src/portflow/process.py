@@ -269,7 +269,7 @@ class Process:
             for hook in reversed(hooks):
                 try:
                     result = hook(self)
-                    if inspect.isawaitable(result):
+                    if result is not None and inspect.isawaitable(result):
                         await result
                 except Exception:
                     log.exception("process %s: exit hook failed", self.id)
