@@ -1,4 +1,4 @@
-"""The ``brokers`` plugin: message brokers as triggers and targets (``nats``).
+"""The ``brokers`` plugin: message brokers as triggers and targets (``nats``, ``redis``).
 
 Each broker's client is an extra (``pip install 'portflow[nats]'``); a kind whose client is missing says
 which extra to install when it compiles. Nothing registers at import time.
@@ -15,3 +15,6 @@ def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any 
     from . import nats
 
     nats.register(scheme)
+    from . import redis
+
+    redis.register(scheme)
