@@ -243,7 +243,7 @@ async def test_reload_and_unload_drain_the_entries_in_flight(flow, store, rc, st
             await rc.xadd(stream, {"data": str(i)})
         await eventually(lambda: pending(rc, stream), lambda n: n == 4, "four entries in flight")
         # reload (a changed field) while four run: they finish and are acked by the old node
-        docs, _ = prepare_specs(read_documents(consumer("jobs", fields.replace("4", "3"), "slow",
+        docs, _ = prepare_specs(read_documents(consumer("jobs", fields.replace("concurrency: 4", "concurrency: 3"), "slow",
                                                         SLOW.format(interval="300ms"))), "default")
         await apply(store.specs, docs, namespace="default")
         await eventually(lambda: asyncio.sleep(0, node(runtime, "jobs")), lambda n: n is not first, "the reload")

@@ -42,7 +42,7 @@ from ...lifetime import TaskStatus
 from ...scheme import Context, Scheme, spec_error
 from ...spec import PositiveDuration, Spec
 from ...store.base import mask_url
-from .base import Broker
+from .base import Broker, decode
 
 __all__ = ["RedisSpec", "RedisNode", "compile_redis", "register"]
 
@@ -50,6 +50,7 @@ log = logging.getLogger("portflow.brokers.redis")
 
 BLOCK_MS = 1000  # how long one read waits for entries: unload waits at most this for a read under way
 MAX_PAUSE = 5.0  # the longest pause between attempts to reach a server that went away
+ACK_DELAY = 0.05  # how long a finished entry's XACK may wait to go with the next read
 
 
 class RedisSpec(Spec, kw_only=True):
@@ -129,6 +130,7 @@ class RedisNode(Broker):
         self._room = asyncio.Event()  # set when an entry leaves _held
         self._acks: list[bytes] = []  # entries to acknowledge in the next XACK
         self._acker: asyncio.Task[Any] | None = None
+        self._work: asyncio.Queue[tuple[bytes, Any, int] | None] | None = None  # entries for the workers
 
     # -- connection -------------------------------------------------------------------------------
     @property
@@ -193,12 +195,16 @@ class RedisNode(Broker):
             with contextlib.suppress(Exception):  # still reading after that: cancelled below
                 await asyncio.wait_for(asyncio.shield(job.task), timeout=BLOCK_MS / 1000 + 1)
             await job.stop()
+        if self._work is not None:  # each worker ends after the entries queued before its None
+            for _ in range(self.concurrency):
+                self._work.put_nowait(None)
         await self.drain()
         acker = self._acker
         if acker is not None and not acker.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(acker), timeout=2.0)
             acker.cancel()
+        if self._acks and self.client is not None:
+            with contextlib.suppress(Exception):  # the server is gone: those entries stay pending
+                await asyncio.wait_for(self._send_acks(), timeout=2.0)
         await self._close_client()
 
     async def _close_client(self) -> None:
@@ -234,6 +240,10 @@ class RedisNode(Broker):
     async def _consume_stream(self, status: TaskStatus[Any]) -> None:
         import redis.exceptions
 
+        # ``concurrency`` workers run the entries, one process each: cheaper than a task per entry.
+        work = self._work = asyncio.Queue()
+        for _ in range(self.concurrency):
+            self.spawn(self._worker(work))
         status.started()
         pause = _Pause()
         loop = asyncio.get_running_loop()
@@ -242,32 +252,40 @@ class RedisNode(Broker):
         next_claim = 0.0
         every = min(max(self.claim_idle / 2, 0.05), 5.0)
         while not self._stopping:
-            while len(self._held) >= self.concurrency and not self._stopping:
+            # Entries whose process ended count as free: their XACK goes first in the read's pipeline.
+            while len(self._held) - len(self._acks) >= self.concurrency and not self._stopping:
                 self._room.clear()
                 await self._room.wait()
             if self._stopping:
                 break
-            free = self.concurrency - len(self._held)
+            acks, self._acks = self._acks, []
+            free = self.concurrency - len(self._held) + len(acks)
             try:
                 if history is not None:
-                    entries = await self._read(history, free, None)
+                    entries = await self._read(acks, history, free, None)
                     history = entries[-1][0] if entries else None
                     fresh = False
                 elif loop.time() >= next_claim:
-                    cursor, entries = await self._claim(cursor, free)
+                    cursor, entries = await self._claim(acks, cursor, free)
                     if cursor == b"0-0":
                         next_claim = loop.time() + every
                     fresh = False
                 else:
-                    entries = await self._read(b">", free, BLOCK_MS)
+                    entries = await self._read(acks, b">", free, BLOCK_MS)
                     fresh = True
+                self._release(acks)
                 self._found()
                 pause.reset()
+            except asyncio.CancelledError:
+                self._acks[:0] = acks  # unload sends them
+                raise
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+                self._acks[:0] = acks  # sent again with the next read
                 self._lost(exc, "read")
                 await pause.wait()
                 continue
             except redis.exceptions.ResponseError as exc:
+                self._acks[:0] = acks
                 if "NOGROUP" in str(exc):  # the stream or group was deleted: made again
                     with contextlib.suppress(Exception):
                         await self._make_group()
@@ -282,16 +300,29 @@ class RedisNode(Broker):
                 if ident in self._held:  # still running here: claimed back, not run twice
                     continue
                 self._held.add(ident)
-                self.spawn(self._one(ident, fields, deliveries.get(ident, 1)))
+                work.put_nowait((ident, fields, deliveries.get(ident, 1)))
 
-    async def _read(self, start: bytes, count: int, block: int | None) -> list[tuple[bytes, Any]]:
-        reply = await self.client.xreadgroup(self.group, self.consumer, {self.stream: start}, count=count,
-                                             block=block)
+    async def _worker(self, work: asyncio.Queue[tuple[bytes, Any, int] | None]) -> None:
+        while (item := await work.get()) is not None:
+            await self._one(*item)
+
+    async def _with_acks(self, acks: list[bytes], command: str, *args: Any, **kwargs: Any) -> Any:
+        """``command``'s reply, sent in one pipeline after the XACK of ``acks`` (one round trip for both)."""
+        if not acks:
+            return await getattr(self.client, command)(*args, **kwargs)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xack(self.stream, self.group, *acks)
+            getattr(pipe, command)(*args, **kwargs)
+            return (await pipe.execute())[-1]
+
+    async def _read(self, acks: list[bytes], start: bytes, count: int, block: int | None) -> list[tuple[bytes, Any]]:
+        reply = await self._with_acks(acks, "xreadgroup", self.group, self.consumer, {self.stream: start},
+                                      count=count, block=block)
         return [(i, f) for _, entries in reply or () for i, f in entries if f is not None]
 
-    async def _claim(self, cursor: bytes, count: int) -> tuple[bytes, list[tuple[bytes, Any]]]:
-        reply = await self.client.xautoclaim(self.stream, self.group, self.consumer, int(self.claim_idle * 1000),
-                                             cursor, count=count)
+    async def _claim(self, acks: list[bytes], cursor: bytes, count: int) -> tuple[bytes, list[tuple[bytes, Any]]]:
+        reply = await self._with_acks(acks, "xautoclaim", self.stream, self.group, self.consumer,
+                                      int(self.claim_idle * 1000), cursor, count=count)
         return reply[0], [(i, f) for i, f in reply[1] if f is not None]
 
     async def _deliveries(self, entries: list[tuple[bytes, Any]]) -> dict[bytes, int]:
@@ -306,6 +337,8 @@ class RedisNode(Broker):
         return {row["message_id"]: int(row["times_delivered"]) for row in rows}
 
     def _payload(self, ident: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
+        if len(fields) == 1 and b"data" in fields:  # the common entry: a body, no headers
+            return {self.WHERE: self.stream, "data": decode(fields[b"data"], None), "headers": {}, "id": ident.decode()}
         headers = {_text(k): _text(v) for k, v in fields.items() if k != b"data"}
         if b"data" not in fields:  # an entry some other program wrote: its fields are the data
             return {self.WHERE: self.stream, "data": headers, "headers": {}, "id": _text(ident)}
@@ -344,23 +377,30 @@ class RedisNode(Broker):
                 self._release([ident])
 
     def _ack(self, ident: bytes) -> None:
-        """Queue ``ident``'s XACK; one task sends the queued ones together (many per command under load)."""
+        """Queue ``ident``'s XACK. The consume loop sends the queued ones in its next read's pipeline; those
+        still queued ``ACK_DELAY`` later (the loop waits in a read: the stream is quiet) a task sends."""
         self._acks.append(ident)
+        self._room.set()
         if self._acker is None or self._acker.done():
-            self._acker = asyncio.get_running_loop().create_task(self._send_acks())
+            self._acker = asyncio.get_running_loop().create_task(self._send_acks(ACK_DELAY))
 
     def _release(self, ids: list[bytes]) -> None:
         self._held.difference_update(ids)
         self._room.set()
 
-    async def _send_acks(self) -> None:
+    async def _send_acks(self, delay: float = 0.0) -> None:
         import redis.exceptions
 
+        if delay:
+            await asyncio.sleep(delay)
         pause = _Pause()
         while self._acks:
             ids, self._acks = self._acks, []
             try:
                 await self.client.xack(self.stream, self.group, *ids)
+            except asyncio.CancelledError:
+                self._acks[:0] = ids  # unload sends them (XACK twice is harmless)
+                raise
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
                 self._lost(exc, "acknowledge")
                 self._acks[:0] = ids  # sent again once the server is back (the entries stay held till then)
