@@ -498,6 +498,14 @@ EXAMPLE = """\
   max_deliveries: 3
   ports:
     out:
+      - name: show
+        port: in
+- kind: snippet
+  name: show
+  language: cel
+  code: '["job %s: %v\\n", self.id, self.data]'
+  ports:
+    out:
       - name: log
         port: in
 - kind: print
