@@ -266,7 +266,8 @@ async def test_a_cut_connection_is_retried_shown_not_connected_and_resumes(flow,
     port = await proxy.start()
     try:
         async with sink() as s:
-            spec = consumer("jobs", f"  url: redis://127.0.0.1:{port}\n  stream: {stream}\n  group: g", "wrap")
+            spec = consumer("jobs", f"  url: redis://127.0.0.1:{port}\n  stream: {stream}\n  group: g\n"
+                                    f"  publish: {stream}", "wrap")
             runtime = await flow(spec, environment={"SINK": s.url, "WHO": "a"})
             await rc.xadd(stream, {"data": "1"})
             await s.wait_for(lambda r: len(r) >= 1)
@@ -274,15 +275,35 @@ async def test_a_cut_connection_is_retried_shown_not_connected_and_resumes(flow,
             await proxy.stop()
             ready = await eventually(lambda: asyncio.sleep(0, check(runtime)), lambda r: not r.ready, "not ready")
             assert ready.not_ready[0]["reason"] == f"not connected to redis://127.0.0.1:{port}"
+            await call(runtime, "jobs", "while away")  # publishing fails: the error goes to error
+            assert s.received[-1] == ("/dead", "dead-lettered")
             for i in (2, 3):
                 await rc.xadd(stream, {"data": str(i)})
             await asyncio.sleep(0.3)
-            assert len(s.received) == 1
+            assert len(s.received) == 2
             await proxy.start()
-            got = await s.wait_for(lambda r: len(r) >= 3, timeout=15)
-            assert [b["data"] for _, b in got] == [1, 2, 3]
+            got = await s.wait_for(lambda r: len(r) >= 4, timeout=15)
+            assert [b["data"] for p, b in got if p == "/a"] == [1, 2, 3]
             await eventually(lambda: asyncio.sleep(0, check(runtime).ready), bool, "ready again")
             await eventually(lambda: pending(rc, stream), lambda n: n == 0, "acknowledging the entries")
+    finally:
+        await proxy.stop()
+
+
+async def test_a_runtime_started_while_redis_is_away_connects_when_it_comes(flow, rc, stream):
+    proxy = Proxy("127.0.0.1", 6379)
+    port = await proxy.start()
+    await proxy.stop()  # the port is known, nothing listens
+    try:
+        async with sink() as s:
+            spec = consumer("jobs", f"  url: redis://127.0.0.1:{port}\n  stream: {stream}\n  group: g", "wrap")
+            runtime = await flow(spec, environment={"SINK": s.url, "WHO": "a"})
+            assert check(runtime).not_ready[0]["reason"] == f"not connected to redis://127.0.0.1:{port}"
+            await rc.xadd(stream, {"data": "1"})  # before the group exists: start all reads it
+            await proxy.start()
+            got = await s.wait_for(lambda r: len(r) >= 1, timeout=15)
+            assert [b["data"] for _, b in got] == [1]
+            assert check(runtime).ready
     finally:
         await proxy.stop()
 
@@ -353,6 +374,13 @@ def test_bad_fields_are_one_line_naming_spec_and_field(fields, field, text):
     with pytest.raises(SpecError) as err:
         compile_redis(spec, Context(default_registries().scheme))
     assert f"spec 'jobs' (kind redis): {field}: " in str(err.value) and text in str(err.value)
+
+
+def test_without_its_client_the_kind_says_which_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)  # import redis.asyncio raises ImportError
+    with pytest.raises(SpecError) as err:
+        compile_redis(RedisSpec(kind="redis", name="jobs"), Context(default_registries().scheme))
+    assert str(err.value) == "spec 'jobs' (kind redis): the redis kind needs its client: pip install 'portflow[redis]'"
 
 
 KILL_FLOW = """

@@ -88,6 +88,15 @@ class RedisSpec(Spec, kw_only=True):
         PositiveDuration(30.0)
 
 
+def _transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server being out of reach (retried), not a refusal (credentials)."""
+    import redis.exceptions
+
+    if isinstance(exc, (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)):
+        return False
+    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError))
+
+
 def _text(raw: Any) -> str:
     return raw.decode(errors="replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
 
@@ -162,11 +171,14 @@ class RedisNode(Broker):
             await self.client.ping()
             if self.stream:
                 await self._make_group()
+            self._up = True
         except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
-            await self._close_client()
-            raise FlowError(f"{self.label}: url: cannot use {mask_url(self.url)}: "
-                            f"{self.hidden(str(exc) or type(exc).__name__)}") from None
-        self._up = True
+            text = self.hidden(str(exc) or type(exc).__name__)
+            if not _transient(exc):  # refused (credentials, a key that is no stream): the spec stays inactive
+                await self._close_client()
+                raise FlowError(f"{self.label}: url: cannot use {mask_url(self.url)}: {text}") from None
+            # Not there yet: the loop below retries (and makes the group once it is).
+            log.warning("%s: url: cannot reach %s (retrying): %s", self.label, mask_url(self.url), text)
         if self.stream:
             await self.run(self._consume_stream)
         elif self.channel or self.pattern:
