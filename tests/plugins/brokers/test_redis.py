@@ -185,6 +185,25 @@ async def test_an_entry_dropped_after_max_deliveries_without_error_port_is_logge
     await eventually(lambda: pending(rc, stream), lambda n: n == 0, "acknowledging the dropped entry")
 
 
+async def test_an_entry_a_dead_consumer_held_too_often_is_claimed_and_dead_lettered_unrun(flow, rc, stream):
+    await rc.xgroup_create(stream, "g", "0", mkstream=True)
+    ok = (await rc.xadd(stream, {"data": "fine"})).decode()
+    await rc.xreadgroup("g", "ghost", {stream: ">"}, count=1)  # delivered once to a consumer that then died
+    poison = (await rc.xadd(stream, {"data": "poison"})).decode()
+    for _ in range(3):  # delivered three times, each time its consumer died
+        await rc.xreadgroup("g", "ghost", {stream: ">" if _ == 0 else ok}, count=1)
+    rows = await rc.xpending_range(stream, "g", "-", "+", 10)
+    assert {r["message_id"].decode(): r["times_delivered"] for r in rows} == {ok: 1, poison: 3}
+    async with sink() as s:
+        runtime = await flow(consumer("jobs", f"  stream: {stream}\n  group: g\n  max_deliveries: 3\n"
+                                              f"  claim_idle: 200ms", "wrap"), environment={"SINK": s.url, "WHO": "a"})
+        got = await s.wait_for(lambda r: len(r) >= 2)
+        assert sorted(p for p, _ in got) == ["/a", "/dead"]
+        assert [b["data"] for p, b in got if p == "/a"] == ["fine"]
+        assert node(runtime, "jobs").fired == 1  # the poison was not run a fourth time
+        await eventually(lambda: pending(rc, stream), lambda n: n == 0, "acknowledging both")
+
+
 async def test_concurrency_bounds_the_entries_in_flight(flow, rc, stream):
     async with sink() as s:
         spec = consumer("jobs", f"  stream: {stream}\n  group: g\n  concurrency: 2", "slow", SLOW.format(interval="200ms"))
@@ -337,6 +356,29 @@ async def test_pubsub_channel_and_pattern_consume_and_in_publishes(flow, rc):
         bodies = {p: b for p, b in got}
         assert bodies["/a"] == {"channel": channel, "data": {"n": 1}, "headers": {}, "id": None}
         assert bodies["/pattern"] == {"channel": f"{channel}.x", "data": "hello", "headers": {}, "id": None}
+
+
+async def test_pubsub_resubscribes_after_a_cut_connection(flow, rc):
+    channel = f"c-{uuid.uuid4().hex[:8]}"
+    proxy = Proxy("127.0.0.1", 6379)
+    port = await proxy.start()
+    try:
+        async with sink() as s:
+            runtime = await flow(consumer("events", f"  url: redis://127.0.0.1:{port}\n  mode: pubsub\n"
+                                                    f"  channel: {channel}", "wrap"),
+                                 environment={"SINK": s.url, "WHO": "a"})
+            await eventually(lambda: rc.pubsub_numsub(channel), lambda r: r[0][1] == 1, "the subscription")
+            await proxy.stop()
+            await eventually(lambda: asyncio.sleep(0, check(runtime).ready), lambda r: not r, "not ready")
+            await eventually(lambda: rc.pubsub_numsub(channel), lambda r: r[0][1] == 0, "the server dropping it")
+            await proxy.start()
+            await eventually(lambda: rc.pubsub_numsub(channel), lambda r: r[0][1] == 1, "the subscription again",
+                             timeout=15)
+            await rc.publish(channel, "after")
+            got = await s.wait_for(lambda r: len(r) >= 1)
+            assert got[0][1]["data"] == "after" and check(runtime).ready
+    finally:
+        await proxy.stop()
 
 
 async def test_a_url_bound_to_a_value_never_shows_its_password(flow, stream, caplog):
