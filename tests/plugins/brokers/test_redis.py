@@ -280,6 +280,22 @@ async def test_reload_and_unload_drain_the_entries_in_flight(flow, store, rc, st
         await eventually(lambda: pending(rc, stream), lambda n: n == 0, "acknowledging the entries")
 
 
+async def test_an_entry_cancelled_past_grace_is_run_again_when_the_node_loads_again(flow, rc, stream):
+    async with sink() as s:
+        spec = consumer("jobs", f"  stream: {stream}\n  group: g\n  consumer: me\n  concurrency: 1", "slow",
+                        SLOW.format(interval="1s"))
+        runtime = await flow(spec, environment={"SINK": s.url, "WHO": "a"}, settings={"grace": 0.2})
+        jobs = node(runtime, "jobs")
+        await rc.xadd(stream, {"data": "1"})
+        await eventually(lambda: pending(rc, stream), lambda n: n == 1, "the entry in flight")
+        await jobs.unload()  # the process outlives grace: cancelled, the entry left pending
+        assert s.received == [] and await pending(rc, stream) == 1
+        await jobs.load()  # this consumer's history: the entry runs again
+        got = await s.wait_for(lambda r: len(r) >= 1)
+        assert [b["data"] for _, b in got] == [1]
+        await eventually(lambda: pending(rc, stream), lambda n: n == 0, "acknowledging it")
+
+
 async def test_a_cut_connection_is_retried_shown_not_connected_and_resumes(flow, rc, stream):
     proxy = Proxy("127.0.0.1", 6379)
     port = await proxy.start()

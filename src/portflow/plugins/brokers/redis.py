@@ -163,6 +163,9 @@ class RedisNode(Broker):
         from redis.backoff import NoBackoff
 
         self._stopping = False
+        # A node loaded again starts afresh: what an earlier load left unacknowledged is pending in Redis, read
+        # back from this consumer's history below.
+        self._held, self._acks, self._work, self._room = set(), [], None, asyncio.Event()
         self.consumer = self.consumer or f"{socket.gethostname()}-{os.getpid()}"
         # No retries inside the client: a failed command comes back here, which pauses and says "not connected".
         self.client = aioredis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5,
