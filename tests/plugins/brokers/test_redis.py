@@ -150,6 +150,15 @@ async def test_a_stream_entry_is_acked_after_success_and_in_publishes_with_xadd(
         assert len(s.received) == 3
 
 
+async def test_publishing_with_maxlen_trims_the_stream(flow, rc, stream):
+    runtime = await flow(f"- kind: redis\n  name: out\n  publish: {stream}\n  maxlen: 1\n")
+    for i in range(300):
+        await call(runtime, "out", i)
+    assert await rc.xlen(stream) < 300  # trimmed by whole nodes (~): about maxlen, never all
+    last = await rc.xrevrange(stream, count=1)
+    assert last[0][1][b"data"].strip() == b"299" and last[0][1][b"Content-Type"].startswith(b"application/json")
+
+
 async def test_a_failing_entry_is_retried_then_dead_lettered_once_and_acked(flow, rc, stream):
     async with sink() as s:
         runtime = await flow(consumer("jobs", f"  stream: {stream}\n  group: g\n  max_deliveries: 3", "boom"),
@@ -417,7 +426,8 @@ async def test_a_url_bound_to_a_value_never_shows_its_password(flow, stream, cap
     with caplog.at_level(logging.INFO):
         runtime = await flow(spec, values="- name: redis-secret\n  data:\n    password: s3cr3t-pw\n")
     why = check(runtime).not_ready[0]
-    assert why["spec"] == "jobs" and "url: cannot use redis://portflow:***@127.0.0.1:6379" in why["reason"]
+    assert why["message"].startswith("spec 'jobs' (kind redis): load failed: url: cannot use "
+                                     "redis://portflow:***@127.0.0.1:6379: ")
     assert "s3cr3t-pw" not in str(check(runtime).as_json()) and "s3cr3t-pw" not in caplog.text
 
 
@@ -426,6 +436,7 @@ async def test_a_url_bound_to_a_value_never_shows_its_password(flow, stream, cap
     ({"channel": "c"}, "channel", "mode pubsub"),
     ({"mode": "pubsub", "stream": "s"}, "stream", "mode stream"),
     ({"mode": "pubsub", "channel": "c", "pattern": "p*"}, "pattern", "not both"),
+    ({"mode": "pubsub", "maxlen": 10}, "maxlen", "mode stream"),
 ])
 def test_bad_fields_are_one_line_naming_spec_and_field(fields, field, text):
     spec = RedisSpec(kind="redis", name="jobs", **fields)

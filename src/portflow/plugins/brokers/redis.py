@@ -81,6 +81,9 @@ class RedisSpec(Spec, kw_only=True):
     pattern: Annotated[str | None, Meta(description="pubsub mode: the channel pattern to consume (PSUBSCRIBE)")] = None
     publish: Annotated[str | None, Meta(description="the stream (or channel) a packet on in goes to when it names none")] = \
         None
+    maxlen: Annotated[Annotated[int, Meta(ge=1)] | None, Meta(description="stream mode: publishing trims the "
+                                                                         "stream to about this many entries "
+                                                                         "(XADD MAXLEN ~)")] = None
     concurrency: Annotated[int, Meta(ge=1, description="processes in flight at most")] = 16
     max_deliveries: Annotated[int, Meta(ge=1, description="stream mode: deliveries of a failing entry before error")] = 5
     claim_idle: Annotated[PositiveDuration, Meta(description="stream mode: how long an entry may stay pending "
@@ -121,7 +124,8 @@ class RedisNode(Broker):
 
     def __init__(self, url: str, *, mode: str = "stream", stream: str | None = None, group: str = "portflow",
                  consumer: str | None = None, start: str = "all", channel: str | None = None,
-                 pattern: str | None = None, claim_idle: float = 30.0, **broker: Any) -> None:
+                 pattern: str | None = None, claim_idle: float = 30.0, maxlen: int | None = None,
+                 **broker: Any) -> None:
         super().__init__(url, **broker)
         self.mode = mode
         self.WHERE = "channel" if mode == "pubsub" else "stream"
@@ -132,6 +136,7 @@ class RedisNode(Broker):
         self.channel = channel
         self.pattern = pattern
         self.claim_idle = claim_idle
+        self.maxlen = maxlen
         self.client: Any = None
         self._up = False  # the last command reached the server
         self._stopping = False
@@ -179,7 +184,8 @@ class RedisNode(Broker):
             text = self.hidden(str(exc) or type(exc).__name__)
             if not _transient(exc):  # refused (credentials, a key that is no stream): the spec stays inactive
                 await self._close_client()
-                raise FlowError(f"{self.label}: url: cannot use {mask_url(self.url)}: {text}") from None
+                # the table's line names the spec: "spec 'x' (kind redis): load failed: url: cannot use ..."
+                raise FlowError(f"url: cannot use {mask_url(self.url)}: {text}") from None
             # Not there yet: the loop below retries (and makes the group once it is).
             log.warning("%s: url: cannot reach %s (retrying): %s", self.label, mask_url(self.url), text)
         if self.stream:
@@ -479,7 +485,7 @@ class RedisNode(Broker):
         if self.mode == "pubsub":
             return int(await self.client.publish(where, raw))
         fields: dict[str, Any] = {**headers, "data": raw}
-        return _text(await self.client.xadd(where, fields))
+        return _text(await self.client.xadd(where, fields, maxlen=self.maxlen, approximate=True))
 
 
 def compile_redis(spec: RedisSpec, context: Context) -> RedisNode:
@@ -492,6 +498,8 @@ def compile_redis(spec: RedisSpec, context: Context) -> RedisNode:
     if spec.mode == "pubsub":
         if spec.stream:
             raise spec_error(spec, "stream", "a stream is consumed in mode stream; pubsub consumes channel or pattern")
+        if spec.maxlen is not None:
+            raise spec_error(spec, "maxlen", "pub/sub keeps no messages to trim (maxlen is for mode stream)")
         if spec.channel and spec.pattern:
             raise spec_error(spec, "pattern", "give channel or pattern, not both")
     elif spec.channel or spec.pattern:
@@ -500,7 +508,7 @@ def compile_redis(spec: RedisSpec, context: Context) -> RedisNode:
     return RedisNode(spec.url, mode=spec.mode, stream=spec.stream, group=spec.group, consumer=spec.consumer,
                      start=spec.start, channel=spec.channel, pattern=spec.pattern, publish=spec.publish,
                      concurrency=spec.concurrency, max_deliveries=spec.max_deliveries,
-                     claim_idle=float(spec.claim_idle), label=spec.subject,
+                     claim_idle=float(spec.claim_idle), maxlen=spec.maxlen, label=spec.subject,
                      lifetime=context.lifetime, grace=context.settings.grace)
 
 
