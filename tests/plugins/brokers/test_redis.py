@@ -213,6 +213,22 @@ async def test_an_entry_a_dead_consumer_held_too_often_is_claimed_and_dead_lette
         await eventually(lambda: pending(rc, stream), lambda n: n == 0, "acknowledging both")
 
 
+async def test_consumers_that_died_holding_nothing_are_removed_from_the_group(flow, rc, stream):
+    await rc.xgroup_create(stream, "g", "0", mkstream=True)
+    await rc.xgroup_createconsumer(stream, "g", "gone-empty")
+    await rc.xadd(stream, {"data": "1"})
+    await rc.xreadgroup("g", "gone-holding", {stream: ">"}, count=1)  # died holding an entry
+    async with sink() as s:
+        await flow(consumer("jobs", f"  stream: {stream}\n  group: g\n  consumer: me\n  claim_idle: 100ms", "wrap"),
+                   environment={"SINK": s.url, "WHO": "a"})
+        await s.wait_for(lambda r: len(r) >= 1)  # claimed from gone-holding and run
+
+        async def names():
+            return {c["name"].decode() for c in await rc.xinfo_consumers(stream, "g")}
+
+        await eventually(names, lambda n: n == {"me"}, "removing both dead consumers")
+
+
 async def test_concurrency_bounds_the_entries_in_flight(flow, rc, stream):
     async with sink() as s:
         spec = consumer("jobs", f"  stream: {stream}\n  group: g\n  concurrency: 2", "slow", SLOW.format(interval="200ms"))

@@ -91,6 +91,21 @@ class RedisSpec(Spec, kw_only=True):
         PositiveDuration(30.0)
 
 
+#: KEYS[1] stream; ARGV group, this consumer, idle ms: delete the other consumers with nothing pending, idle longer.
+_TIDY = """
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= ARGV[2] and f['pending'] == 0 and f['idle'] > tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+
+
 def _transient(exc: BaseException) -> bool:
     """Whether ``exc`` is the server being out of reach (retried), not a refusal (credentials)."""
     import redis.exceptions
@@ -272,6 +287,7 @@ class RedisNode(Broker):
         cursor = b"0-0"  # where the next XAUTOCLAIM scan goes on
         next_claim = 0.0
         every = min(max(self.claim_idle / 2, 0.05), 5.0)
+        next_tidy = loop.time() + self._tidy_after
         while not self._stopping:
             # Entries whose process ended count as free: their XACK goes first in the read's pipeline.
             while len(self._held) - len(self._acks) >= self.concurrency and not self._stopping:
@@ -290,6 +306,9 @@ class RedisNode(Broker):
                     cursor, entries = await self._claim(acks, cursor, free)
                     if cursor == b"0-0":
                         next_claim = loop.time() + every
+                        if loop.time() >= next_tidy:
+                            next_tidy = loop.time() + self._tidy_after
+                            await self._tidy()
                     fresh = False
                 else:
                     entries = await self._read(acks, b">", free, BLOCK_MS)
@@ -326,6 +345,23 @@ class RedisNode(Broker):
     async def _worker(self, work: asyncio.Queue[tuple[bytes, Any, int] | None]) -> None:
         while (item := await work.get()) is not None:
             await self._one(*item)
+
+    @property
+    def _tidy_after(self) -> float:
+        return max(10 * self.claim_idle, 1.0)
+
+    async def _tidy(self) -> None:
+        """Remove the group's consumers that hold nothing and were idle ``_tidy_after`` (runtimes that died or
+        stopped: a new pid is a new consumer). One script, so no entry can become pending to one in between;
+        a live consumer removed is made again by its next read."""
+        try:
+            removed = await self.client.eval(_TIDY, 1, self.stream, self.group, self.consumer,
+                                             int(self._tidy_after * 1000))
+        except Exception as exc:  # noqa: BLE001 - tidying is best effort
+            log.info("%s: cannot remove idle consumers: %s", self.label, self.hidden(str(exc)))
+            return
+        if removed:
+            log.info("%s: removed %d idle consumer(s) of group %s", self.label, removed, self.group)
 
     async def _with_acks(self, acks: list[bytes], command: str, *args: Any, **kwargs: Any) -> Any:
         """``command``'s reply, sent in one pipeline after the XACK of ``acks`` (one round trip for both)."""
