@@ -11,7 +11,8 @@ fails goes to ``error`` (or is logged when nothing handles it) and is acknowledg
 entry left pending longer than ``claim_idle`` — its consumer was killed, or its process is that slow — is
 claimed by a consumer of the group that has room (XAUTOCLAIM): at least once. ``concurrency`` bounds the
 processes in flight: no more entries are read while that many run. The runtimes of one group split the
-entries.
+entries; a consumer of the group that holds nothing and was idle ten times ``claim_idle`` (a runtime that
+died: the default name is new with each process) is removed from the group.
 
 Pub/sub (``mode: pubsub``, ``channel`` or ``pattern`` to consume): each message leaves on ``out`` as
 ``{channel, data, headers, id}`` (headers empty, id null). Pub/sub keeps nothing and has no acknowledgement:
