@@ -38,6 +38,9 @@ __all__ = ["NatsSpec", "NatsNode", "compile_nats", "register"]
 
 log = logging.getLogger("portflow.brokers.nats")
 
+#: Seconds between two attempts to reconnect (nats-py's ``reconnect_time_wait``: a fixed wait, not growing).
+RECONNECT_WAIT = 1.0
+
 
 class NatsSpec(Spec, kw_only=True):
     """Consumes a NATS subject (core or JetStream) into processes on ``out``; publishes what ``in`` receives."""
@@ -80,6 +83,7 @@ class NatsNode(Broker):
 
     async def _connect(self) -> None:
         import nats
+        import nats.errors
 
         async def disconnected() -> None:
             if not self._closing:
@@ -89,11 +93,18 @@ class NatsNode(Broker):
             log.info("%s: reconnected to %s", self.label, mask_url(self.url))
 
         async def error(exc: Exception) -> None:
-            if not self._closing:
-                log.warning("%s: %s", self.label, self.hidden(str(exc) or type(exc).__name__))
+            # The loss of the connection and each failed attempt to reconnect report here too: the loss is
+            # logged once (``disconnected``), these are debug lines.
+            text = self.hidden(str(exc) or type(exc).__name__)
+            lost = isinstance(exc, (OSError, asyncio.TimeoutError, nats.errors.StaleConnectionError,
+                                    nats.errors.ConnectionClosedError))
+            if lost or self._closing or self.nc is None or not self.nc.is_connected:
+                log.debug("%s: %s", self.label, text)
+            else:
+                log.warning("%s: %s", self.label, text)
 
         try:
-            self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=RECONNECT_WAIT,
                                          connect_timeout=5, disconnected_cb=disconnected, error_cb=error,
                                          reconnected_cb=reconnected, allow_reconnect=True)
         except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
@@ -162,13 +173,25 @@ class NatsNode(Broker):
         finally:
             slots.release()
 
-    async def _consume_jetstream(self, status: TaskStatus[Any]) -> None:
+    async def _subscribe_jetstream(self) -> Any:
+        """A pull subscription on the durable consumer ``group``, created or updated to this spec: a reload that
+        changes ``concurrency`` (the consumer's max_ack_pending), ``ack_wait`` or ``consume`` applies it."""
         from nats.js.api import ConsumerConfig
 
-        config = ConsumerConfig(max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=self.concurrency)
-        sub = await self.js.pull_subscribe(self.subject, durable=self.group, stream=self.stream, config=config)
-        status.started()
+        config = ConsumerConfig(name=self.group, durable_name=self.group, filter_subject=self.subject,
+                                max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=self.concurrency)
+        try:
+            await self.js.add_consumer(self.stream, config)  # the server creates it, or updates it in place
+            return await self.js.pull_subscribe_bind(durable=self.group, stream=self.stream)
+        except Exception as exc:  # noqa: BLE001 - one line: no stream, a subject outside it
+            raise FlowError(f"{self.label}: cannot consume {self.subject} as {self.group!r} on stream "
+                            f"{self.stream!r}: {self.hidden(str(exc) or type(exc).__name__)}") from None
+
+    async def _consume_jetstream(self, status: TaskStatus[Any]) -> None:
         import nats.errors
+
+        sub = await self._subscribe_jetstream()
+        status.started()
 
         busy = 0  # messages whose process runs
         room = asyncio.Event()
@@ -188,10 +211,11 @@ class NatsNode(Broker):
                 msgs = await sub.fetch(self.concurrency - busy, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 msgs = []
-            except Exception as exc:  # noqa: BLE001 - not connected: retried
-                log.warning("%s: fetch failed (retrying): %s", self.label, exc)
+            except Exception as exc:  # noqa: BLE001 - retried; while disconnected the disconnect was logged
+                log.log(logging.WARNING if self.connected else logging.DEBUG, "%s: fetch failed (retrying): %s",
+                        self.label, self.hidden(str(exc) or type(exc).__name__))
                 msgs = []
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(RECONNECT_WAIT)
             for msg in msgs:
                 busy += 1
                 self.spawn(self._one_jetstream(msg)).add_done_callback(done)
