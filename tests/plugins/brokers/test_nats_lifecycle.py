@@ -307,3 +307,26 @@ async def test_a_runtime_killed_mid_stream_loses_nothing_after_a_restart(nc, str
         print(f"kill -9 after {killed_at} of {total}: lost={lost} processed_twice={twice}")
         assert lost == 0
         assert twice <= 8  # at most what was in flight (unacknowledged) when the runtime died
+
+
+async def test_the_example_prints_each_order_and_acknowledges_it(flow, nc, capsys):
+    name = f"ORDERS{uuid.uuid4().hex[:8]}"  # the example's stream, under a name of this test's own
+    js = nc.jetstream()
+    await js.add_stream(name=name, subjects=[f"{name}.>"])
+    try:
+        text = (Path(__file__).parents[3] / "examples" / "nats.yaml").read_text()
+        await flow(text.replace("ORDERS", name).replace("orders.>", f"{name}.>"))
+        await js.publish(f"{name}.new", b'{"id": 1}', headers={"Content-Type": "application/json"})
+        await js.publish(f"{name}.new", b"two")
+        info = await js.consumer_info(name, "portflow")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while info.ack_floor.stream_seq < 2:
+            assert loop.time() < deadline, info
+            await asyncio.sleep(0.02)
+            info = await js.consumer_info(name, "portflow")
+        assert info.num_redelivered == 0 and info.num_ack_pending == 0
+        lines = sorted(capsys.readouterr().out.splitlines())
+        assert lines == [f"order map[id:1] on {name}.new", f"order two on {name}.new"]
+    finally:
+        await js.delete_stream(name)
