@@ -15,6 +15,18 @@ id}``; ``data`` is decoded by the ``Content-Type`` header (else sniffed, as a We
 Publishing (``in``): a payload ``{subject, data, headers}`` (or anything else, as ``data``) is published to
 its ``subject`` or the spec's ``publish``; with ``stream`` it is answered with the broker's acknowledgement
 ``{stream, seq}``, else once the server has it (a flush), with null.
+
+Reconnecting: a lost connection is logged once (a warning) and retried every second without end (nats-py's
+``reconnect_time_wait``, a fixed wait); meanwhile readiness and ``get`` show the node "not connected to URL",
+a packet on ``in`` is answered with that error, JetStream messages wait in the stream and flow again once
+reconnected (an acknowledgement the loss dropped: that message is redelivered). Core NATS keeps nothing for
+a client that is away.
+
+Loading creates the durable consumer, or updates it to the spec (``concurrency`` is its max_ack_pending,
+``ack_wait``, ``consume``), so a reload applies them. Unloading (a reload, a removed spec, shutdown) takes no
+more messages, lets the processes in flight finish and acknowledge (up to the runtime's grace; one still
+running then is cancelled, unacknowledged: redelivered after ``ack_wait``), sends their acknowledgements and
+closes: a reload loses none and processes none twice; the messages not yet taken stay in the stream.
 """
 
 from __future__ import annotations
@@ -43,7 +55,17 @@ RECONNECT_WAIT = 1.0
 
 
 class NatsSpec(Spec, kw_only=True):
-    """Consumes a NATS subject (core or JetStream) into processes on ``out``; publishes what ``in`` receives."""
+    """Consumes a NATS subject (core or JetStream) into processes on ``out``; publishes what ``in`` receives.
+
+    With ``stream``, ``group`` is a durable consumer (runtimes sharing it split the messages): a message is
+    acknowledged when its process exits without error, else redelivered, and after ``max_deliveries`` goes to
+    ``error``. At most ``concurrency`` messages are in flight. A lost connection is logged once and retried
+    every second (nats-py's ``reconnect_time_wait``, a fixed wait); until it is back the node is "not
+    connected" in readiness and ``get``, and JetStream messages wait in the stream. A reload updates the
+    consumer to the spec; a reload or unload takes no more messages, lets those in flight finish and
+    acknowledge (a process still running after the grace is cancelled, its message redelivered after
+    ``ack_wait``), then closes.
+    """
 
     url: Annotated[str, Meta(description="the server, nats://[user:password@]host:port (bind secrets from a value)")] = \
         "nats://127.0.0.1:4222"
@@ -272,6 +294,14 @@ EXAMPLE = """\
   consume: orders.>
   group: portflow
   max_deliveries: 3
+  ports:
+    out:
+      - name: line
+        port: in
+- kind: snippet
+  name: line
+  language: cel
+  code: '["order %v on %s\\n", self.data, self.subject]'
   ports:
     out:
       - name: log
