@@ -22,7 +22,7 @@ import pytest
 
 from portflow.admin import readiness
 from portflow.apply import apply, prepare_specs
-from portflow.plugins.brokers.nats import RECONNECT_WAIT
+from portflow.plugins.brokers.nats import CHECK_EVERY, RECONNECT_WAIT
 from portflow.runtime import Runtime
 from portflow.spec import read_documents
 from portflow.store import open_store
@@ -331,3 +331,21 @@ async def test_the_example_prints_each_order_and_acknowledges_it(flow, nc, capsy
         assert lines == [f"order map[id:1] on {name}.new", f"order two on {name}.new"]
     finally:
         await js.delete_stream(name)
+
+
+async def test_a_consumer_deleted_on_the_server_shows_in_readiness_until_it_is_back(flow, store, nc, stream, caplog):
+    js = nc.jetstream()
+    async with sink() as s:
+        runtime = await flow(slow_consumer(stream, 2, interval="10ms"), environment={"SINK": s.url, "WHO": "a"})
+        await js.delete_consumer(stream, "g")  # fetching from it now only times out
+        await eventually(lambda: not readiness.check(runtime).ready, timeout=CHECK_EVERY * 3, what="not ready")
+        [entry] = readiness.check(runtime).not_ready
+        assert entry["reason"] == f"the consumer 'g' of stream {stream!r} is gone from the server " \
+                                  "(reload the spec to create it again)"
+        old = node(runtime)
+        await apply_specs(store, slow_consumer(stream, 3, interval="10ms"))  # a reload creates it again
+        await reloaded(runtime, old)
+        assert readiness.check(runtime).ready
+        await publish(js, stream, 3)
+        await s.wait_for(lambda r: len(r) >= 3)
+    assert [m for m in warnings(caplog) if "is gone" in m] == [f"{old.label}: {entry['reason']}"]  # once

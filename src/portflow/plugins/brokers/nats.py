@@ -52,6 +52,8 @@ log = logging.getLogger("portflow.brokers.nats")
 
 #: Seconds between two attempts to reconnect (nats-py's ``reconnect_time_wait``: a fixed wait, not growing).
 RECONNECT_WAIT = 1.0
+#: Seconds between two checks, while no message comes, that the durable consumer still exists.
+CHECK_EVERY = 5.0
 
 
 class NatsSpec(Spec, kw_only=True):
@@ -61,10 +63,10 @@ class NatsSpec(Spec, kw_only=True):
     acknowledged when its process exits without error, else redelivered, and after ``max_deliveries`` goes to
     ``error``. At most ``concurrency`` messages are in flight. A lost connection is logged once and retried
     every second (nats-py's ``reconnect_time_wait``, a fixed wait); until it is back the node is "not
-    connected" in readiness and ``get``, and JetStream messages wait in the stream. A reload updates the
-    consumer to the spec; a reload or unload takes no more messages, lets those in flight finish and
-    acknowledge (a process still running after the grace is cancelled, its message redelivered after
-    ``ack_wait``), then closes.
+    connected" in readiness and ``get``, and JetStream messages wait in the stream (a consumer deleted on the
+    server shows there too, until it is back). A reload updates the consumer to the spec; a reload or unload
+    takes no more messages, lets those in flight finish and acknowledge (a process still running after the
+    grace is cancelled, its message redelivered after ``ack_wait``), then closes.
     """
 
     url: Annotated[str, Meta(description="the server, nats://[user:password@]host:port (bind secrets from a value)")] = \
@@ -102,6 +104,8 @@ class NatsNode(Broker):
         self.js: Any = None
         self._stopping = False  # set by unload: the consume loop takes no more messages
         self._closing = False
+        self._gone: str | None = None  # why the durable consumer cannot be found (deleted on the server)
+        self._checked = 0.0  # when the loop, idle, last asked the server for the consumer
 
     async def _connect(self) -> None:
         import nats
@@ -137,6 +141,7 @@ class NatsNode(Broker):
 
     async def load(self) -> None:
         self._stopping = self._closing = False
+        self._gone = None
         await self._connect()
         if self.subject:
             await self.run(self._consume_jetstream if self.stream else self._consume_core)
@@ -233,6 +238,7 @@ class NatsNode(Broker):
                 msgs = await sub.fetch(self.concurrency - busy, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 msgs = []
+                await self._check_consumer()
             except Exception as exc:  # noqa: BLE001 - retried; while disconnected the disconnect was logged
                 log.log(logging.WARNING if self.connected else logging.DEBUG, "%s: fetch failed (retrying): %s",
                         self.label, self.hidden(str(exc) or type(exc).__name__))
@@ -241,6 +247,33 @@ class NatsNode(Broker):
             for msg in msgs:
                 busy += 1
                 self.spawn(self._one_jetstream(msg)).add_done_callback(done)
+
+    async def _check_consumer(self) -> None:
+        """While idle, every ``CHECK_EVERY`` seconds: is the durable consumer still there? A fetch from one that
+        was deleted (or whose stream was) only times out; the node then says so, in readiness and once in the
+        log, until it is back (created again, or the spec reloaded)."""
+        import nats.js.errors
+
+        now = asyncio.get_running_loop().time()
+        if now - self._checked < CHECK_EVERY or not self.connected:
+            return
+        self._checked = now
+        try:
+            await self.js.consumer_info(self.stream, self.group)
+        except nats.js.errors.NotFoundError:
+            if self._gone is None:
+                self._gone = (f"the consumer {self.group!r} of stream {self.stream!r} is gone from the server "
+                              "(reload the spec to create it again)")
+                log.warning("%s: %s", self.label, self._gone)
+            return
+        except Exception:  # noqa: BLE001 - not connected or slow: asked again later
+            return
+        if self._gone is not None:
+            log.info("%s: the consumer %r is back", self.label, self.group)
+        self._gone = None
+
+    def not_ready(self) -> str | None:
+        return super().not_ready() or self._gone
 
     async def _one_jetstream(self, msg: Any) -> None:
         try:
