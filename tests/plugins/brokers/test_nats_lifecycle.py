@@ -113,6 +113,22 @@ async def test_a_reload_drains_the_messages_in_flight_none_lost_none_twice(flow,
     assert warnings(caplog) == []
 
 
+async def test_eight_reloads_while_messages_flow_lose_none_and_repeat_none(flow, store, nc, stream):
+    js = nc.jetstream()
+    async with sink() as s:
+        runtime = await flow(slow_consumer(stream, 4, interval="5ms"), environment={"SINK": s.url, "WHO": "a"})
+        await publish(js, stream, 400)
+        for k in range(8):
+            await s.wait_for(lambda r, k=k: len(r) >= 40 * (k + 1), timeout=20)
+            old = node(runtime)
+            await apply_specs(store, slow_consumer(stream, 5 - k % 2, interval="5ms"))  # 5, 4, 5...: a change
+            await reloaded(runtime, old)
+        await s.wait_for(lambda r: len(r) >= 400, timeout=30)
+        assert sorted(ids(s), key=int) == [str(i) for i in range(1, 401)]
+        info = await settled(js, stream, lambda i: i.ack_floor.stream_seq == 400 and i.num_ack_pending == 0)
+        assert info.num_redelivered == 0  # no message was left fetched but unprocessed by a reload
+
+
 async def test_a_reload_applies_a_changed_concurrency(flow, store, nc, stream):
     js = nc.jetstream()
     async with sink() as s:
