@@ -174,6 +174,7 @@ async def test_an_unload_drains_the_messages_in_flight_and_leaves_the_rest_in_th
         await asyncio.sleep(0.3)
         assert len(s.received) == done  # and nothing arrives after the unload
     assert warnings(caplog) == []  # a clean close logs nothing
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("portflow.brokers")] == []
 
 
 @asynccontextmanager
