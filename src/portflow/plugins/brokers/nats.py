@@ -222,6 +222,7 @@ class NatsNode(Broker):
 
         busy = 0  # messages whose process runs
         room = asyncio.Event()
+        failing = False  # the last fetch failed: a failure that lasts is logged once
 
         def done(_: asyncio.Task[Any]) -> None:
             nonlocal busy
@@ -236,13 +237,15 @@ class NatsNode(Broker):
                 break
             try:
                 msgs = await sub.fetch(self.concurrency - busy, timeout=1.0)
+                failing = False
             except (TimeoutError, nats.errors.TimeoutError):
-                msgs = []
+                msgs, failing = [], False
                 await self._check_consumer()
             except Exception as exc:  # noqa: BLE001 - retried; while disconnected the disconnect was logged
-                log.log(logging.WARNING if self.connected else logging.DEBUG, "%s: fetch failed (retrying): %s",
-                        self.label, self.hidden(str(exc) or type(exc).__name__))
-                msgs = []
+                loud = self.connected and not failing
+                log.log(logging.WARNING if loud else logging.DEBUG, "%s: fetch failed (retrying every %.0fs): %s",
+                        self.label, RECONNECT_WAIT, self.hidden(str(exc) or type(exc).__name__))
+                msgs, failing = [], True
                 await asyncio.sleep(RECONNECT_WAIT)
             for msg in msgs:
                 busy += 1
