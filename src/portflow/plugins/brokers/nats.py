@@ -15,6 +15,18 @@ id}``; ``data`` is decoded by the ``Content-Type`` header (else sniffed, as a We
 Publishing (``in``): a payload ``{subject, data, headers}`` (or anything else, as ``data``) is published to
 its ``subject`` or the spec's ``publish``; with ``stream`` it is answered with the broker's acknowledgement
 ``{stream, seq}``, else once the server has it (a flush), with null.
+
+Reconnecting: a lost connection is logged once (a warning) and retried every second without end (nats-py's
+``reconnect_time_wait``, a fixed wait); meanwhile readiness and ``get`` show the node "not connected to URL",
+a packet on ``in`` is answered with that error, JetStream messages wait in the stream and flow again once
+reconnected (an acknowledgement the loss dropped: that message is redelivered). Core NATS keeps nothing for
+a client that is away.
+
+Loading creates the durable consumer, or updates it to the spec (``concurrency`` is its max_ack_pending,
+``ack_wait``, ``consume``), so a reload applies them. Unloading (a reload, a removed spec, shutdown) takes no
+more messages, lets the processes in flight finish and acknowledge (up to the runtime's grace; one still
+running then is cancelled, unacknowledged: redelivered after ``ack_wait``), sends their acknowledgements and
+closes: a reload loses none and processes none twice; the messages not yet taken stay in the stream.
 """
 
 from __future__ import annotations
@@ -38,9 +50,24 @@ __all__ = ["NatsSpec", "NatsNode", "compile_nats", "register"]
 
 log = logging.getLogger("portflow.brokers.nats")
 
+#: Seconds between two attempts to reconnect (nats-py's ``reconnect_time_wait``: a fixed wait, not growing).
+RECONNECT_WAIT = 1.0
+#: Seconds between two checks, while no message comes, that the durable consumer still exists.
+CHECK_EVERY = 5.0
+
 
 class NatsSpec(Spec, kw_only=True):
-    """Consumes a NATS subject (core or JetStream) into processes on ``out``; publishes what ``in`` receives."""
+    """Consumes a NATS subject (core or JetStream) into processes on ``out``; publishes what ``in`` receives.
+
+    With ``stream``, ``group`` is a durable consumer (runtimes sharing it split the messages): a message is
+    acknowledged when its process exits without error, else redelivered, and after ``max_deliveries`` goes to
+    ``error``. At most ``concurrency`` messages are in flight. A lost connection is logged once and retried
+    every second (nats-py's ``reconnect_time_wait``, a fixed wait); until it is back the node is "not
+    connected" in readiness and ``get``, and JetStream messages wait in the stream (a consumer deleted on the
+    server shows there too, until it is back). A reload updates the consumer to the spec; a reload or unload
+    takes no more messages, lets those in flight finish and acknowledge (a process still running after the
+    grace is cancelled, its message redelivered after ``ack_wait``), then closes.
+    """
 
     url: Annotated[str, Meta(description="the server, nats://[user:password@]host:port (bind secrets from a value)")] = \
         "nats://127.0.0.1:4222"
@@ -77,9 +104,12 @@ class NatsNode(Broker):
         self.js: Any = None
         self._stopping = False  # set by unload: the consume loop takes no more messages
         self._closing = False
+        self._gone: str | None = None  # why the durable consumer cannot be found (deleted on the server)
+        self._checked = 0.0  # when the loop, idle, last asked the server for the consumer
 
     async def _connect(self) -> None:
         import nats
+        import nats.errors
 
         async def disconnected() -> None:
             if not self._closing:
@@ -89,11 +119,18 @@ class NatsNode(Broker):
             log.info("%s: reconnected to %s", self.label, mask_url(self.url))
 
         async def error(exc: Exception) -> None:
-            if not self._closing:
-                log.warning("%s: %s", self.label, self.hidden(str(exc) or type(exc).__name__))
+            # The loss of the connection and each failed attempt to reconnect report here too: the loss is
+            # logged once (``disconnected``), these are debug lines.
+            text = self.hidden(str(exc) or type(exc).__name__)
+            lost = isinstance(exc, (OSError, asyncio.TimeoutError, nats.errors.StaleConnectionError,
+                                    nats.errors.ConnectionClosedError))
+            if lost or self._closing or self.nc is None or not self.nc.is_connected:
+                log.debug("%s: %s", self.label, text)
+            else:
+                log.warning("%s: %s", self.label, text)
 
         try:
-            self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=RECONNECT_WAIT,
                                          connect_timeout=5, disconnected_cb=disconnected, error_cb=error,
                                          reconnected_cb=reconnected, allow_reconnect=True)
         except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
@@ -104,6 +141,7 @@ class NatsNode(Broker):
 
     async def load(self) -> None:
         self._stopping = self._closing = False
+        self._gone = None
         await self._connect()
         if self.subject:
             await self.run(self._consume_jetstream if self.stream else self._consume_core)
@@ -162,16 +200,29 @@ class NatsNode(Broker):
         finally:
             slots.release()
 
-    async def _consume_jetstream(self, status: TaskStatus[Any]) -> None:
+    async def _subscribe_jetstream(self) -> Any:
+        """A pull subscription on the durable consumer ``group``, created or updated to this spec: a reload that
+        changes ``concurrency`` (the consumer's max_ack_pending), ``ack_wait`` or ``consume`` applies it."""
         from nats.js.api import ConsumerConfig
 
-        config = ConsumerConfig(max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=self.concurrency)
-        sub = await self.js.pull_subscribe(self.subject, durable=self.group, stream=self.stream, config=config)
-        status.started()
+        config = ConsumerConfig(name=self.group, durable_name=self.group, filter_subject=self.subject,
+                                max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=self.concurrency)
+        try:
+            await self.js.add_consumer(self.stream, config)  # the server creates it, or updates it in place
+            return await self.js.pull_subscribe_bind(durable=self.group, stream=self.stream)
+        except Exception as exc:  # noqa: BLE001 - one line: no stream, a subject outside it
+            raise FlowError(f"{self.label}: cannot consume {self.subject} as {self.group!r} on stream "
+                            f"{self.stream!r}: {self.hidden(str(exc) or type(exc).__name__)}") from None
+
+    async def _consume_jetstream(self, status: TaskStatus[Any]) -> None:
         import nats.errors
+
+        sub = await self._subscribe_jetstream()
+        status.started()
 
         busy = 0  # messages whose process runs
         room = asyncio.Event()
+        failing = False  # the last fetch failed: a failure that lasts is logged once
 
         def done(_: asyncio.Task[Any]) -> None:
             nonlocal busy
@@ -186,15 +237,46 @@ class NatsNode(Broker):
                 break
             try:
                 msgs = await sub.fetch(self.concurrency - busy, timeout=1.0)
+                failing = False
             except (TimeoutError, nats.errors.TimeoutError):
-                msgs = []
-            except Exception as exc:  # noqa: BLE001 - not connected: retried
-                log.warning("%s: fetch failed (retrying): %s", self.label, exc)
-                msgs = []
-                await asyncio.sleep(0.5)
+                msgs, failing = [], False
+                await self._check_consumer()
+            except Exception as exc:  # noqa: BLE001 - retried; while disconnected the disconnect was logged
+                loud = self.connected and not failing
+                log.log(logging.WARNING if loud else logging.DEBUG, "%s: fetch failed (retrying every %.0fs): %s",
+                        self.label, RECONNECT_WAIT, self.hidden(str(exc) or type(exc).__name__))
+                msgs, failing = [], True
+                await asyncio.sleep(RECONNECT_WAIT)
             for msg in msgs:
                 busy += 1
                 self.spawn(self._one_jetstream(msg)).add_done_callback(done)
+
+    async def _check_consumer(self) -> None:
+        """While idle, every ``CHECK_EVERY`` seconds: is the durable consumer still there? A fetch from one that
+        was deleted (or whose stream was) only times out; the node then says so, in readiness and once in the
+        log, until it is back (created again, or the spec reloaded)."""
+        import nats.js.errors
+
+        now = asyncio.get_running_loop().time()
+        if now - self._checked < CHECK_EVERY or not self.connected:
+            return
+        self._checked = now
+        try:
+            await self.js.consumer_info(self.stream, self.group)
+        except nats.js.errors.NotFoundError:
+            if self._gone is None:
+                self._gone = (f"the consumer {self.group!r} of stream {self.stream!r} is gone from the server "
+                              "(reload the spec to create it again)")
+                log.warning("%s: %s", self.label, self._gone)
+            return
+        except Exception:  # noqa: BLE001 - not connected or slow: asked again later
+            return
+        if self._gone is not None:
+            log.info("%s: the consumer %r is back", self.label, self.group)
+        self._gone = None
+
+    def not_ready(self) -> str | None:
+        return super().not_ready() or self._gone
 
     async def _one_jetstream(self, msg: Any) -> None:
         try:
@@ -248,6 +330,14 @@ EXAMPLE = """\
   consume: orders.>
   group: portflow
   max_deliveries: 3
+  ports:
+    out:
+      - name: line
+        port: in
+- kind: snippet
+  name: line
+  language: cel
+  code: '["order %v on %s\\n", self.data, self.subject]'
   ports:
     out:
       - name: log
