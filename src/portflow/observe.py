@@ -112,9 +112,12 @@ class _Route:
     """Whom one process's hops are reported to: the subscribers that took the process (every subscriber,
     unless a ``process_started`` returned False), with only the methods each overrides."""
 
-    __slots__ = ("subscribers", "starting", "ending", "timing", "exited", "hops")
+    __slots__ = ("observer", "epoch", "known", "subscribers", "starting", "ending", "timing", "exited", "hops")
 
-    def __init__(self, subscribers: tuple[Subscriber, ...]) -> None:
+    def __init__(self, observer: Observer, epoch: object, subscribers: tuple[Subscriber, ...]) -> None:
+        self.observer = observer
+        self.epoch = epoch  # the observer's when decided: stale once its subscribers change
+        self.known = observer.subscribers  # who was subscribed then
         self.subscribers = subscribers
         self.starting: tuple[Callable[[Hop], Awaitable[None] | None], ...] = _overriding(subscribers, "hop_started")
         self.ending: tuple[Callable[[Hop], None], ...] = _overriding(subscribers, "hop_ended")
@@ -128,7 +131,8 @@ class Observer:
 
     def __init__(self) -> None:
         self.subscribers: tuple[Subscriber, ...] = ()
-        self._all = _Route(())  # the route of a process every subscriber took (and of all, untracked)
+        self._epoch = object()  # a new one each time the subscribers change
+        self._all = _Route(self, self._epoch, ())  # the route of a process all took (and of all, untracked)
         self._routes: dict[tuple[Subscriber, ...], _Route] = {}
         self._starters: tuple[Subscriber, ...] = ()  # those overriding process_started
         self._tracking = False  # whether a subscriber wants processes (process_started or process_exited)
@@ -136,7 +140,6 @@ class Observer:
         self._req_ended: tuple[Callable[..., None], ...] = ()
         self._installers: list[Installer] = []
         self._symbol_of: list[Callable[[Any], Any]] = []
-        self._seen: dict[Process, _Route] = {}  # each leaves on its exit
 
     # -- who is watched -----------------------------------------------------------------------------
     @property
@@ -171,19 +174,14 @@ class Observer:
         return unsubscribe
 
     def _set(self, subscribers: tuple[Subscriber, ...]) -> None:
-        before = set(self.subscribers)
         self.subscribers = subscribers
-        self._all = _Route(subscribers)
+        self._epoch = object()  # every process's route is re-decided at its next hop
+        self._all = _Route(self, self._epoch, subscribers)
         self._routes = {subscribers: self._all}
         self._starters = tuple(s for s in subscribers if _overrides(s, "process_started"))
         self._tracking = bool(self._starters or self._all.exited)
         self._req_ended = _overriding(subscribers, "request_ended")
         self._without = {}
-        # The processes in flight: a new subscriber is offered each; one that left is dropped from each.
-        for proc, route in list(self._seen.items()):
-            kept = tuple(s for s in subscribers
-                         if (s in route.subscribers if s in before else self._takes(s, proc, None)))
-            self._seen[proc] = self._route(kept)
 
     def _install(self, observer: Observer | None) -> None:
         for install in self._installers:
@@ -200,11 +198,17 @@ class Observer:
     def _route(self, subscribers: tuple[Subscriber, ...]) -> _Route:
         route = self._routes.get(subscribers)
         if route is None:
-            route = self._routes[subscribers] = _Route(subscribers)
+            route = self._routes[subscribers] = _Route(self, self._epoch, subscribers)
         return route
 
     def _takes(self, subscriber: Subscriber, proc: Process, packet: Packet | None) -> bool:
         return subscriber not in self._starters or subscriber.process_started(proc, packet) is not False
+
+    def _settle(self, proc: Process, route: _Route, had_exits: bool = False) -> _Route:
+        proc.observed = route
+        if route.exited and not had_exits:
+            proc.on_exit(self._exited)
+        return route
 
     def _start(self, proc: Process, packet: Packet | None, offered: tuple[Subscriber, ...]) -> _Route:
         """Report ``proc`` to those ``offered`` it; the route of its hops (those that took it)."""
@@ -216,22 +220,37 @@ class Observer:
                 if without is None:
                     without = self._without[key] = tuple(s for s in took if s is not starter)
                 took = without
-        route = self._all if took is self.subscribers else self._route(took)
-        self._seen[proc] = route
-        proc.on_exit(self._exited)
-        return route
+        return self._settle(proc, self._all if took is self.subscribers else self._route(took))
+
+    def _current(self, proc: Process) -> _Route | None:
+        """``proc``'s route now, or None when this observer never reported it. A route decided before the
+        subscribers changed is re-decided: a new subscriber is offered the process, one that left dropped."""
+        route: _Route | None = proc.observed
+        if route is None or route.observer is not self:
+            return None
+        if route.epoch is self._epoch:
+            return route
+        kept = tuple(s for s in self.subscribers
+                     if (s in route.subscribers if s in route.known else self._takes(s, proc, None)))
+        return self._settle(proc, self._all if kept == self.subscribers else self._route(kept), bool(route.exited))
 
     def _track(self, proc: Process, packet: Packet) -> _Route:
         """Report ``proc`` (and its ancestors not seen yet, the oldest first); the route of its hops. A
         subscriber that refused a process is not offered its children."""
+        current = self._current(proc)
+        if current is not None:
+            return current
         parent = proc.parent
         if parent is None:  # the common case: a trigger's process
             return self._start(proc, packet, self.subscribers)
         chain: list[Process] = [proc]
-        while parent is not None and parent not in self._seen and not parent.terminated:
+        route = self._current(parent)
+        while route is None and not parent.terminated:
             chain.append(parent)
             parent = parent.parent
-        route = self._seen.get(parent) if parent is not None else None
+            if parent is None:
+                break
+            route = self._current(parent)
         offered = route.subscribers if route is not None else self.subscribers
         for p in reversed(chain):
             route = self._start(p, packet if p is proc else None, offered)
@@ -239,9 +258,11 @@ class Observer:
         return route  # type: ignore[return-value]
 
     def _exited(self, proc: Process) -> None:
-        route = self._seen.pop(proc, None)
-        if route is not None:
-            for exited in route.exited:
+        route: _Route | None = proc.observed
+        if route is None or route.observer is not self:
+            return
+        for exited in route.exited:
+            if route.epoch is self._epoch or getattr(exited, "__self__", None) in self.subscribers:  # not one that left
                 exited(proc)
 
     def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
@@ -253,7 +274,10 @@ class Observer:
         """Whom a hop of ``proc`` is reported to (``proc`` is reported first when it is new)."""
         if not self._tracking:
             return self._all
-        return self._seen.get(proc) or self._track(proc, pck)
+        route: _Route | None = proc.observed
+        if route is not None and route.epoch is self._epoch:
+            return route
+        return self._track(proc, pck)
 
     async def send(self, port: OutPort, proc: Process, pck: Packet, route: _Route) -> Packet:
         """``port.send`` of a hop some subscriber wants as a ``Hop`` (or of several links): every hop

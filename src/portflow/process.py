@@ -58,7 +58,7 @@ class Process:
 
     __slots__ = (
         "_id", "parent", "status", "error", "start_time", "end_time", "failure",
-        "_data", "_hooks", "_children", "_tasks", "_done", "_locals",
+        "_data", "_hooks", "_children", "_tasks", "_done", "_locals", "observed",
     )
 
     #: Processes created and not yet exited, in this interpreter (the metrics' ``portflow_processes_active``).
@@ -66,6 +66,8 @@ class Process:
 
     def __init__(self, parent: Process | None = None) -> None:
         Process.running += 1
+        #: Whom this process's hops are reported to (set by the observer, ``observe.py``), or None.
+        self.observed: Any = None
         self._id: str | None = None
         self.parent = parent
         self.status = RUNNING
