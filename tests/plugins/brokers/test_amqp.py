@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aio_pika
 import pytest
+from aiohttp import web
 
+from portflow.runtime import Runtime
 from support.probe import call
 from support.sink import sink
 
@@ -149,3 +152,83 @@ async def test_binds_to_an_exchange_and_publishes_with_a_routing_key(queue, chan
         await call(runtime, "sub", {"routing_key": f"{key}.other", "data": [1, 2]})
         got = await s.wait_for(lambda r: len(r) >= 2)
         assert sorted(str(b["data"]) for _, b in got) == ["[1, 2]", "plain text"]
+
+
+def node(runtime: Runtime, name: str = "sub") -> Any:
+    return runtime.table.lookup(runtime.namespace, name).node
+
+
+@pytest.mark.parametrize("queue_type", ["quorum", "classic"])
+async def test_a_failure_is_redelivered_then_dead_lettered_once_and_acknowledged(queue, channel, flow, queue_type):
+    async with sink() as s:
+        runtime = await flow(consumer(f"  queue: {queue}\n  queue_type: {queue_type}\n  max_deliveries: 3", "boom"),
+                             environment={"SINK": s.url, "WHO": "a"})
+        await send(channel, queue, ['{"id": 2}'])
+        got = await s.wait_for(lambda r: len(r) >= 1)
+        assert got == [("/dead", {"error": "dead"})]
+        await until(lambda: _fired(runtime, 3), what="three deliveries")
+        sub = node(runtime)
+        await runtime.close()  # anything unacknowledged would return to the queue now
+        assert await ready(channel, queue) == 0
+        assert sub.fired == 3 and len(s.received) == 1
+
+
+async def _fired(runtime: Runtime, n: int) -> bool:
+    return node(runtime).fired >= n
+
+
+async def test_a_failure_with_no_error_flow_is_dropped_with_a_log_line(queue, channel, flow, caplog):
+    runtime = await flow(f"- kind: amqp\n  name: sub\n  queue: {queue}\n  max_deliveries: 2\n"
+                         "  ports:\n    out:\n      - name: boom\n        port: in\n- kind: throw\n  name: boom\n")
+    await send(channel, queue, ["7"])
+    await until(lambda: _dropped(runtime), what="the message dropped")
+    assert node(runtime).fired == 2
+    assert any("failed 2 time(s)" in r.getMessage() and "dropped" in r.getMessage() for r in caplog.records)
+
+
+async def _dropped(runtime: Runtime) -> bool:
+    return node(runtime).dropped == 1
+
+
+@asynccontextmanager
+async def slow_sink(seconds: float) -> AsyncIterator[Any]:
+    """A sink that holds each request ``seconds`` and records the most requests it held at once."""
+    state = type("State", (), {"active": 0, "most": 0, "bodies": []})()
+
+    async def handle(request: web.Request) -> web.Response:
+        state.active += 1
+        state.most = max(state.most, state.active)
+        try:
+            await asyncio.sleep(seconds)
+            state.bodies.append(await request.json())
+        finally:
+            state.active -= 1
+        return web.json_response(None)
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+async def test_concurrency_bounds_the_processes_in_flight(queue, channel, flow):
+    async with slow_sink(0.1) as s:
+        await flow(consumer(f"  queue: {queue}\n  concurrency: 3"), environment={"SINK": s.url, "WHO": "a"})
+        await send(channel, queue, list(range(12)))
+        seen_waiting = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while len(s.bodies) < 12:
+            seen_waiting = max(seen_waiting, await ready(channel, queue))
+            assert loop.time() < deadline, s.bodies
+            await asyncio.sleep(0.02)
+        assert s.most == 3  # three at a time ...
+        assert seen_waiting >= 6  # ... while the others wait in the broker, not in the runtime
+        assert sorted(b["data"] for b in s.bodies) == list(range(12))
