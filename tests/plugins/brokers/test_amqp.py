@@ -15,7 +15,9 @@ import aio_pika
 import pytest
 from aiohttp import web
 
+from portflow.apply import apply, prepare_specs
 from portflow.runtime import Runtime
+from portflow.spec import read_documents
 from support.probe import call
 from support.sink import sink
 
@@ -232,3 +234,57 @@ async def test_concurrency_bounds_the_processes_in_flight(queue, channel, flow):
         assert s.most == 3  # three at a time ...
         assert seen_waiting >= 6  # ... while the others wait in the broker, not in the runtime
         assert sorted(b["data"] for b in s.bodies) == list(range(12))
+
+
+async def respec(store: Any, text: str) -> None:
+    docs, problems = prepare_specs(read_documents(text), "default")
+    assert not problems, problems
+    await apply(store.specs, docs, namespace="default")
+
+
+async def test_a_reload_mid_stream_loses_nothing_and_repeats_nothing(queue, channel, store, flow):
+    async with slow_sink(0.05) as s:
+        env = {"SINK": s.url, "WHO": "a"}
+        runtime = await flow(consumer(f"  queue: {queue}\n  concurrency: 4"), environment=env)
+        before = node(runtime)
+        await send(channel, queue, list(range(60)))
+        await until(lambda: _count(s, 8), what="eight processed")
+        await respec(store, consumer(f"  queue: {queue}\n  concurrency: 2"))
+        await until(lambda: _changed(runtime, before), what="the reload")
+        await until(lambda: _count(s, 60), timeout=30, what="all processed")
+        assert sorted(b["data"] for b in s.bodies) == list(range(60))  # each exactly once
+        await runtime.close()
+        assert await ready(channel, queue) == 0
+
+
+async def test_an_unload_mid_stream_finishes_what_runs_and_leaves_the_rest_queued(queue, channel, store, flow):
+    async with slow_sink(0.05) as s:
+        await flow(consumer(f"  queue: {queue}\n  concurrency: 4"), environment={"SINK": s.url, "WHO": "a"})
+        await send(channel, queue, list(range(40)))
+        await until(lambda: _count(s, 8), what="eight processed")
+        assert await store.specs.delete({"name": "sub"}) == 1
+        await until(lambda: _settled(channel, queue, s, 40), what="processed + queued == sent")
+        done = [b["data"] for b in s.bodies]
+        assert len(done) == len(set(done)) and 8 <= len(done) < 40  # none twice, the rest still queued
+        left = []
+        rest = await channel.declare_queue(queue, passive=True)
+        async with rest.iterator() as messages:
+            async for msg in messages:
+                left.append(int(msg.body))
+                await msg.ack()
+                if len(left) == 40 - len(done):
+                    break
+        assert sorted(done + left) == list(range(40))
+
+
+async def _count(s: Any, n: int) -> bool:
+    return len(s.bodies) >= n
+
+
+async def _changed(runtime: Runtime, before: Any) -> bool:
+    sb = runtime.table.lookup(runtime.namespace, "sub")
+    return sb is not None and sb.node is not before and sb.loaded
+
+
+async def _settled(channel: Any, queue: str, s: Any, n: int) -> bool:
+    return s.active == 0 and len(s.bodies) + await ready(channel, queue) == n
