@@ -18,6 +18,7 @@ from aiohttp import web
 from portflow.apply import apply, prepare_specs
 from portflow.runtime import Runtime
 from portflow.spec import read_documents
+from portflow.store import open_store
 from support.probe import call
 from support.sink import sink
 
@@ -195,7 +196,7 @@ async def _dropped(runtime: Runtime) -> bool:
 @asynccontextmanager
 async def slow_sink(seconds: float) -> AsyncIterator[Any]:
     """A sink that holds each request ``seconds`` and records the most requests it held at once."""
-    state = type("State", (), {"active": 0, "most": 0, "bodies": []})()
+    state = type("State", (), {"active": 0, "most": 0, "bodies": [], "paths": []})()
 
     async def handle(request: web.Request) -> web.Response:
         state.active += 1
@@ -203,6 +204,7 @@ async def slow_sink(seconds: float) -> AsyncIterator[Any]:
         try:
             await asyncio.sleep(seconds)
             state.bodies.append(await request.json())
+            state.paths.append(request.path)
         finally:
             state.active -= 1
         return web.json_response(None)
@@ -288,3 +290,24 @@ async def _changed(runtime: Runtime, before: Any) -> bool:
 
 async def _settled(channel: Any, queue: str, s: Any, n: int) -> bool:
     return s.active == 0 and len(s.bodies) + await ready(channel, queue) == n
+
+
+async def test_two_runtimes_on_one_queue_split_the_messages(queue, channel):
+    async with slow_sink(0.02) as s:
+        runtimes = []
+        try:
+            for who in ("a", "b"):
+                st = open_store(f"memory://amqp-{uuid.uuid4().hex}")
+                await st.open()
+                await respec(st, consumer(f"  queue: {queue}\n  concurrency: 2"))
+                runtime = Runtime(st, namespace="default", environment={"SINK": s.url, "WHO": who})
+                runtimes.append(runtime)
+                await runtime.start()
+            await send(channel, queue, list(range(40)))
+            await until(lambda: _count(s, 40), what="all processed")
+            assert sorted(b["data"] for b in s.bodies) == list(range(40))  # each once
+            assert {path for path in s.paths} == {"/a", "/b"}
+        finally:
+            for runtime in runtimes:
+                await runtime.close()
+                await runtime.store.close()
