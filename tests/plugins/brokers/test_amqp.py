@@ -352,3 +352,58 @@ async def _not_ready(runtime: Runtime) -> bool:
 
 async def _ready(runtime: Runtime) -> bool:
     return check(runtime).ready
+
+
+async def test_the_url_is_a_template_bound_to_a_value_and_its_password_is_never_shown(queue, flow, caplog):
+    spec = f"""
+- kind: amqp
+  name: good
+  url: '{{{{ .RABBIT }}}}'
+  queue: {queue}
+  env:
+    RABBIT:
+      name: rabbit
+      data: '{{{{ .url }}}}'
+- kind: amqp
+  name: bad
+  url: '{{{{ .RABBIT }}}}'
+  queue: {queue}
+  env:
+    RABBIT:
+      name: wrong
+      data: '{{{{ .url }}}}'
+"""
+    values = """
+- name: rabbit
+  data: {url: 'amqp://guest:guest@127.0.0.1:5672/'}
+- name: wrong
+  data: {url: 'amqp://guest:Not-The-Password-7@127.0.0.1:5672/'}
+"""
+    runtime = await flow(spec, values=values)
+    assert (await call(runtime, "good", "hello"))["routing_key"] == queue
+    [entry] = check(runtime).not_ready
+    assert entry["message"].startswith("spec 'bad' (kind amqp): load failed: url: cannot connect to "
+                                       "amqp://guest:***@127.0.0.1:5672/: ")
+    assert "Not-The-Password-7" not in str(check(runtime).as_json())
+    assert not any("Not-The-Password-7" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ("url: nats://127.0.0.1:4222", "url: 'nats://127.0.0.1:4222' is not an amqp:// URL"),
+    ("queue: q\n  exclusive: true", "exclusive: a quorum queue cannot be exclusive or auto-delete "
+                                    "(set queue_type: classic)"),
+    ("queue: q\n  max_deliveries: 30\n  arguments: {x-delivery-limit: 20}",
+     "arguments: x-delivery-limit 20 must be an integer at least max_deliveries (30): RabbitMQ would drop a "
+     "failing message before it goes to error"),
+])
+async def test_a_bad_spec_is_one_line_naming_the_field(flow, fields, error):
+    runtime = await flow(f"- kind: amqp\n  name: sub\n  {fields}\n")
+    assert check(runtime).not_ready[0]["message"] == f"spec 'sub' (kind amqp): {error}"
+
+
+async def test_a_queue_declared_otherwise_is_one_line_naming_the_field(queue, channel, flow):
+    await channel.declare_queue(queue, durable=True)  # a classic queue
+    runtime = await flow(f"- kind: amqp\n  name: sub\n  queue: {queue}\n")
+    message = check(runtime).not_ready[0]["message"]
+    assert message.startswith(f"spec 'sub' (kind amqp): load failed: queue: cannot declare {queue!r}: ")
+    assert "PRECONDITION_FAILED" in message and "x-queue-type" in message

@@ -120,7 +120,8 @@ class AmqpNode(Broker):
 
     # -- connecting -------------------------------------------------------------------------------
     def _failed(self, what: str, exc: BaseException) -> FlowError:
-        return FlowError(f"{self.label}: {what}: {self.hidden(str(exc) or type(exc).__name__)}")
+        """A load error (the runtime prefixes the spec): the field, what failed, the client's words."""
+        return FlowError(f"{what}: {self.hidden(str(exc) or type(exc).__name__)}")
 
     async def load(self) -> None:
         import aio_pika
