@@ -426,17 +426,18 @@ async def test_a_runtime_killed_mid_stream_loses_nothing_after_restart(queue, ch
     specs = tmp_path / "amqp.yaml"
     specs.write_text(consumer(f"  queue: {queue}\n  concurrency: 8"))
     db = f"sqlite:///{tmp_path}/store.db"
-    async with slow_sink(0.01) as s:
+    async with slow_sink(0.04) as s:  # 200 messages/s at most: the kill comes mid-stream
         proc = start(specs, db, s.url)
         try:
             await until(lambda: _declared(channel, queue), timeout=30, what="the queue declared")
-            await send(channel, queue, list(range(total)))
+            sending = asyncio.ensure_future(send(channel, queue, list(range(total))))
             await until(lambda: _count(s, 60), timeout=30, what="60 processed")
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             proc.stderr.close()
             killed_at = len(s.bodies)
             proc = start(specs, db, s.url)
+            await sending
             await until(lambda: _distinct(s, total), timeout=60, what="every message processed")
         finally:
             proc.send_signal(signal.SIGTERM)
