@@ -117,6 +117,7 @@ class AmqpNode(Broker):
         self.queue: Any = None
         self._tag: str | None = None
         self._stopping = False
+        self.acked = 0  # messages acknowledged after their process succeeded
 
     # -- connecting -------------------------------------------------------------------------------
     def _failed(self, what: str, exc: BaseException) -> FlowError:
@@ -231,6 +232,7 @@ class AmqpNode(Broker):
             error = await self.fire(payload, to_error=False)
             if error is None:
                 await msg.ack()
+                self.acked += 1
                 return
             delivery = self._delivery(msg)
             if delivery >= self.max_deliveries:
