@@ -463,3 +463,22 @@ async def _declared(channel: Any, queue: str) -> bool:
 
 async def _distinct(s: Any, n: int) -> bool:
     return len({b["data"] for b in s.bodies}) >= n
+
+
+async def test_the_example_runs(queue, channel, flow, capfd):
+    from pathlib import Path
+
+    key = uuid.uuid4().hex
+    text = (Path(__file__).parents[3] / "examples" / "amqp.yaml").read_text()
+    text = text.replace("queue: orders", f"queue: {queue}").replace("routing_key: orders.#", f"routing_key: {key}.#")
+    runtime = await flow(text)
+    assert check(runtime).ready
+    exchange = await channel.get_exchange("amq.topic")
+    await exchange.publish(aio_pika.Message(b'{"order": 1}', content_type="application/json"), routing_key=f"{key}.new")
+    await until(lambda: _acked(runtime, 1), what="the order acknowledged")
+    out = capfd.readouterr().out
+    assert out.startswith("order ") and out.endswith(": map[order:1]\n")
+
+
+async def _acked(runtime: Runtime, n: int) -> bool:
+    return node(runtime, "orders").acked >= n

@@ -76,7 +76,8 @@ class AmqpSpec(Spec, kw_only=True):
     arguments: Annotated[dict[str, Any], Meta(description="more x- arguments of the declared queue")] = {}
     bind: Annotated[list[Binding], Meta(description="bindings of the queue: [{exchange, routing_key}]")] = []
     exchange: Annotated[str, Meta(description="the exchange a packet on in is published to ('': the default)")] = ""
-    routing_key: Annotated[str | None, Meta(description="the routing key of a packet on in that names none")] = None
+    routing_key: Annotated[str | None, Meta(description="the routing key of a packet on in that names none "
+                                                         "(default: queue, on the default exchange)")] = None
     concurrency: Annotated[int, Meta(ge=1, le=65535, description="processes in flight at most (the prefetch)")] = 16
     max_deliveries: Annotated[int, Meta(ge=1, description="deliveries of a failing message before error")] = 5
     reconnect: Annotated[PositiveDuration, Meta(description="the pause between attempts to reconnect")] = \
