@@ -319,7 +319,8 @@ async def test_two_runtimes_on_one_queue_split_the_messages(queue, channel):
                 await runtime.store.close()
 
 
-async def test_a_broker_cut_off_shows_not_connected_and_messages_resume_when_it_returns(queue, channel, flow):
+async def test_a_broker_cut_off_shows_not_connected_and_messages_resume_when_it_returns(queue, channel, flow,
+                                                                                         caplog):
     relay = Proxy("127.0.0.1", 5672)
     port = await relay.start()
     try:
@@ -338,6 +339,7 @@ async def test_a_broker_cut_off_shows_not_connected_and_messages_resume_when_it_
                 f"spec '{name}' (kind amqp): not connected to amqp://guest:***@127.0.0.1:{port}/" for name in ("pub", "sub")]
             assert str(await call(runtime, "pub", {"data": 0})) == "spec 'pub' (kind amqp): not connected"
             await send(channel, queue, [4, 5, 6])  # kept by the broker meanwhile
+            await until(lambda: _backed_off(caplog, 0.2), what="a longer pause between attempts")  # backoff
 
             await relay.start()
             # at least once: a message whose acknowledgement the cut swallowed comes again
@@ -348,6 +350,19 @@ async def test_a_broker_cut_off_shows_not_connected_and_messages_resume_when_it_
             await s.wait_for(lambda r: 7 in {b["data"] for _, b in r})
     finally:
         await relay.stop()
+
+
+async def _backed_off(caplog: Any, base: float) -> bool:
+    """Whether aio-pika logged an attempt to reconnect followed by a pause longer than ``base``."""
+    return any(r.name == "aio_pika.robust_connection" and "Reconnecting after" in r.msg and r.args[-1] > base
+               for r in caplog.records)
+
+
+def test_the_pause_between_attempts_grows_with_the_outage_up_to_a_cap():
+    from portflow.plugins.brokers.amqp import backoff
+
+    assert [backoff(0.5, t) for t in (0, 0.5, 4, 20, 1000)] == [0.5, 0.5, 2.0, 10.0, 30.0]
+    assert backoff(60, 1000) == 60
 
 
 async def _not_ready(runtime: Runtime) -> bool:

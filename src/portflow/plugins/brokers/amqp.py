@@ -22,16 +22,19 @@ is a queue's name) with its routing key, else the spec's ``routing_key``. Publis
 answered ``{exchange, routing_key, id}`` once the broker confirmed it, with an error when the broker refused
 it or could route it to no queue.
 
-The connection is robust: lost, it is retried every ``reconnect`` seconds (readiness says "not connected"
-meanwhile) and the queue, its bindings and the consumer are restored. A message whose process was running
+The connection is robust: lost, it is retried after ``reconnect`` seconds, then less often the longer the
+broker stays away (half the time it has been away, at most 30 s); readiness says "not connected" meanwhile,
+and the queue, its bindings and the consumer are restored. A message whose process was running
 when the connection broke cannot be acknowledged any more: the broker redelivers it (at least once).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
+import time
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -80,8 +83,41 @@ class AmqpSpec(Spec, kw_only=True):
                                                          "(default: queue, on the default exchange)")] = None
     concurrency: Annotated[int, Meta(ge=1, le=65535, description="processes in flight at most (the prefetch)")] = 16
     max_deliveries: Annotated[int, Meta(ge=1, description="deliveries of a failing message before error")] = 5
-    reconnect: Annotated[PositiveDuration, Meta(description="the pause between attempts to reconnect")] = \
+    reconnect: Annotated[PositiveDuration, Meta(description="the first pause between attempts to reconnect")] = \
         PositiveDuration(1.0)
+
+
+BACKOFF_CAP = 30.0
+"""The longest pause between attempts to reconnect (unless ``reconnect`` is longer)."""
+
+
+def backoff(base: float, down_for: float) -> float:
+    """The pause before the next attempt to reconnect after ``down_for`` seconds without the broker: half that
+    time, so that attempts thin out geometrically, between ``base`` and ``BACKOFF_CAP``."""
+    return max(base, min(down_for / 2, BACKOFF_CAP))
+
+
+@functools.cache
+def _connection_class() -> type:
+    """aio-pika's robust connection with a pause that grows while the broker stays away (aio-pika reads
+    ``reconnect_interval`` before each pause; its own is fixed)."""
+    import aio_pika
+
+    class Connection(aio_pika.RobustConnection):
+        _base = 1.0
+        down_since: float | None = None
+
+        @property
+        def reconnect_interval(self) -> float:
+            if self.down_since is None:
+                return self._base
+            return round(backoff(self._base, time.monotonic() - self.down_since), 2)
+
+        @reconnect_interval.setter
+        def reconnect_interval(self, value: float) -> None:
+            self._base = float(value)
+
+    return Connection
 
 
 def _text(value: Any) -> Any:
@@ -130,7 +166,8 @@ class AmqpNode(Broker):
 
         self._stopping = False
         try:
-            self.conn = await aio_pika.connect_robust(self.url, timeout=5, reconnect_interval=self.reconnect)
+            self.conn = await aio_pika.connect_robust(self.url, timeout=5, reconnect_interval=self.reconnect,
+                                                      connection_class=_connection_class())
         except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
             raise self._failed(f"url: cannot connect to {mask_url(self.url)}", exc) from None
         self.conn.close_callbacks.add(self._closed)
@@ -177,12 +214,15 @@ class AmqpNode(Broker):
                 raise self._failed(f"bind[{i}]: cannot bind to exchange {binding.exchange!r}", exc) from None
         self._tag = await self.queue.consume(self._received)
 
-    def _closed(self, _: Any, exc: BaseException | None = None) -> None:
-        if not self._stopping:
-            log.warning("%s: disconnected from %s (reconnecting every %.1fs)%s", self.label, mask_url(self.url),
-                        self.reconnect, f": {self.hidden(str(exc))}" if exc and str(exc) else "")
+    def _closed(self, conn: Any, exc: BaseException | None = None) -> None:
+        if not self._stopping and conn.down_since is None:
+            conn.down_since = time.monotonic()
+            log.warning("%s: disconnected from %s (reconnecting, with backoff from %.1fs to %.0fs)%s", self.label,
+                        mask_url(self.url), self.reconnect, max(self.reconnect, BACKOFF_CAP),
+                        f": {self.hidden(str(exc))}" if exc and str(exc) else "")
 
-    def _reconnected(self, _: Any) -> None:
+    def _reconnected(self, conn: Any) -> None:
+        conn.down_since = None
         log.info("%s: reconnected to %s", self.label, mask_url(self.url))
 
     async def unload(self) -> None:
