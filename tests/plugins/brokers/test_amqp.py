@@ -497,3 +497,30 @@ async def test_the_example_runs(queue, channel, flow, capfd):
 
 async def _acked(runtime: Runtime, n: int) -> bool:
     return node(runtime, "orders").acked >= n
+
+
+async def test_declare_false_consumes_a_queue_as_it_is(queue, channel, flow):
+    await channel.declare_queue(queue, durable=True)  # classic, made elsewhere
+    async with sink() as s:
+        await flow(consumer(f"  queue: {queue}\n  declare: false\n  queue_type: classic\n  max_deliveries: 2", "boom"),
+                   environment={"SINK": s.url, "WHO": "a"})
+        await send(channel, queue, [5])
+        assert await s.wait_for(lambda r: len(r) >= 1) == [("/dead", {"error": "dead"})]
+
+
+async def test_declare_false_on_a_missing_queue_is_one_line_naming_the_field(queue, flow):
+    runtime = await flow(f"- kind: amqp\n  name: sub\n  queue: {queue}\n  declare: false\n")
+    message = check(runtime).not_ready[0]["message"]
+    assert message.startswith(f"spec 'sub' (kind amqp): load failed: queue: cannot declare {queue!r}: ")
+    assert "NOT_FOUND" in message
+
+
+async def test_a_classic_queue_taken_for_a_quorum_one_still_ends_in_error(queue, channel, flow, caplog):
+    await channel.declare_queue(queue, durable=True)  # classic, though the spec says nothing of it
+    async with sink() as s:
+        runtime = await flow(consumer(f"  queue: {queue}\n  declare: false\n  max_deliveries: 3", "boom"),
+                             environment={"SINK": s.url, "WHO": "a"})
+        await send(channel, queue, [6])
+        assert await s.wait_for(lambda r: len(r) >= 1) == [("/dead", {"error": "dead"})]
+        assert node(runtime).fired == 4  # the first redelivery, uncounted, told it apart
+        assert f"queue {queue!r} redelivers without counting: taken as a classic queue" in caplog.text

@@ -14,7 +14,8 @@ original acknowledged once the broker confirmed the copy. The delivery numbered 
 goes to ``error`` (or is logged when nothing handles it) and is acknowledged: never lost silently. A quorum
 queue is declared with ``x-delivery-limit`` 1000 unless ``arguments`` set one (above ``max_deliveries``): that
 is RabbitMQ's own limit (20 by default since RabbitMQ 4), after which it drops the message; deliveries lost to
-a crash or a broken connection count there too, so it is kept far above ours.
+a crash, a broken connection or an unload count there too (and in ``max_deliveries``), so it is kept far
+above ours.
 
 Publishing (``in``): a payload ``{queue, data, headers}`` or ``{routing_key, data, headers}`` (or anything
 else, as ``data``) is published persistent to ``exchange`` (default: the default exchange, whose routing key
@@ -72,7 +73,9 @@ class AmqpSpec(Spec, kw_only=True):
                                          "value)")] = "amqp://guest:guest@127.0.0.1:5672/"
     queue: Annotated[str | None, Meta(description="the queue to consume; none: publish only")] = None
     declare: Annotated[bool, Meta(description="declare the queue (false: it must exist, as it is)")] = True
-    queue_type: Annotated[Literal["quorum", "classic"], Meta(description="the type of a declared queue")] = "quorum"
+    queue_type: Annotated[Literal["quorum", "classic"], Meta(description="the queue's type (with declare: false "
+                                                                         "too: how redeliveries are counted)")] = \
+        "quorum"
     durable: Annotated[bool, Meta(description="classic: the queue survives a broker restart")] = True
     exclusive: Annotated[bool, Meta(description="classic: the queue is this connection's alone")] = False
     auto_delete: Annotated[bool, Meta(description="classic: the queue goes when its last consumer does")] = False
@@ -279,10 +282,15 @@ class AmqpNode(Broker):
             if delivery >= self.max_deliveries:
                 await self.dead_letter(payload, error, delivery)
                 await msg.ack()
-            elif self.queue_type == "quorum":
-                await msg.nack(requeue=True)
             else:
-                await self._again(msg, delivery)
+                if self.queue_type == "quorum" and msg.redelivered and COUNT not in (msg.headers or {}):
+                    log.warning("%s: queue %r redelivers without counting: taken as a classic queue (set "
+                                "queue_type: classic)", self.label, self.queue_name)
+                    self.queue_type = "classic"
+                if self.queue_type == "quorum":
+                    await msg.nack(requeue=True)  # the queue counts this delivery
+                else:
+                    await self._again(msg, delivery)
         except Exception as exc:  # noqa: BLE001 - not acknowledged: the broker redelivers it
             log.warning("%s: cannot acknowledge a message (it will be redelivered): %s", self.label,
                         self.hidden(str(exc) or type(exc).__name__))
