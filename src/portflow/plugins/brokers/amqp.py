@@ -255,10 +255,11 @@ class AmqpNode(Broker):
 
     # -- consuming --------------------------------------------------------------------------------
     async def _received(self, msg: Any) -> None:
+        """A delivery: its process runs in a task of the node's, not of the channel's, so that a broken
+        connection (which cancels the channel's tasks) does not cancel a process half-way."""
         if self._stopping:
             return  # cancelled: left unacknowledged, it returns to the queue when the channel closes
-        task = self.spawn(self._one(msg))
-        await task
+        self.spawn(self._one(msg))
 
     def _delivery(self, msg: Any) -> int:
         count = (msg.headers or {}).get(COUNT)
@@ -311,8 +312,12 @@ class AmqpNode(Broker):
     # -- publishing -------------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
+        """Connected, and the channels reopened after a reconnect (until then a publish would fail)."""
         conn = self.conn
-        return conn is not None and not conn.is_closed and conn.connected.is_set()
+        if conn is None or conn.is_closed or not conn.connected.is_set():
+            return False
+        channels = [self.pub, self.channel] if self.queue_name else [self.pub]
+        return all(ch is not None and not ch.is_closed for ch in channels)
 
     def outgoing(self, payload: Any) -> tuple[str | None, bytes, dict[str, str]]:
         """``routing_key`` is the payload's other name for the routing key (with an exchange, not a queue)."""
