@@ -524,3 +524,26 @@ async def test_a_classic_queue_taken_for_a_quorum_one_still_ends_in_error(queue,
         assert await s.wait_for(lambda r: len(r) >= 1) == [("/dead", {"error": "dead"})]
         assert node(runtime).fired == 4  # the first redelivery, uncounted, told it apart
         assert f"queue {queue!r} redelivers without counting: taken as a classic queue" in caplog.text
+
+
+async def test_a_process_running_when_the_broker_goes_away_finishes_and_its_message_comes_again(queue, channel,
+                                                                                               flow):
+    relay = Proxy("127.0.0.1", 5672)
+    port = await relay.start()
+    try:
+        async with slow_sink(0.5) as s:
+            await flow(consumer(f"  url: amqp://guest:guest@127.0.0.1:{port}/\n  queue: {queue}\n  reconnect: 100ms"),
+                       environment={"SINK": s.url, "WHO": "a"})
+            await send(channel, queue, [1])
+            await until(lambda: _active(s), what="the process running")
+            await relay.stop()
+            await until(lambda: _count(s, 1), what="the process finished")  # not cancelled by the cut
+            await relay.start()
+            await until(lambda: _count(s, 2), what="the message again")  # its ack was lost: redelivered
+            assert [b["data"] for b in s.bodies] == [1, 1]
+    finally:
+        await relay.stop()
+
+
+async def _active(s: Any) -> bool:
+    return s.active == 1
