@@ -1,32 +1,8 @@
 """The ``amqp`` kind: AMQP 0-9-1 queues, exchanges and routing keys (RabbitMQ), through aio-pika.
 
-Consuming (``queue``): the queue is declared (a quorum queue unless ``queue_type: classic``; ``declare:
-false`` only checks that it exists) and bound to each ``bind`` entry's exchange and routing key. Each message
-leaves on ``out`` in its own process as ``{queue, data, headers, id}``: ``data`` is decoded by the message's
-content type (shown as the ``Content-Type`` header), else sniffed as a WebSocket message is; ``id`` is its
-``message_id``. ``concurrency`` is the consumer's prefetch (``basic.qos``): the broker sends no more while that
-many processes run.
-
-A message is acknowledged only after its process exits without error. A failure is redelivered: a quorum
-queue counts the deliveries itself (``x-delivery-count``) and the message is nacked back to it; a classic
-queue counts nothing, so the message is published again to the queue with ``x-delivery-count`` raised and the
-original acknowledged once the broker confirmed the copy. The delivery numbered ``max_deliveries`` that fails
-goes to ``error`` (or is logged when nothing handles it) and is acknowledged: never lost silently. A quorum
-queue is declared with ``x-delivery-limit`` 1000 unless ``arguments`` set one (above ``max_deliveries``): that
-is RabbitMQ's own limit (20 by default since RabbitMQ 4), after which it drops the message; deliveries lost to
-a crash, a broken connection or an unload count there too (and in ``max_deliveries``), so it is kept far
-above ours.
-
-Publishing (``in``): a payload ``{queue, data, headers}`` or ``{routing_key, data, headers}`` (or anything
-else, as ``data``) is published persistent to ``exchange`` (default: the default exchange, whose routing key
-is a queue's name) with its routing key, else the spec's ``routing_key``. Publisher confirms are on: it is
-answered ``{exchange, routing_key, id}`` once the broker confirmed it, with an error when the broker refused
-it or could route it to no queue.
-
-The connection is robust: lost, it is retried after ``reconnect`` seconds, then less often the longer the
-broker stays away (half the time it has been away, at most 30 s); readiness says "not connected" meanwhile,
-and the queue, its bindings and the consumer are restored. A message whose process was running
-when the connection broke cannot be acknowledged any more: the broker redelivers it (at least once).
+What it does is :class:`AmqpSpec`'s docstring (``portflow explain amqp`` shows it). aio-pika's robust connection
+reconnects and restores the channels, the queue, its bindings and the consumer; its pause between attempts is
+fixed, so ours (``_connection_class``) grows it while the broker stays away.
 """
 
 from __future__ import annotations
@@ -67,7 +43,40 @@ class Binding(msgspec.Struct, kw_only=True):
 
 
 class AmqpSpec(Spec, kw_only=True):
-    """Consumes an AMQP 0-9-1 queue (RabbitMQ) into processes on ``out``; publishes what ``in`` receives."""
+    """Consumes an AMQP 0-9-1 queue (RabbitMQ) into processes on ``out``; publishes what ``in`` receives.
+
+    Consuming (``queue``): the queue is declared (a quorum queue unless ``queue_type: classic``; ``declare:
+    false`` only checks that it exists) and bound to each ``bind`` entry's exchange and routing key. Each message
+    leaves on ``out`` in its own process as ``{queue, data, headers, id}``: ``data`` is decoded by the message's
+    content type (shown as the ``Content-Type`` header), else sniffed as a WebSocket message is; ``id`` is its
+    ``message_id``. ``concurrency`` is the consumer's prefetch (``basic.qos``): the broker sends no more while that
+    many processes run.
+
+    A message is acknowledged only after its process exits without error. A failure is redelivered: a quorum
+    queue counts the deliveries itself (``x-delivery-count``) and the message is nacked back to it; a classic
+    queue counts nothing, so the message is published again to the queue with ``x-delivery-count`` raised and the
+    original acknowledged once the broker confirmed the copy. The delivery numbered ``max_deliveries`` that fails
+    goes to ``error`` (or is logged when nothing handles it) and is acknowledged: never lost silently. A quorum
+    queue is declared with ``x-delivery-limit`` 1000 unless ``arguments`` set one (above ``max_deliveries``): that
+    is RabbitMQ's own limit (20 by default since RabbitMQ 4), after which it drops the message; deliveries lost to
+    a crash, a broken connection or an unload count there too (and in ``max_deliveries``), so it is kept far
+    above ours.
+
+    Runtimes consuming one queue share its messages (competing consumers). An unload or a reload cancels the
+    consumer, lets the processes running finish and acknowledge, and returns unacknowledged what the broker had
+    sent ahead.
+
+    Publishing (``in``): a payload ``{queue, data, headers}`` or ``{routing_key, data, headers}`` (or anything
+    else, as ``data``) is published persistent to ``exchange`` (default: the default exchange, whose routing key
+    is a queue's name) with its routing key, else the spec's ``routing_key``. Publisher confirms are on: it is
+    answered ``{exchange, routing_key, id}`` once the broker confirmed it, with an error when the broker refused
+    it or could route it to no queue.
+
+    The connection is robust: lost, it is retried after ``reconnect`` seconds, then less often the longer the
+    broker stays away (half the time it has been away, at most 30 s); readiness says "not connected" meanwhile,
+    and the queue, its bindings and the consumer are restored. A process running when the connection broke
+    finishes, but its message cannot be acknowledged any more: the broker redelivers it (at least once).
+    """
 
     url: Annotated[str, Meta(description="the broker, amqp[s]://user:password@host:port/vhost (bind secrets from a "
                                          "value)")] = "amqp://guest:guest@127.0.0.1:5672/"
