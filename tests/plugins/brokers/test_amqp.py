@@ -547,3 +547,10 @@ async def test_a_process_running_when_the_broker_goes_away_finishes_and_its_mess
 
 async def _active(s: Any) -> bool:
     return s.active == 1
+
+
+async def test_without_its_client_the_kind_says_which_extra_to_install(flow, monkeypatch):
+    monkeypatch.setitem(sys.modules, "aio_pika", None)  # as when aio-pika is not installed: import fails
+    runtime = await flow("- kind: amqp\n  name: sub\n  queue: q\n")
+    assert check(runtime).not_ready[0]["message"] == \
+        "spec 'sub' (kind amqp): the amqp kind needs its client: pip install 'portflow[amqp]'"
