@@ -155,8 +155,11 @@ async def test_binds_to_an_exchange_and_publishes_with_a_routing_key(queue, chan
     async with sink() as s:
         runtime = await flow(consumer(f"  queue: {queue}\n  bind:\n    - exchange: amq.topic\n"
                                       f"      routing_key: '{key}.#'\n  exchange: amq.topic\n"
-                                      f"  routing_key: {key}.new"),
+                                      f"  routing_key: {key}.new",
+                                      extra="- kind: amqp\n  name: pub\n  exchange: amq.topic\n"),
                              environment={"SINK": s.url, "WHO": "a"})
+        assert str(await call(runtime, "pub", "x")) == ("spec 'pub' (kind amqp): no queue to publish to (set "
+                                                        "routing_key or the payload's queue)")
         await call(runtime, "sub", "plain text")
         await call(runtime, "sub", {"routing_key": f"{key}.other", "data": [1, 2]})
         got = await s.wait_for(lambda r: len(r) >= 2)

@@ -143,6 +143,7 @@ class AmqpNode(Broker):
     processes in flight finish (they acknowledge), then closes."""
 
     WHERE = "queue"
+    PUBLISH = "routing_key"
 
     def __init__(self, url: str, *, queue: str | None = None, declare: bool = True, queue_type: str = "quorum",
                  durable: bool = True, exclusive: bool = False, auto_delete: bool = False,
