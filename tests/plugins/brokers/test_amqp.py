@@ -557,3 +557,41 @@ async def test_without_its_client_the_kind_says_which_extra_to_install(flow, mon
     runtime = await flow("- kind: amqp\n  name: sub\n  queue: q\n")
     assert check(runtime).not_ready[0]["message"] == \
         "spec 'sub' (kind amqp): the amqp kind needs its client: pip install 'portflow[amqp]'"
+
+
+async def test_a_broker_away_at_load_is_tried_again_until_it_comes(queue, channel, flow):
+    relay = Proxy("127.0.0.1", 5672)
+    port = await relay.start()
+    await relay.stop()  # nothing listens on the port: the broker is away when the runtime starts
+    try:
+        async with sink() as s:
+            runtime = await flow(consumer(f"  url: amqp://guest:guest@127.0.0.1:{port}/\n  queue: {queue}\n"
+                                          "  reconnect: 100ms"), environment={"SINK": s.url, "WHO": "a"})
+            assert [e["message"] for e in check(runtime).not_ready] == [
+                f"spec 'sub' (kind amqp): not connected to amqp://guest:***@127.0.0.1:{port}/"]
+            await relay.start()
+            await until(lambda: _ready(runtime), what="connected")
+            await send(channel, queue, [1, 2])  # the node declared the queue once it got there
+            await s.wait_for(lambda r: len(r) >= 2)
+    finally:
+        await relay.stop()
+
+
+async def test_a_broker_that_refuses_once_reached_says_why(queue, flow):
+    relay = Proxy("127.0.0.1", 5672)
+    port = await relay.start()
+    await relay.stop()
+    try:
+        runtime = await flow(f"- kind: amqp\n  name: sub\n  url: amqp://guest:Wrong-9@127.0.0.1:{port}/\n"
+                             f"  queue: {queue}\n  reconnect: 100ms\n")
+        await relay.start()
+        await until(lambda: _refused(runtime), what="the refusal shown")
+        assert "Wrong-9" not in str(check(runtime).as_json())
+    finally:
+        await relay.stop()
+
+
+async def _refused(runtime: Runtime) -> bool:
+    entries = check(runtime).not_ready
+    return bool(entries) and entries[0]["message"].startswith(
+        "spec 'sub' (kind amqp): url: cannot connect to amqp://guest:***@") and "ACCESS_REFUSED" in entries[0]["message"]

@@ -7,6 +7,7 @@ fixed, so ours (``_connection_class``) grows it while the broker stays away.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
@@ -73,9 +74,10 @@ class AmqpSpec(Spec, kw_only=True):
     it or could route it to no queue.
 
     The connection is robust: lost, it is retried after ``reconnect`` seconds, then less often the longer the
-    broker stays away (half the time it has been away, at most 30 s); readiness says "not connected" meanwhile,
-    and the queue, its bindings and the consumer are restored. A process running when the connection broke
-    finishes, but its message cannot be acknowledged any more: the broker redelivers it (at least once).
+    broker stays away (half the time it has been away, at most 30 s), also when it is away as the node loads;
+    readiness says "not connected" meanwhile, and the queue, its bindings and the consumer are restored. A
+    process running when the connection broke finishes, but its message cannot be acknowledged any more: the
+    broker redelivers it (at least once).
     """
 
     url: Annotated[str, Meta(description="the broker, amqp[s]://user:password@host:port/vhost (bind secrets from a "
@@ -132,6 +134,19 @@ def _connection_class() -> type:
     return Connection
 
 
+class _Unreachable(Exception):
+    """The broker could not be reached (refused, timed out): worth trying again."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether a failed connect is the network's (try again), not the broker's answer (credentials, vhost)."""
+    from aiormq.exceptions import AMQPConnectionError, AMQPError
+
+    if type(exc) is AMQPConnectionError:  # aiormq's wrapping of a socket error
+        return True
+    return isinstance(exc, (OSError, TimeoutError)) and not isinstance(exc, AMQPError)
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
@@ -167,6 +182,8 @@ class AmqpNode(Broker):
         self.queue: Any = None
         self._tag: str | None = None
         self._stopping = False
+        self._opening: asyncio.Task[None] | None = None  # trying to connect: the broker was away at load
+        self._broken: str | None = None  # reached at last, but refused (the credentials, the queue's arguments)
         self.acked = 0  # messages acknowledged after their process succeeded
 
     # -- connecting -------------------------------------------------------------------------------
@@ -175,24 +192,53 @@ class AmqpNode(Broker):
         return FlowError(f"{what}: {self.hidden(str(exc) or type(exc).__name__)}")
 
     async def load(self) -> None:
+        """Connect, declare and consume. A broker that cannot be reached is not a failed load: the node starts
+        "not connected" and keeps trying in the background (with the same backoff as a reconnect)."""
+        self._stopping = False
+        self._broken = None
+        try:
+            await self._open()
+        except _Unreachable as exc:
+            log.warning("%s: cannot reach %s (trying again, with backoff): %s", self.label, mask_url(self.url), exc)
+            self._opening = asyncio.get_running_loop().create_task(self._keep_opening(),
+                                                                   name=f"portflow-{self.label}-connect")
+
+    async def _open(self) -> None:
         import aio_pika
 
-        self._stopping = False
         try:
-            self.conn = await aio_pika.connect_robust(self.url, timeout=5, reconnect_interval=self.reconnect,
+            conn: Any = await aio_pika.connect_robust(self.url, timeout=5, reconnect_interval=self.reconnect,
                                                       connection_class=_connection_class())
         except Exception as exc:  # noqa: BLE001 - one line, credentials hidden
+            if _unreachable(exc):
+                raise _Unreachable(self.hidden(str(exc) or type(exc).__name__)) from None
             raise self._failed(f"url: cannot connect to {mask_url(self.url)}", exc) from None
-        self.conn.close_callbacks.add(self._closed)
-        self.conn.reconnect_callbacks.add(self._reconnected)
+        self.conn = conn
+        conn.close_callbacks.add(self._closed)
+        conn.reconnect_callbacks.add(self._reconnected)
         try:
-            self.pub = await self.conn.channel(publisher_confirms=True, on_return_raises=True)
+            self.pub = await conn.channel(publisher_confirms=True, on_return_raises=True)
             self.exchange = await self._exchange(self.pub, self.exchange_name, "exchange")
             if self.queue_name:
                 await self._consume()
         except BaseException:
             await self._close()
             raise
+
+    async def _keep_opening(self) -> None:
+        since = time.monotonic()
+        while not self._stopping:
+            await asyncio.sleep(backoff(self.reconnect, time.monotonic() - since))
+            try:
+                await self._open()
+            except _Unreachable:
+                continue
+            except Exception as exc:  # noqa: BLE001 - reached, but refused: it will not mend by itself
+                self._broken = str(exc)
+                log.error("%s: %s", self.label, exc)
+                return
+            log.info("%s: connected to %s", self.label, mask_url(self.url))
+            return
 
     async def _exchange(self, channel: Any, name: str, field: str) -> Any:
         if not name:
@@ -228,7 +274,7 @@ class AmqpNode(Broker):
         self._tag = await self.queue.consume(self._received)
 
     def _closed(self, conn: Any, exc: BaseException | None = None) -> None:
-        if not self._stopping and conn.down_since is None:
+        if not self._stopping and conn is self.conn and conn.down_since is None:
             conn.down_since = time.monotonic()
             log.warning("%s: disconnected from %s (reconnecting, with backoff from %.1fs to %.0fs)%s", self.label,
                         mask_url(self.url), self.reconnect, max(self.reconnect, BACKOFF_CAP),
@@ -242,6 +288,11 @@ class AmqpNode(Broker):
         """Cancel the consumer (the broker sends no more), let the processes in flight finish and acknowledge,
         then close: what the broker had sent and no process took returns to the queue unacknowledged."""
         self._stopping = True
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.cancel()
+            with contextlib.suppress(BaseException):
+                await opening
         if self.queue is not None and self._tag is not None and self.connected:
             with contextlib.suppress(Exception):  # disconnected: the broker requeues everything unacked
                 await self.queue.cancel(self._tag)
@@ -253,7 +304,7 @@ class AmqpNode(Broker):
         conn, self.conn = self.conn, None
         self.channel = self.pub = self.queue = self.exchange = None
         if conn is not None:
-            self._stopping = True
+            conn.close_callbacks.discard(self._closed)
             try:
                 await conn.close()
             except Exception as exc:  # noqa: BLE001 - closing: log and go on
@@ -320,6 +371,9 @@ class AmqpNode(Broker):
         await msg.ack()
 
     # -- publishing -------------------------------------------------------------------------------
+    def not_ready(self) -> str | None:
+        return self._broken or super().not_ready()
+
     @property
     def connected(self) -> bool:
         """Connected, and the channels reopened after a reconnect (until then a publish would fail)."""
