@@ -311,7 +311,7 @@ class AmqpNode(Broker):
                 log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)))
 
     async def close(self) -> None:
-        if self.conn is not None:
+        if self.conn is not None or self._opening is not None:
             await self.unload()
 
     # -- consuming --------------------------------------------------------------------------------
