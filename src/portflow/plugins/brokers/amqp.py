@@ -366,7 +366,7 @@ class AmqpNode(Broker):
             content_encoding=msg.content_encoding, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             priority=msg.priority, correlation_id=msg.correlation_id, reply_to=msg.reply_to,
             expiration=msg.expiration, message_id=msg.message_id, timestamp=msg.timestamp, type=msg.type,
-            user_id=msg.user_id, app_id=msg.app_id)
+            app_id=msg.app_id)  # not user_id: RabbitMQ refuses one that is not this connection's user
         await self.pub.default_exchange.publish(copy, routing_key=self.queue_name)
         await msg.ack()
 
