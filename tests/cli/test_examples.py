@@ -26,4 +26,4 @@ def test_prints_or_writes_one(cli, tmp_path):
 def test_an_unknown_example_names_the_known_ones(cli):
     result = cli("examples", "nope")
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: no example 'nope' (there are: file, hello_test, mqtt, nats, ping, redis, system, timer)"
+    assert result.stderr.strip() == "error: no example 'nope' (there are: amqp, file, hello_test, mqtt, nats, ping, redis, system, timer)"

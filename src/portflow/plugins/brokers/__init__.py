@@ -1,4 +1,4 @@
-"""The ``brokers`` plugin: message brokers as triggers and targets (``nats``, ``mqtt``, ``redis``).
+"""The ``brokers`` plugin: message brokers as triggers and targets (``nats``, ``mqtt``, ``redis``, ``amqp``).
 
 Each broker's client is an extra (``pip install 'portflow[nats]'``); a kind whose client is missing says
 which extra to install when it compiles. Nothing registers at import time.
@@ -12,8 +12,9 @@ __all__ = ["register"]
 
 
 def register(scheme: Any, languages: Any = None, hooks: Any = None, config: Any = None) -> None:
-    from . import mqtt, nats, redis
+    from . import amqp, mqtt, nats, redis
 
     nats.register(scheme)
     mqtt.register(scheme)
     redis.register(scheme)
+    amqp.register(scheme)

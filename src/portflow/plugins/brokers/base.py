@@ -56,6 +56,7 @@ class Broker(Source):
 
     INPORTS = {IN: "in_port"}
     WHERE = "subject"
+    PUBLISH = "publish"  # the spec's field naming where ``in`` publishes by default (for error messages)
 
     def __init__(self, url: str, *, publish: str | None = None, concurrency: int = 16, max_deliveries: int = 5,
                  **source: Any) -> None:
@@ -113,7 +114,7 @@ class Broker(Source):
             return await self.failed(proc, f"cannot encode the message: {exc}")
         where = where or self.publish_to
         if not where:
-            return await self.failed(proc, f"no {self.WHERE} to publish to (set publish or the payload's {self.WHERE})")
+            return await self.failed(proc, f"no {self.WHERE} to publish to (set {self.PUBLISH} or the payload's {self.WHERE})")
         if not self.connected:
             return await self.failed(proc, "not connected")
         try:
