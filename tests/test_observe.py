@@ -135,3 +135,75 @@ outbounds:
     log.events.clear()
     assert await call(runtime, "calc", 2) == 6
     assert [e[3] for e in log.events if e[0] == "hop"] == ["twice"]
+
+
+class Counting(Subscriber):
+    """Only counts: the observer makes no Hop object for it."""
+
+    def __init__(self) -> None:
+        self.hops: list[tuple] = []
+
+    def hop_timed(self, source, target, proc, packet, answer, seconds):
+        assert seconds >= 0
+        self.hops.append((source.name, target.name, packet.payload, answer.payload))
+
+
+async def test_a_counting_subscriber_gets_plain_values_and_no_hop_object(monkeypatch):
+    import portflow.observe as observe
+
+    table, a, _b = await two_nodes()
+    counting = Counting()
+    table.observer.subscribe(counting)
+    made = []
+    monkeypatch.setattr(observe.Hop, "__init__", lambda self, *args: made.append(args))
+    assert (await a.in_port.handler(Process(), Packet(1))).payload == 4
+    assert counting.hops == [("out", "in", 2, 4)] and made == []
+
+
+async def test_a_subscriber_that_refuses_a_process_sees_nothing_of_it_nor_of_its_children():
+    table, a, _b = await two_nodes()
+
+    class Sampler(Log):
+        def process_started(self, proc, packet=None):
+            if proc.parent is None and packet.payload == 2:
+                return False  # the request that carries 2 is left out
+            return super().process_started(proc, packet)
+
+    sampler, counting = Sampler(), Counting()
+    table.observer.subscribe(sampler)
+    table.observer.subscribe(counting)
+    refused, child, taken = Process(), None, Process()
+    assert (await a.in_port.handler(refused, Packet(1))).payload == 4
+    child = Process(refused)
+    await a.in_port.handler(child, Packet(1))
+    await child.exit()
+    await refused.exit()
+    assert (await a.in_port.handler(taken, Packet(5))).payload == 12
+    await taken.exit()
+    assert sampler.events == [("start", taken), ("hop", taken, "out", "b", "in", 6), ("answer", 12), ("exit", taken)]
+    assert len(counting.hops) == 3  # the other subscriber saw every hop
+
+
+async def test_a_subscriber_that_comes_while_a_process_runs_sees_its_next_hops_and_its_exit():
+    table, a, _b = await two_nodes()
+    counting = Counting()
+    table.observer.subscribe(counting)
+    proc = Process()
+    await a.in_port.handler(proc, Packet(1))
+    late = Log()
+    table.observer.subscribe(late)
+    await a.in_port.handler(proc, Packet(2))
+    await proc.exit()
+    assert late.events == [("start", proc), ("hop", proc, "out", "b", "in", 3), ("answer", 6), ("exit", proc)]
+
+
+async def test_a_subscriber_that_left_is_not_told_of_the_exit():
+    table, a, _b = await two_nodes()
+    log = Log()
+    unsubscribe = table.observer.subscribe(log)
+    table.observer.subscribe(Counting())
+    proc = Process()
+    await a.in_port.handler(proc, Packet(1))
+    unsubscribe()
+    await proc.exit()
+    assert [e[0] for e in log.events] == ["start", "hop", "answer"]
