@@ -33,6 +33,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from random import getrandbits
 from typing import TYPE_CHECKING, Any, cast
 
 from .logs import scrub
@@ -246,6 +247,9 @@ class Tracing(Subscriber):
         ids = getattr(provider, "id_generator", None)
         self._presample: tuple[Any, Any] | None = (
             (provider.sampler, ids) if provider is not None and isinstance(ids, _preset_ids()) else None)
+        #: How a trace starting here is decided from a drawn id alone (None: ask the sampler with the span).
+        self._root_sampled: Callable[[int], bool] | None = (
+            getattr(ids, "root_sampled", None) if self._presample is not None else None)
 
     # -- processes ------------------------------------------------------------------------------------
     def process_started(self, proc: Process, packet: Packet | None = None) -> bool:
@@ -297,10 +301,10 @@ class Tracing(Subscriber):
         request = type(header) is dict and "method" in payload  # type: ignore[operator]
         remote = request and "Traceparent" in header  # type: ignore[operator]
         trace_id = None
-        presample = self._presample
-        if presample is not None and not remote and presample[1].root_sampled is not None:
-            trace_id = presample[1].generate_trace_id()
-            if not presample[1].root_sampled(trace_id):
+        root_sampled = self._root_sampled
+        if root_sampled is not None and not remote:
+            trace_id = getrandbits(128) or 1  # what the SDK's RandomIdGenerator draws (never the invalid 0)
+            if not root_sampled(trace_id):
                 return _DROPPED
         if not request:
             return self._open(proc, "process", self._empty(), {"portflow.namespace": self.namespace},
