@@ -107,8 +107,9 @@ class Metrics(Subscriber):
         self.counters: dict[str, dict[Labels, list[float]]] = {name: {} for name in COUNTERS}
         self.histograms: dict[str, dict[Labels, _Histogram]] = {name: {} for name in HISTOGRAMS}
         self._cells: dict[Any, tuple[list[float], list[float], _Histogram]] = {}  # in-port -> its cells
-        self._listeners: dict[Any, str] = {}  # listener node -> its spec's name
-        self._http: dict[tuple[Any, ...], tuple[list[float], _Histogram]] = {}  # request labels + status -> cells
+        #: (listener node, method, route, status) -> its cells; the method is one of METHODS or OTHER and the
+        #: route a router's pattern, so a client cannot grow it
+        self._http: dict[tuple[Any, ...], tuple[list[float], _Histogram]] = {}
 
     def attach(self) -> Callable[[], None]:
         """Subscribe to the runtime's observer and its applied changes; returns the function that stops."""
@@ -144,7 +145,7 @@ class Metrics(Subscriber):
             if event.at is not None:
                 self._histogram("portflow_store_lag_seconds", (self.namespace,)).observe(max(0.0, now - event.at))
         self._cells.clear()  # nodes were replaced: their in-ports are new
-        self._listeners.clear()
+        self._http.clear()
 
     # -- hops -------------------------------------------------------------------------------------
     def hop_timed(self, source: OutPort, target: InPort, proc: Process, packet: Packet, answer: Packet,
@@ -172,18 +173,18 @@ class Metrics(Subscriber):
 
     # -- requests ---------------------------------------------------------------------------------
     def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
-        label = self._listeners.get(listener)
-        if label is None:
-            sb = self.runtime.table.symbol_of(listener)
-            label = self._listeners[listener] = sb.label if sb is not None else listener.label
-        route = (proc.get(ROUTE_KEY) or "") if proc is not None else ""
-        key = (label, method if method in METHODS else "OTHER", route, status)
+        key = (listener, method if method in METHODS else "OTHER",
+               (proc.get(ROUTE_KEY) or "") if proc is not None else "", status)
         cells = self._http.get(key)
         if cells is None:
-            cells = self._http[key] = (self._counter("portflow_http_requests", (*key[:3], str(status))),
-                                       self._histogram("portflow_http_request_duration_seconds", key[:3]))
+            sb = self.runtime.table.symbol_of(listener)
+            labels = (sb.label if sb is not None else listener.label, key[1], key[2])
+            cells = self._http[key] = (self._counter("portflow_http_requests", (*labels, str(status))),
+                                       self._histogram("portflow_http_request_duration_seconds", labels))
         cells[0][0] += 1
-        cells[1].observe(seconds)
+        duration = cells[1]
+        duration.counts[bisect_left(duration.bounds, seconds)] += 1  # _Histogram.observe, inlined
+        duration.sum += seconds
 
     # -- reading ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
