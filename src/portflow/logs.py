@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from .redact import MIN_LENGTH, forms
 
-__all__ = ["setup", "say", "access", "fields", "hide", "scrub", "iso_time", "JsonFormatter", "TextFormatter", "is_json"]
+__all__ = ["setup", "say", "access", "fields", "spec_fields", "hide", "scrub", "iso_time", "JsonFormatter", "TextFormatter", "is_json"]
 
 #: The structured fields a line about a spec carries (``extra=fields(...)``).
 SPEC_FIELDS = ("namespace", "spec", "kind")
@@ -51,6 +51,11 @@ def fields(namespace: str | None = None, spec: str | None = None, kind: str | No
     out = {k: v for k, v in (("namespace", namespace), ("spec", spec), ("kind", kind)) if v}
     out.update(more)
     return out
+
+
+def spec_fields(spec: Any) -> dict[str, Any]:
+    """``extra=`` for the lines about a node compiled from ``spec``: its namespace, name and kind."""
+    return fields(spec.namespace, spec.label, spec.kind)
 
 
 # -- secrets ----------------------------------------------------------------------------------------

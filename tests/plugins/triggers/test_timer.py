@@ -216,3 +216,30 @@ def test_an_interval_schedule_moves_past_each_tick_at_todays_float_precision():
         now = at.timestamp()
     assert len(set(seen)) == 2000
     assert all(round((b - a).total_seconds(), 6) == 0.1 for a, b in itertools.pairwise(seen))
+
+
+async def test_a_failed_tick_is_logged_with_the_specs_fields(flow, caplog):
+    """With --log-format json these are the line's namespace, spec and kind fields."""
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.INFO, logger="portflow.triggers")
+    await flow("""
+- kind: timer
+  name: beat
+  interval: 50ms
+  ports:
+    out:
+      - name: boom
+        port: in
+- kind: throw
+  name: boom
+""", namespace="fields")
+    for _ in range(200):
+        failed = [r for r in caplog.records if "the flow failed" in r.getMessage()]
+        if failed:
+            break
+        await asyncio.sleep(0.02)
+    assert failed, caplog.text
+    record = failed[0]
+    assert (record.namespace, record.spec, record.kind) == ("fields", "beat", "timer")

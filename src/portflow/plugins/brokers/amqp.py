@@ -20,6 +20,7 @@ import msgspec
 from msgspec import Meta
 
 from ...errors import FlowError
+from ...logs import spec_fields
 from ...scheme import Context, Scheme, spec_error
 from ...spec import PositiveDuration, Spec
 from ...store.base import mask_url
@@ -199,7 +200,7 @@ class AmqpNode(Broker):
         try:
             await self._open()
         except _Unreachable as exc:
-            log.warning("%s: cannot reach %s (trying again, with backoff): %s", self.label, mask_url(self.url), exc)
+            log.warning("%s: cannot reach %s (trying again, with backoff): %s", self.label, mask_url(self.url), exc, extra=self.log_fields)
             self._opening = asyncio.get_running_loop().create_task(self._keep_opening(),
                                                                    name=f"portflow-{self.label}-connect")
 
@@ -235,9 +236,9 @@ class AmqpNode(Broker):
                 continue
             except Exception as exc:  # noqa: BLE001 - reached, but refused: it will not mend by itself
                 self._broken = str(exc)
-                log.error("%s: %s", self.label, exc)
+                log.error("%s: %s", self.label, exc, extra=self.log_fields)
                 return
-            log.info("%s: connected to %s", self.label, mask_url(self.url))
+            log.info("%s: connected to %s", self.label, mask_url(self.url), extra=self.log_fields)
             return
 
     async def _exchange(self, channel: Any, name: str, field: str) -> Any:
@@ -278,11 +279,11 @@ class AmqpNode(Broker):
             conn.down_since = time.monotonic()
             log.warning("%s: disconnected from %s (reconnecting, with backoff from %.1fs to %.0fs)%s", self.label,
                         mask_url(self.url), self.reconnect, max(self.reconnect, BACKOFF_CAP),
-                        f": {self.hidden(str(exc))}" if exc and str(exc) else "")
+                        f": {self.hidden(str(exc))}" if exc and str(exc) else "", extra=self.log_fields)
 
     def _reconnected(self, conn: Any) -> None:
         conn.down_since = None
-        log.info("%s: reconnected to %s", self.label, mask_url(self.url))
+        log.info("%s: reconnected to %s", self.label, mask_url(self.url), extra=self.log_fields)
 
     async def unload(self) -> None:
         """Cancel the consumer (the broker sends no more), let the processes in flight finish and acknowledge,
@@ -308,7 +309,7 @@ class AmqpNode(Broker):
             try:
                 await conn.close()
             except Exception as exc:  # noqa: BLE001 - closing: log and go on
-                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)))
+                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)), extra=self.log_fields)
 
     async def close(self) -> None:
         if self.conn is not None or self._opening is not None:
@@ -347,7 +348,7 @@ class AmqpNode(Broker):
             else:
                 if self.queue_type == "quorum" and msg.redelivered and COUNT not in (msg.headers or {}):
                     log.warning("%s: queue %r redelivers without counting: taken as a classic queue (set "
-                                "queue_type: classic)", self.label, self.queue_name)
+                                "queue_type: classic)", self.label, self.queue_name, extra=self.log_fields)
                     self.queue_type = "classic"
                 if self.queue_type == "quorum":
                     await msg.nack(requeue=True)  # the queue counts this delivery
@@ -355,7 +356,7 @@ class AmqpNode(Broker):
                     await self._again(msg, delivery)
         except Exception as exc:  # noqa: BLE001 - not acknowledged: the broker redelivers it
             log.warning("%s: cannot acknowledge a message (it will be redelivered): %s", self.label,
-                        self.hidden(str(exc) or type(exc).__name__))
+                        self.hidden(str(exc) or type(exc).__name__), extra=self.log_fields)
 
     async def _again(self, msg: Any, delivery: int) -> None:
         """A classic queue's redelivery: the message again at the queue's tail, counted, then the original acked."""
@@ -435,7 +436,7 @@ def compile_amqp(spec: AmqpSpec, context: Context) -> AmqpNode:
                     durable=spec.durable, exclusive=spec.exclusive, auto_delete=spec.auto_delete,
                     arguments=spec.arguments, bind=spec.bind, exchange=spec.exchange, publish=publish,
                     concurrency=spec.concurrency, max_deliveries=spec.max_deliveries,
-                    reconnect=float(spec.reconnect), label=spec.subject,
+                    reconnect=float(spec.reconnect), label=spec.subject, log_fields=spec_fields(spec),
                     lifetime=context.lifetime, grace=context.settings.grace)
 
 

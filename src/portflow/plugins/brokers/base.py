@@ -133,7 +133,7 @@ class Broker(Source):
             answer = await self.error_port.send(proc, Packet(err), Packet(err))
             if answer.payload is err or isinstance(answer.payload, BaseException):
                 self.dropped += 1
-                log.error("%s; dropped", err)
+                log.error("%s; dropped", err, extra=self.log_fields)
             else:
                 await proc.commit()
         finally:

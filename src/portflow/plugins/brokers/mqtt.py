@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from ...errors import FlowError
+from ...logs import spec_fields
 from ...scheme import Context, Scheme, spec_error
 from ...spec import PositiveDuration, Spec
 from ...store.base import mask_url
@@ -206,9 +207,9 @@ class MqttNode(Broker):
     def _outcome(self, problem: str | None) -> None:
         first = self._first is not None and not self._first.done()
         if problem is None:
-            log.info("%s: connected to %s", self.label, mask_url(self.url))
+            log.info("%s: connected to %s", self.label, mask_url(self.url), extra=self.log_fields)
         elif not first and problem.startswith("refused"):  # a reconnection: paho goes on trying
-            log.warning("%s: %s %s; retrying", self.label, mask_url(self.url), self.hidden(problem))
+            log.warning("%s: %s %s; retrying", self.label, mask_url(self.url), self.hidden(problem), extra=self.log_fields)
         self._settle(self._first, problem)
 
     @staticmethod
@@ -253,7 +254,7 @@ class MqttNode(Broker):
                     self._unacked.add(key)
                 self.client.ack(msg.mid, msg.qos)
         except Exception as exc:  # noqa: BLE001 - not acknowledged: a persistent session gets it again
-            log.warning("%s: cannot acknowledge a message: %s", self.label, self.hidden(str(exc)))
+            log.warning("%s: cannot acknowledge a message: %s", self.label, self.hidden(str(exc)), extra=self.log_fields)
         finally:
             self.finished += 1
             self._busy.discard(key)
@@ -304,7 +305,7 @@ class MqttNode(Broker):
             await self._stop_client()
             raise FlowError(f"{self.label}: {mask_url(self.url)} {self.hidden(problem)}")
         if problem is not None:  # paho goes on trying; readiness says "not connected" meanwhile
-            log.warning("%s: cannot connect to %s yet (%s); retrying", self.label, mask_url(self.url), problem)
+            log.warning("%s: cannot connect to %s yet (%s); retrying", self.label, mask_url(self.url), problem, extra=self.log_fields)
 
     async def unload(self) -> None:
         """Take no more messages, let the processes in flight finish (they acknowledge), then disconnect.
@@ -414,7 +415,7 @@ def compile_mqtt(spec: MqttSpec, context: Context) -> MqttNode:
         raise spec_error(spec, "publish", f"{spec.publish!r}: a topic to publish to has no wildcards")
     return MqttNode(spec.url, topic=spec.consume, group=spec.group, qos=spec.qos, client_id=spec.client_id,
                     session_expiry=float(spec.session_expiry), publish=spec.publish, concurrency=spec.concurrency,
-                    max_deliveries=spec.max_deliveries, label=spec.subject,
+                    max_deliveries=spec.max_deliveries, label=spec.subject, log_fields=spec_fields(spec),
                     lifetime=context.lifetime, grace=context.settings.grace)
 
 

@@ -41,6 +41,7 @@ from msgspec import Meta
 
 from ...errors import FlowError
 from ...lifetime import TaskStatus
+from ...logs import spec_fields
 from ...scheme import Context, Scheme, spec_error
 from ...spec import PositiveDuration, Spec
 from ...store.base import mask_url
@@ -113,10 +114,10 @@ class NatsNode(Broker):
 
         async def disconnected() -> None:
             if not self._closing:
-                log.warning("%s: disconnected from %s (reconnecting)", self.label, mask_url(self.url))
+                log.warning("%s: disconnected from %s (reconnecting)", self.label, mask_url(self.url), extra=self.log_fields)
 
         async def reconnected() -> None:
-            log.info("%s: reconnected to %s", self.label, mask_url(self.url))
+            log.info("%s: reconnected to %s", self.label, mask_url(self.url), extra=self.log_fields)
 
         async def error(exc: Exception) -> None:
             # The loss of the connection and each failed attempt to reconnect report here too: the loss is
@@ -125,9 +126,9 @@ class NatsNode(Broker):
             lost = isinstance(exc, (OSError, asyncio.TimeoutError, nats.errors.StaleConnectionError,
                                     nats.errors.ConnectionClosedError))
             if lost or self._closing or self.nc is None or not self.nc.is_connected:
-                log.debug("%s: %s", self.label, text)
+                log.debug("%s: %s", self.label, text, extra=self.log_fields)
             else:
-                log.warning("%s: %s", self.label, text)
+                log.warning("%s: %s", self.label, text, extra=self.log_fields)
 
         try:
             self.nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=RECONNECT_WAIT,
@@ -167,7 +168,7 @@ class NatsNode(Broker):
             try:
                 await nc.close()
             except Exception as exc:  # noqa: BLE001 - closing: log and go on
-                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)))
+                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)), extra=self.log_fields)
 
     async def close(self) -> None:
         if self.nc is not None:
@@ -244,7 +245,8 @@ class NatsNode(Broker):
             except Exception as exc:  # noqa: BLE001 - retried; while disconnected the disconnect was logged
                 loud = self.connected and not failing
                 log.log(logging.WARNING if loud else logging.DEBUG, "%s: fetch failed (retrying every %.0fs): %s",
-                        self.label, RECONNECT_WAIT, self.hidden(str(exc) or type(exc).__name__))
+                        self.label, RECONNECT_WAIT, self.hidden(str(exc) or type(exc).__name__),
+                        extra=self.log_fields)
                 msgs, failing = [], True
                 await asyncio.sleep(RECONNECT_WAIT)
             for msg in msgs:
@@ -267,12 +269,12 @@ class NatsNode(Broker):
             if self._gone is None:
                 self._gone = (f"the consumer {self.group!r} of stream {self.stream!r} is gone from the server "
                               "(reload the spec to create it again)")
-                log.warning("%s: %s", self.label, self._gone)
+                log.warning("%s: %s", self.label, self._gone, extra=self.log_fields)
             return
         except Exception:  # noqa: BLE001 - not connected or slow: asked again later
             return
         if self._gone is not None:
-            log.info("%s: the consumer %r is back", self.label, self.group)
+            log.info("%s: the consumer %r is back", self.label, self.group, extra=self.log_fields)
         self._gone = None
 
     def not_ready(self) -> str | None:
@@ -291,7 +293,7 @@ class NatsNode(Broker):
                 await self.dead_letter(payload, error, delivery)
                 await msg.term()
         except Exception as exc:  # noqa: BLE001 - the ack failed: the broker redelivers it
-            log.warning("%s: cannot acknowledge a message (it will be redelivered): %s", self.label, exc)
+            log.warning("%s: cannot acknowledge a message (it will be redelivered): %s", self.label, exc, extra=self.log_fields)
 
     # -- publishing -------------------------------------------------------------------------------
     @property
@@ -318,7 +320,7 @@ def compile_nats(spec: NatsSpec, context: Context) -> NatsNode:
         raise spec_error(spec, "group", "a JetStream consumer needs a durable name (group)")
     return NatsNode(spec.url, subject=spec.consume, group=spec.group, stream=spec.stream, publish=spec.publish,
                     concurrency=spec.concurrency, max_deliveries=spec.max_deliveries, ack_wait=float(spec.ack_wait),
-                    label=spec.subject,
+                    label=spec.subject, log_fields=spec_fields(spec),
                     lifetime=context.lifetime, grace=context.settings.grace)
 
 

@@ -40,6 +40,7 @@ from msgspec import Meta
 
 from ...errors import FlowError
 from ...lifetime import TaskStatus
+from ...logs import spec_fields
 from ...scheme import Context, Scheme, spec_error
 from ...spec import PositiveDuration, Spec
 from ...store.base import mask_url
@@ -170,12 +171,12 @@ class RedisNode(Broker):
     def _lost(self, exc: BaseException, doing: str) -> None:
         if self._up:
             log.warning("%s: %s: lost %s (retrying): %s", self.label, doing, mask_url(self.url),
-                        self.hidden(str(exc) or type(exc).__name__))
+                        self.hidden(str(exc) or type(exc).__name__), extra=self.log_fields)
         self._up = False
 
     def _found(self) -> None:
         if not self._up:
-            log.info("%s: connected to %s", self.label, mask_url(self.url))
+            log.info("%s: connected to %s", self.label, mask_url(self.url), extra=self.log_fields)
         self._up = True
 
     async def load(self) -> None:
@@ -203,7 +204,7 @@ class RedisNode(Broker):
                 # the table's line names the spec: "spec 'x' (kind redis): load failed: url: cannot use ..."
                 raise FlowError(f"url: cannot use {mask_url(self.url)}: {text}") from None
             # Not there yet: the loop below retries (and makes the group once it is).
-            log.warning("%s: url: cannot reach %s (retrying): %s", self.label, mask_url(self.url), text)
+            log.warning("%s: url: cannot reach %s (retrying): %s", self.label, mask_url(self.url), text, extra=self.log_fields)
         if self.stream:
             await self.run(self._consume_stream)
         elif self.channel or self.pattern:
@@ -251,7 +252,7 @@ class RedisNode(Broker):
             try:
                 await client.aclose()
             except Exception as exc:  # noqa: BLE001 - closing: log and go on
-                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)))
+                log.warning("%s: closing the connection: %s", self.label, self.hidden(str(exc)), extra=self.log_fields)
 
     async def close(self) -> None:
         if self.client is not None:
@@ -331,7 +332,7 @@ class RedisNode(Broker):
                     with contextlib.suppress(Exception):
                         await self._make_group()
                 else:
-                    log.warning("%s: reading %s failed (retrying): %s", self.label, self.stream, exc)
+                    log.warning("%s: reading %s failed (retrying): %s", self.label, self.stream, exc, extra=self.log_fields)
                 await pause.wait()
                 continue
             if not entries:
@@ -359,10 +360,10 @@ class RedisNode(Broker):
             removed = await self.client.eval(_TIDY, 1, self.stream, self.group, self.consumer,
                                              int(self._tidy_after * 1000))
         except Exception as exc:  # noqa: BLE001 - tidying is best effort
-            log.info("%s: cannot remove idle consumers: %s", self.label, self.hidden(str(exc)))
+            log.info("%s: cannot remove idle consumers: %s", self.label, self.hidden(str(exc)), extra=self.log_fields)
             return
         if removed:
-            log.info("%s: removed %d idle consumer(s) of group %s", self.label, removed, self.group)
+            log.info("%s: removed %d idle consumer(s) of group %s", self.label, removed, self.group, extra=self.log_fields)
 
     async def _with_acks(self, acks: list[bytes], command: str, *args: Any, **kwargs: Any) -> Any:
         """``command``'s reply, sent in one pipeline after the XACK of ``acks`` (one round trip for both)."""
@@ -390,7 +391,7 @@ class RedisNode(Broker):
             rows = await self.client.xpending_range(self.stream, self.group, min(ids), max(ids),
                                                     len(ids) + len(self._held), consumername=self.consumer)
         except Exception as exc:  # noqa: BLE001 - counted as first deliveries; the next failure counts again
-            log.warning("%s: cannot read delivery counts: %s", self.label, self.hidden(str(exc)))
+            log.warning("%s: cannot read delivery counts: %s", self.label, self.hidden(str(exc)), extra=self.log_fields)
             return {}
         return {row["message_id"]: int(row["times_delivered"]) for row in rows}
 
@@ -421,13 +422,13 @@ class RedisNode(Broker):
                     break
                 claimed = await self.client.xclaim(self.stream, self.group, self.consumer, 0, [ident])
                 if not claimed or claimed[0][1] is None:
-                    log.warning("%s: entry %s is gone from %s; not retried", self.label, _text(ident), self.stream)
+                    log.warning("%s: entry %s is gone from %s; not retried", self.label, _text(ident), self.stream, extra=self.log_fields)
                     return
                 fields, delivery = claimed[0][1], delivery + 1
             done = True
         except Exception as exc:  # noqa: BLE001 - not acknowledged: claimed again after claim_idle
             log.warning("%s: entry %s left pending (it will be claimed again): %s", self.label, _text(ident),
-                        self.hidden(str(exc) or type(exc).__name__))
+                        self.hidden(str(exc) or type(exc).__name__), extra=self.log_fields)
         finally:
             if done:
                 self._ack(ident)
@@ -468,7 +469,7 @@ class RedisNode(Broker):
                 continue
             except Exception as exc:  # noqa: BLE001 - left pending: claimed again after claim_idle
                 log.warning("%s: cannot acknowledge %d entries (they will be claimed again): %s", self.label,
-                            len(ids), self.hidden(str(exc)))
+                            len(ids), self.hidden(str(exc)), extra=self.log_fields)
             self._release(ids)
 
     # -- pub/sub ----------------------------------------------------------------------------------
@@ -545,7 +546,7 @@ def compile_redis(spec: RedisSpec, context: Context) -> RedisNode:
     return RedisNode(spec.url, mode=spec.mode, stream=spec.stream, group=spec.group, consumer=spec.consumer,
                      start=spec.start, channel=spec.channel, pattern=spec.pattern, publish=spec.publish,
                      concurrency=spec.concurrency, max_deliveries=spec.max_deliveries,
-                     claim_idle=float(spec.claim_idle), maxlen=spec.maxlen, label=spec.subject,
+                     claim_idle=float(spec.claim_idle), maxlen=spec.maxlen, label=spec.subject, log_fields=spec_fields(spec),
                      lifetime=context.lifetime, grace=context.settings.grace)
 
 

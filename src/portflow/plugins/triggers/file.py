@@ -23,6 +23,7 @@ from msgspec import Meta
 
 from ...errors import FlowError, UserError
 from ...lifetime import TaskStatus
+from ...logs import spec_fields
 from ...scheme import Context, Scheme
 from ...spec import PositiveDuration, Spec, load_yaml
 from ..net import mime
@@ -153,7 +154,7 @@ def _glob_match(path: str, pattern: str) -> bool:
 
 def compile_file(spec: FileSpec, context: Context) -> FileWatcher:
     return FileWatcher(spec.path, read=spec.read, max_size=spec.max_size, debounce=float(spec.debounce),
-                       label=spec.subject, lifetime=context.lifetime, grace=context.settings.grace)
+                       label=spec.subject, log_fields=spec_fields(spec), lifetime=context.lifetime, grace=context.settings.grace)
 
 
 EXAMPLE = """\

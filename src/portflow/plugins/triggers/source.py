@@ -32,8 +32,11 @@ class Source(Node):
 
     OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
 
-    def __init__(self, label: str, lifetime: Lifetime | None = None, grace: float = 10.0) -> None:
+    def __init__(self, label: str, lifetime: Lifetime | None = None, grace: float = 10.0,
+                 log_fields: dict[str, Any] | None = None) -> None:
         self.label = label
+        #: ``extra=`` of every line about this node: its spec's namespace, name and kind (``logs.fields``).
+        self.log_fields = log_fields or {}
         self.lifetime = lifetime if lifetime is not None else Lifetime()
         self.grace = grace
         self.out_port = OutPort(OUT, self)
@@ -59,7 +62,8 @@ class Source(Node):
             return
         _, late = await asyncio.wait(pending, timeout=self.grace)
         if late:
-            log.warning("%s: %d process(es) still running after %.1fs; cancelling", self.label, len(late), self.grace)
+            log.warning("%s: %d process(es) still running after %.1fs; cancelling", self.label, len(late), self.grace,
+                        extra=self.log_fields)
             for task in late:
                 task.cancel()
             await asyncio.wait(late, timeout=1.0)
@@ -85,18 +89,18 @@ class Source(Node):
             if isinstance(answer.payload, BaseException):
                 error = answer.payload
                 if not to_error:
-                    log.info("%s: the flow failed: %s", self.label, error)
+                    log.info("%s: the flow failed: %s", self.label, error, extra=self.log_fields)
                     return error
                 handled = await self.error_port.send(proc, answer, answer)
                 log.log(logging.INFO if handled is not answer else logging.ERROR,
                         "%s: the flow failed%s: %s", self.label,
-                        "; sent to error" if handled is not answer else "", error)
+                        "; sent to error" if handled is not answer else "", error, extra=self.log_fields)
             else:
                 await proc.commit()
                 error = None
             await proc.join()
         except Exception as exc:  # noqa: BLE001 - a failing commit or node: the event failed, logged
-            log.error("%s: the flow failed: %s", self.label, exc)
+            log.error("%s: the flow failed: %s", self.label, exc, extra=self.log_fields)
             error = exc
         finally:
             await proc.exit(error)

@@ -30,6 +30,7 @@ from msgspec import Meta
 
 from ...errors import StoreError
 from ...lifetime import TaskStatus
+from ...logs import spec_fields
 from ...scheme import Context, Scheme, spec_error
 from ...spec import NonNegativeDuration, PositiveDuration, Spec
 from .source import Source
@@ -110,7 +111,7 @@ class Timer(Source):
             try:
                 await self.store.release_lease(self.key, self.holder)
             except StoreError as exc:
-                log.warning("%s: cannot give the lease up (it expires by itself): %s", self.label, exc)
+                log.warning("%s: cannot give the lease up (it expires by itself): %s", self.label, exc, extra=self.log_fields)
 
     async def _elect(self) -> None:
         """Take or renew the lease, then again every ``lease / 3``."""
@@ -122,10 +123,10 @@ class Timer(Source):
                 failing = False
             except StoreError as exc:
                 if not failing:
-                    log.warning("%s: cannot reach the store for the lease (will retry): %s", self.label, exc)
+                    log.warning("%s: cannot reach the store for the lease (will retry): %s", self.label, exc, extra=self.log_fields)
                 failing, held = True, False
             if held and not self.held_until > asked:
-                log.info("%s: this runtime fires the ticks now (cluster once)", self.label)
+                log.info("%s: this runtime fires the ticks now (cluster once)", self.label, extra=self.log_fields)
             self.held_until = asked + self.lease if held else 0.0
             await asyncio.sleep(self.lease / 3)
 
@@ -168,7 +169,7 @@ def compile_timer(spec: TimerSpec, context: Context) -> Timer:
     schedule = Schedule(zone, float(spec.interval) if spec.interval is not None else None, spec.cron)
     return Timer(schedule, jitter=float(spec.jitter), cluster=spec.cluster, lease=float(spec.lease),
                  store=context.store, key=f"timer/{spec.namespace}/{spec.name}",
-                 label=spec.subject, lifetime=context.lifetime, grace=context.settings.grace)
+                 label=spec.subject, log_fields=spec_fields(spec), lifetime=context.lifetime, grace=context.settings.grace)
 
 
 EXAMPLE = """\
