@@ -6,11 +6,18 @@ The page (``static/``: our own small HTML, CSS and JavaScript, no front-end pack
   the same ``layout.py``, as boxes and routes; a spec the runtime reports not ready carries its reason.
 - ``GET /ui/api/events``: server-sent events, one a second: per node packets/s, errors/s and p50/p99
   duration, worked out from two snapshots of the same ``Metrics`` numbers ``/metrics`` serves (the
-  quantiles from the histogram buckets' growth, as Prometheus' ``histogram_quantile`` does).
+  quantiles from the histogram buckets' growth, as Prometheus' ``histogram_quantile`` does); with one
+  runtime also the errors since the last event and the packets each link carried (``recent.py``, which
+  watches only while a stream is open).
+- ``GET /ui/api/specs/NAME``: the spec's YAML (as ``get -o yaml``), revision, state and reason, compile
+  warnings, recent errors and last frames; ``GET .../history``: its revisions; ``GET /ui/api/errors``.
+- Writes (``edit.py``, the CLI's code paths): ``PUT /ui/api/specs/NAME`` ``{"yaml", "revision"}`` saves an
+  edit as ``apply`` does; ``POST .../rollback`` ``{"to"}`` is ``rollback``; ``GET /ui/api/tests`` lists the
+  namespace's ``test`` specs and ``POST /ui/api/tests/run`` ``{"pattern"}`` runs them.
 
 Protection: with ``admin.token`` set every API call needs ``Authorization: Bearer TOKEN`` (compared in
-constant time); without it the view answers only clients on loopback and is read-only. The static files
-hold nothing of the namespace.
+constant time); without it the view answers only clients on loopback and is read-only (a write is 403).
+Running tests counts as a write. The static files hold nothing of the namespace.
 """
 
 from __future__ import annotations
@@ -20,11 +27,14 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import re
 import time
+import urllib.parse
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+from ..errors import PortflowError
 from ..plugins.net.writer import respond
 
 __all__ = ["UI", "quantile", "rates"]
@@ -32,6 +42,8 @@ __all__ = ["UI", "quantile", "rates"]
 STATIC = {"": ("index.html", b"text/html; charset=utf-8"), "app.js": ("app.js", b"text/javascript"),
           "app.css": ("app.css", b"text/css")}
 TICK = 1.0
+BODY_LIMIT = 1 << 20
+TEST_TIMEOUT = 60.0
 
 
 def quantile(q: float, bounds: tuple[float, ...], counts: list[float]) -> float | None:
@@ -89,12 +101,19 @@ class UI:
     (one runtime's, or the workers' merged); both work for one runtime and for ``--workers``."""
 
     def __init__(self, settings: Any, namespace: str, token: str, ready: Callable[[], dict[str, Any]],
-                 snapshot: Callable[[], dict[str, Any]]) -> None:
+                 snapshot: Callable[[], dict[str, Any]], runtime: Any = None,
+                 environment: dict[str, str] | None = None) -> None:
+        from .recent import Recent
+
         self.settings = settings
         self.namespace = namespace
         self._token = token.encode()
         self.ready = ready
         self.snapshot = snapshot
+        #: The runtime (one runtime; None under ``--workers``): its frames and errors, its test runner.
+        self.runtime = runtime
+        self.recent = Recent(runtime) if runtime is not None else None
+        self.environment = environment or {}
         self.closing = asyncio.Event()
 
     def close(self) -> None:
@@ -138,18 +157,112 @@ class UI:
             extra = [(b"www-authenticate", b"Bearer")] if denied[0] == 401 else []
             await self._json(send, denied[0], {"error": denied[1]}, extra)
             return
-        if method != "GET":
-            if not self._token:
-                await self._json(send, 403, {"error": "read-only: set admin.token to change specs from the view"})
-            else:
-                await self._json(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET")])
+        writes = method in ("PUT", "POST") and (rest.startswith("api/specs/") or rest == "api/tests/run")
+        if method != "GET" and not self._token:
+            await self._json(send, 403, {"error": "read-only: set admin.token to change specs from the view"})
             return
+        if method != "GET" and not writes:
+            await self._json(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET")])
+            return
+        try:
+            await self._route(rest, method, scope, receive, send)
+        except ValueError as exc:
+            await self._json(send, 400, {"error": str(exc)})
+        except PortflowError as exc:  # the store is not there, say
+            await self._json(send, 503, {"error": " ".join(str(exc).split())})
+
+    async def _route(self, rest: str, method: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from . import edit
+
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        spec = re.fullmatch(r"api/specs/([^/]+)(/history|/rollback)?", rest)
         if rest == "api/graph":
             await self._json(send, 200, await self.graph())
         elif rest == "api/events":
             await self.events(receive, send)
+        elif rest == "api/errors":
+            since = float(query.get("since", ["0"])[-1])
+            await self._json(send, 200, {"errors": self.recent.errors(since=since) if self.recent else None})
+        elif rest == "api/tests" and method == "GET":
+            from ..cli.graph import stored_docs
+
+            await self._json(send, 200, {"tests": edit.test_names(await stored_docs(self.settings, self.namespace),
+                                                                  self.namespace)})
+        elif rest == "api/tests/run" and method == "POST":
+            body = await _body(receive)
+            await self._json(send, 200, {"results": await self.run_tests(str(body.get("pattern") or ""))})
+        elif spec is None:
+            await self._json(send, 404, {"error": f"no such API: /ui/{rest}"})
         else:
-            await self._json(send, 404, {"error": f"no such API: {path}"})
+            name, what = urllib.parse.unquote(spec.group(1)), spec.group(2)
+            if what == "/history" and method == "GET":
+                revs = await edit.spec_history(self.settings, self.namespace, name)
+                await self._json(send, 200 if revs else 404, {"history": revs} if revs else
+                                 {"error": f"no spec named {name!r} in namespace {self.namespace!r} has a history"})
+            elif what == "/rollback" and method == "POST":
+                body = await _body(receive)
+                to = body.get("to")
+                if to is not None and (not isinstance(to, int) or isinstance(to, bool)):
+                    raise ValueError("to: expected a revision number")
+                done = await edit.rollback(self.settings, self.namespace, name, to)
+                await self._json(send, 200 if done["ok"] else 422, done)
+            elif what is None and method == "PUT":
+                body = await _body(receive)
+                revision = body.get("revision")
+                done = await edit.save(self.settings, self.namespace, name, str(body.get("yaml") or ""),
+                                       revision if isinstance(revision, int) else None)
+                await self._json(send, 200 if done["ok"] else 422, done)
+            elif what is None and method == "GET":
+                detail = await self.spec(name)
+                await self._json(send, 200 if detail else 404, detail or
+                                 {"error": f"no spec named {name!r} in namespace {self.namespace!r}"})
+            else:
+                await self._json(send, 405, {"error": "method not allowed"})
+
+    async def spec(self, name: str) -> dict[str, Any] | None:
+        """A spec, opened: its YAML and revision, state and reason, compile warnings, errors and frames."""
+        from .edit import spec_detail
+
+        detail = await spec_detail(self.settings, self.namespace, name)
+        if detail is None:
+            return None
+        label = detail["name"]
+        reasons = [e["reason"] for e in self.ready().get("not_ready", []) if e.get("spec") == label]
+        detail["state"] = "inactive" if reasons else "active"
+        detail["reason"] = "; ".join(dict.fromkeys(str(r) for r in reasons))
+        detail["errors"] = self.recent.errors(label) if self.recent else None
+        detail["frames"] = self.recent.frames(label) if self.recent else None
+        detail["watching"] = bool(self.recent and self.recent.watchers)
+        return detail
+
+    async def run_tests(self, pattern: str) -> list[dict[str, Any]]:
+        """Run the namespace's tests matching ``pattern`` as ``portflow test`` does: with one runtime, by its
+        runner (the tests run in the running flow); under ``--workers``, in a runtime of their own loaded
+        from the store. Each result: name, passed, message, seconds."""
+        from ..cli.test import LoadFailed, inactive_tests
+        from ..errors import FlowError
+        from ..plugins.testing.runner import Result, find_runner
+        from .recent import masked
+
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern: {exc}") from None
+        if self.runtime is not None:
+            runner = find_runner(self.runtime.context)
+            results = [Result(n, FlowError(why), 0.0) for n, why in inactive_tests(self.runtime, runner, regex)]
+            if runner is not None:
+                results += await runner.run(regex, timeout=TEST_TIMEOUT)
+        else:
+            from ..cli.test import run_tests
+
+            try:
+                results = await run_tests(self.settings, self.namespace, self.environment, regex, None, None,
+                                          TEST_TIMEOUT)
+            except LoadFailed as exc:
+                results = [Result(f"{self.namespace}/(load)", FlowError("; ".join(exc.problems)), 0.0)]
+        return [{"name": r.name, "passed": r.passed, "message": masked(r.message, 2000),
+                 "seconds": r.duration} for r in sorted(results, key=lambda r: r.name)]
 
     async def _json(self, send: Any, status: int, data: Any, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
         body = json.dumps(data, ensure_ascii=False).encode()
@@ -173,6 +286,7 @@ class UI:
         except UserError as exc:
             return {"error": str(exc), "nodes": [], "edges": []}
         top = {id(n) for n in pic.nodes}
+        labels = {n.key: n.label for n in pic.walk()}
         nodes = []
         for node in pic.walk():
             box = placed.boxes.get(node.key)
@@ -183,7 +297,8 @@ class UI:
                           "group": node.children is not None and bool(node.children.nodes),
                           "x": box.x, "y": box.y, "w": box.w, "h": box.h})
         edges = [{"src": e.src, "dst": e.dst, "label": e.label, "error": e.error, "broken": e.broken,
-                  "points": points} for e, points in zip(pic.all_edges(), placed.routes, strict=True)]
+                  "link": f"{labels.get(e.src)}.{e.out}->{labels.get(e.dst)}.{e.inp}", "points": points}
+                 for e, points in zip(pic.all_edges(), placed.routes, strict=True)]
         return {"title": pic.title, "namespace": self.namespace, "width": placed.width, "height": placed.height,
                 "nodes": nodes, "edges": edges, "writable": bool(self._token)}
 
@@ -195,12 +310,18 @@ class UI:
         gone = asyncio.ensure_future(self._disconnected(receive))
         stop = asyncio.ensure_future(self.closing.wait())
         before, at = self.snapshot(), time.monotonic()
+        unwatch = self.recent.watch() if self.recent is not None else None
+        seen = 0.0
         try:
             while True:
                 now = time.monotonic()
                 snap = self.snapshot()
-                data = {"time": time.time(), "nodes": rates(before, snap, now - at) if now > at else
-                        rates({}, snap, 1.0)}
+                data: dict[str, Any] = {"time": time.time(), "nodes": rates(before, snap, now - at) if now > at
+                                        else rates({}, snap, 1.0)}
+                if self.recent is not None:
+                    errors = self.recent.errors(since=seen)
+                    seen = errors[0]["time"] if errors else seen
+                    data["errors"], data["links"] = errors, dict(self.recent.links)
                 if now > at:
                     before, at = snap, now
                 await send({"type": "http.response.body", "body": f"data: {json.dumps(data)}\n\n".encode(),
@@ -213,6 +334,8 @@ class UI:
         except OSError:
             pass
         finally:
+            if unwatch is not None:
+                unwatch()
             gone.cancel()
             stop.cancel()
 
@@ -220,3 +343,26 @@ class UI:
     async def _disconnected(receive: Any) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
+
+
+async def _body(receive: Any) -> dict[str, Any]:
+    """The request's JSON object (at most ``BODY_LIMIT`` bytes); a bad one is a ``ValueError``."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise ValueError(f"the request body is over {BODY_LIMIT} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    try:
+        data = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        raise ValueError("the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("the request body must be a JSON object")
+    return data

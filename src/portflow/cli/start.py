@@ -159,7 +159,7 @@ class Operating:
             from ..admin.ui import UI
 
             self.ui = UI(self.settings, self.runtime.namespace, self.settings["admin.token"], self.ready,
-                         self.metrics.snapshot)
+                         self.metrics.snapshot, runtime=self.runtime)
             app = AdminApp(self.ready, self.exposition, self.ui)
             self.server = await start_admin(self.listen, app, self.server_name)
         return self
@@ -311,7 +311,7 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
             def snapshot() -> dict[str, Any]:
                 return merge(run_dir.snapshots(supervisor.pids().values()))
 
-            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot)
+            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot, environment=env)
             server = await start_admin(listen, AdminApp(ready, metrics_text, ui), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:

@@ -14,7 +14,7 @@ function el(name, attrs, text) {
   return e;
 }
 const view = document.getElementById("view"), svg = document.getElementById("graph");
-let box = { x: 0, y: 0, w: 800, h: 600 }, byLabel = {};
+let box = { x: 0, y: 0, w: 800, h: 600 }, byLabel = {}, byLink = {}, writable = false, opened = null;
 function setBox() { svg.setAttribute("viewBox", `${box.x} ${box.y} ${box.w} ${box.h}`); }
 async function authorized(path, opts) {
   let resp = await api(path, opts);
@@ -28,7 +28,7 @@ function draw(g) {
   document.getElementById("title").textContent = g.title || "";
   view.replaceChildren();
   const defs = el("defs", {}), m = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
-    markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+    markerWidth: 8, markerHeight: 8, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
   m.appendChild(el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#546e7a" })); defs.appendChild(m);
   view.appendChild(defs);
   byLabel = {};
@@ -53,24 +53,151 @@ function draw(g) {
     grp.addEventListener("click", () => open(n));
     view.appendChild(grp);
   }
+  byLink = {};
   for (const e of g.edges) {
     if (e.points.length < 2) continue;
     const cls = "edge" + (e.error ? " error" : "") + (e.broken ? " broken" : "");
-    view.appendChild(el("polyline", { class: cls, points: e.points.map(p => p.join(",")).join(" ") }));
+    const line = el("polyline", { class: cls, points: e.points.map(p => p.join(",")).join(" "), "data-link": e.link });
+    view.appendChild(line);
     const mid = e.points[Math.floor(e.points.length / 2) - (e.points.length % 2 ? 0 : 1)];
     const next = e.points[Math.min(e.points.length - 1, e.points.indexOf(mid) + 1)];
-    view.appendChild(el("text", { class: "label", x: (mid[0] + next[0]) / 2, y: (mid[1] + next[1]) / 2 - 4,
-      "text-anchor": "middle" }, e.label + (e.broken ? " (ignored)" : "")));
+    const text = e.label + (e.broken ? " (ignored)" : "");
+    const label = el("text", { class: "label", x: (mid[0] + next[0]) / 2, y: (mid[1] + next[1]) / 2 - 4,
+      "text-anchor": "middle" }, text);
+    const count = el("text", { class: "count", x: (mid[0] + next[0]) / 2, y: (mid[1] + next[1]) / 2 + 12,
+      "text-anchor": "middle" }, "");
+    view.appendChild(label); view.appendChild(count);
+    byLink[e.link] = { line, count, n: 0 };
   }
   box = { x: 0, y: 0, w: Math.max(g.width, 200), h: Math.max(g.height, 150) }; setBox();
 }
-function open(n) {
+// -- the side panel ----------------------------------------------------------------------------------
+function h(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const k in attrs || {}) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), attrs[k]); else e.setAttribute(k, attrs[k]);
+  }
+  for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
+  return e;
+}
+const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false });
+function errorItem(e, withNode) {
+  return h("li", { class: "err" }, h("span", { class: "time" }, clock(e.time)), " ",
+    withNode ? h("b", {}, e.node) : "", withNode ? " " : "", e.message);
+}
+async function open(n) {
+  if (n.port || n.missing) return;
   const d = document.getElementById("detail");
-  d.replaceChildren();
-  const add = (t) => { const p = document.createElement("p"); p.textContent = t; d.appendChild(p); };
-  add(`${n.label} (${n.kind})`);
-  add(n.reason ? "inactive: " + n.reason : "active");
   d.dataset.node = n.label;
+  const resp = await authorized("specs/" + encodeURIComponent(n.label));
+  const s = await resp.json();
+  if (d.dataset.node !== n.label) return;
+  d.replaceChildren();
+  if (!resp.ok) { d.append(h("p", { class: "problem" }, s.error || String(resp.status))); return; }
+  opened = s;
+  d.append(h("h3", {}, `${s.name} (${s.kind})`),
+    h("p", { class: s.state === "active" ? "ok" : "problem", id: "state" },
+      s.state === "active" ? "active" : "inactive: " + s.reason),
+    h("p", { class: "muted" }, `revision ${s.revision}`));
+  for (const line of s.compile || []) d.append(h("p", { class: "problem" }, line));
+  const area = h("textarea", { id: "yaml", spellcheck: "false", rows: Math.min(30, s.yaml.split("\n").length + 1) });
+  area.value = s.yaml;
+  if (!writable) area.readOnly = true;
+  const gutter = h("div", { id: "problems" });
+  const buttons = h("div", { class: "buttons" });
+  if (writable) buttons.append(h("button", { id: "save", onclick: () => save(s.name, area, gutter) }, "Save"));
+  buttons.append(h("button", { id: "history", onclick: () => history(s.name) }, "History"));
+  d.append(area, gutter, buttons, h("div", { id: "revisions" }));
+  d.append(h("h4", {}, "Its recent errors"));
+  d.append(s.errors === null ? h("p", { class: "muted" }, "not kept under --workers") :
+    s.errors.length ? h("ul", { id: "node-errors" }, ...s.errors.map(e => errorItem(e, false))) :
+    h("p", { class: "muted" }, "none"));
+  d.append(h("h4", {}, "Last frames"));
+  if (s.frames === null) d.append(h("p", { class: "muted" }, "not kept under --workers"));
+  else if (!s.frames.length) d.append(h("p", { class: "muted" }, "none yet (kept while this page is open)"));
+  else d.append(h("ol", { id: "frames" }, ...s.frames.map(f => h("li", { class: f.error ? "frame err" : "frame" },
+    h("span", { class: "time" }, `${clock(f.time)} ${f.port} ${ms(f.seconds)}`),
+    h("pre", {}, "in:  " + f.input + "\nout: " + f.output)))));
+}
+async function save(name, area, gutter) {
+  gutter.replaceChildren(h("p", { class: "muted" }, "saving…"));
+  const resp = await authorized("specs/" + encodeURIComponent(name), { method: "PUT",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ yaml: area.value, revision: opened ? opened.revision : null }) });
+  const r = await resp.json();
+  gutter.replaceChildren();
+  if (r.ok) {
+    gutter.append(h("p", { class: "ok saved" }, `saved: revision ${r.revision}`));
+    refresh(r.name || name);
+    return;
+  }
+  for (const p of r.problems || [{ message: r.error || String(resp.status) }]) {
+    gutter.append(h("p", { class: "problem inline" }, p.line ? h("b", {}, `line ${p.line}` + (p.field ? ` (${p.field})` : "") + ": ") : "", p.message));
+  }
+  const first = (r.problems || []).find(p => p.line);
+  if (first) {  // put the cursor on the line the problem names
+    const lines = area.value.split("\n"), at = lines.slice(0, first.line - 1).join("\n").length + (first.line > 1 ? 1 : 0);
+    area.focus(); area.setSelectionRange(at, at + lines[first.line - 1].length);
+  }
+}
+async function history(name) {
+  const box = document.getElementById("revisions");
+  const resp = await authorized("specs/" + encodeURIComponent(name) + "/history");
+  const r = await resp.json();
+  box.replaceChildren();
+  if (!resp.ok) { box.append(h("p", { class: "problem" }, r.error)); return; }
+  const rows = r.history.map((rev, i) => h("tr", { "data-revision": rev.revision },
+    h("td", {}, String(rev.revision)), h("td", {}, rev.at.replace("T", " ").slice(0, 19)), h("td", {}, rev.op),
+    h("td", {}, i === 0 ? "(current)" : rev.changed),
+    h("td", {}, i > 0 && writable ? h("button", { class: "rollback", onclick: () => rollback(name, rev.revision) }, "Roll back") : "")));
+  box.append(h("table", { class: "history" }, h("tr", {}, ...["rev", "at", "op", "changed", ""].map(t => h("th", {}, t))), ...rows));
+}
+async function rollback(name, revision) {
+  const resp = await authorized("specs/" + encodeURIComponent(name) + "/rollback", { method: "POST",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ to: revision }) });
+  const r = await resp.json();
+  await refresh(name);
+  document.getElementById("problems").replaceChildren(r.ok ? h("p", { class: "ok rolled" }, r.message) :
+    h("p", { class: "problem" }, (r.problems || []).map(p => p.message).join("; ") || r.error));
+}
+async function refresh(name) {
+  const resp = await authorized("graph");
+  const g = await resp.json();
+  if (resp.ok && !g.error) {
+    const keep = { ...box }; draw(g); box = keep; setBox();
+    live({ nodes: lastNodes });  // the counters as the last event had them, until the next
+    for (const link in lastLinks) {  // redrawn: the counts as they were, not lit
+      const l = byLink[link];
+      if (l) { l.n = lastLinks[link]; l.line.setAttribute("data-packets", l.n); l.count.textContent = `${l.n} packets`; }
+    }
+  }
+  const n = (lastGraph = g).nodes.find(x => x.label === name);
+  if (n) await open(n);
+}
+let lastGraph = null, lastLinks = {};
+// -- tests -------------------------------------------------------------------------------------------
+async function loadTests() {
+  const t = document.getElementById("tests");
+  const resp = await authorized("tests");
+  const r = await resp.json();
+  t.replaceChildren();
+  if (!resp.ok) { t.append(h("p", { class: "problem" }, r.error)); return; }
+  if (!r.tests.length) { t.append(h("p", { class: "muted" }, "no tests (specs of kind test)")); return; }
+  t.append(h("ul", { id: "test-list" }, ...r.tests.map(name => h("li", { "data-test": name }, name))));
+  if (writable) t.append(h("button", { id: "run-tests", onclick: runTests }, "Run tests"));
+}
+async function runTests() {
+  const btn = document.getElementById("run-tests");
+  btn.disabled = true; btn.textContent = "running…";
+  const resp = await authorized("tests/run", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ pattern: "" }) });
+  const r = await resp.json();
+  btn.disabled = false; btn.textContent = "Run tests";
+  const list = document.getElementById("test-list");
+  if (!resp.ok) { list.after(h("p", { class: "problem" }, r.error)); return; }
+  list.replaceChildren(...r.results.map(x => h("li", { "data-test": x.name, class: x.passed ? "pass" : "fail" },
+    h("b", {}, x.passed ? "PASS " : "FAIL "), x.name, " ", h("span", { class: "muted" }, ms(x.seconds)),
+    x.message ? h("pre", {}, x.message) : null)));
 }
 function ms(v) { return v === null || v === undefined ? "-" : (v * 1000).toFixed(2) + "ms"; }
 async function follow() {
@@ -88,17 +215,39 @@ async function follow() {
       const chunk = buf.slice(0, i); buf = buf.slice(i + 2);
       if (!chunk.startsWith("data: ")) continue;
       const data = JSON.parse(chunk.slice(6));
-      for (const name in data.nodes) {
-        const t = byLabel[name], s = data.nodes[name];
-        if (t) {
-          t[0].textContent = `${s.packets} · ${s.pps}/s · ${s.eps} err/s`;
-          t[0].setAttribute("data-packets", s.packets);
-          t[1].textContent = `p50 ${ms(s.p50)} p99 ${ms(s.p99)}`;
-        }
-      }
+      live(data);
     }
   }
   document.getElementById("status").textContent = "disconnected";
+}
+let lastNodes = {};
+function live(data) {
+  if (data.nodes) lastNodes = data.nodes;
+  for (const name in data.nodes) {
+    const t = byLabel[name], s = data.nodes[name];
+    if (t) {
+      t[0].textContent = `${s.packets} · ${s.pps}/s · ${s.eps} err/s`;
+      t[0].setAttribute("data-packets", s.packets);
+      t[1].textContent = `p50 ${ms(s.p50)} p99 ${ms(s.p99)}`;
+    }
+  }
+  for (const link in data.links || {}) {  // a link that carried packets since the last event lights up
+    const l = byLink[link], n = data.links[link];
+    lastLinks[link] = n;
+    if (!l || n === l.n) continue;
+    l.n = n;
+    l.line.setAttribute("data-packets", n);
+    l.count.textContent = `${n} packets`;
+    l.line.classList.add("busy");
+    clearTimeout(l.timer);
+    l.timer = setTimeout(() => l.line.classList.remove("busy"), 900);
+  }
+  const list = document.getElementById("errors");
+  for (const e of (data.errors || []).slice().reverse()) {
+    if (list.firstElementChild && list.firstElementChild.tagName === "P") list.replaceChildren();
+    list.prepend(errorItem(e, true));
+  }
+  while (list.children.length > 50) list.lastElementChild.remove();
 }
 // Pan (drag) and zoom (wheel) by the viewBox.
 let drag = null;
@@ -119,6 +268,9 @@ svg.addEventListener("wheel", (e) => {
   const resp = await authorized("graph");
   const g = await resp.json();
   if (!resp.ok || g.error) { document.getElementById("status").textContent = g.error || resp.status; return; }
+  writable = g.writable;
+  lastGraph = g;
   draw(g);
   follow();
+  loadTests();
 })();
