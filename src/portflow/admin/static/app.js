@@ -69,7 +69,29 @@ function draw(g) {
     view.appendChild(label); view.appendChild(count);
     byLink[e.link] = { line, count, n: 0 };
   }
-  box = { x: 0, y: 0, w: Math.max(g.width, 200), h: Math.max(g.height, 150) }; setBox();
+  graphSize = { w: Math.max(g.width, 200), h: Math.max(g.height, 150) };
+  nodesByLabel = {};
+  for (const n of g.nodes) if (n.top) nodesByLabel[n.label] = n;
+  fit(READABLE);
+}
+// The whole graph in view, but never smaller than `least` (1: as laid out) nor larger than 1.25: a big one
+// starts readable at its top left, and is panned (drag) and zoomed (wheel); "fit" shows all of it.
+const READABLE = 0.8;
+let graphSize = { w: 800, h: 600 }, nodesByLabel = {};
+function fit(least) {
+  const W = svg.clientWidth || 800, H = svg.clientHeight || 600;
+  const s = Math.min(Math.max(Math.min(W / graphSize.w, H / graphSize.h), least), 1.25);
+  const w = W / s, h = H / s;
+  box = { x: w > graphSize.w ? (graphSize.w - w) / 2 : 0, y: h > graphSize.h ? (graphSize.h - h) / 2 : 0, w, h };
+  setBox();
+}
+function find(label) {
+  const n = nodesByLabel[label];
+  if (!n) return false;
+  const W = svg.clientWidth || 800, H = svg.clientHeight || 600, s = Math.max(W / box.w, READABLE);
+  box = { x: n.x + n.w / 2 - W / s / 2, y: n.y + n.h / 2 - H / s / 2, w: W / s, h: H / s }; setBox();
+  open(n);
+  return true;
 }
 // -- the side panel ----------------------------------------------------------------------------------
 function h(tag, attrs, ...kids) {
@@ -99,7 +121,7 @@ async function open(n) {
     h("p", { class: s.state === "active" ? "ok" : "problem", id: "state" },
       s.state === "active" ? "active" : "inactive: " + s.reason),
     h("p", { class: "muted" }, `revision ${s.revision}`));
-  for (const line of s.compile || []) d.append(h("p", { class: "problem" }, line));
+  for (const line of s.compile || []) d.append(h("p", { class: "problem" }, "warning: " + line));
   const area = h("textarea", { id: "yaml", spellcheck: "false", rows: Math.min(30, s.yaml.split("\n").length + 1) });
   area.value = s.yaml;
   if (!writable) area.readOnly = true;
@@ -269,6 +291,11 @@ svg.addEventListener("wheel", (e) => {
   const g = await resp.json();
   if (!resp.ok || g.error) { document.getElementById("status").textContent = g.error || resp.status; return; }
   writable = g.writable;
+  document.getElementById("fit").addEventListener("click", () => fit(0));
+  const search = document.getElementById("find");
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") search.classList.toggle("notfound", !find(search.value.trim()));
+  });
   lastGraph = g;
   draw(g);
   follow();
