@@ -203,3 +203,23 @@ def test_frames_and_errors_are_kept_while_watched_and_masked(start, tmp_path):
             break
     else:
         raise AssertionError("no event counted the link's packet")
+
+
+def test_tests_run_from_the_view_under_workers(start, tmp_path):
+    from .conftest import ROOT, free_port
+
+    specs = tmp_path / "tested.yaml"
+    specs.write_text(PING.read_text(encoding="utf-8") + "\n" +
+                     (ROOT / "examples" / "hello_test.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    token = "tok-ui-workers-77"
+    s = start("--workers", "2", "--from-specs", str(specs), "-e", f"PORT={free_port()}", "--admin", "127.0.0.1:0",
+              extra_env={"PORTFLOW_ADMIN_TOKEN": token})
+    admin = s.admin()
+    s.wait_for(LOADED, count=2)
+    assert json.loads(request(f"{admin}/ui/api/tests", token)[1]) == {"tests": ["default/hello"]}
+    status, answer = send(f"{admin}/ui/api/tests/run", token, "POST", {"pattern": "hello"})
+    assert status == 200, answer
+    [result] = answer["results"]
+    assert result["name"] == "default/hello" and result["passed"] and result["message"] == ""
+    spec = json.loads(request(f"{admin}/ui/api/specs/greet", token)[1])
+    assert spec["state"] == "active" and spec["frames"] is None and spec["errors"] is None  # kept per worker only

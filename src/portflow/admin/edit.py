@@ -18,7 +18,8 @@ import yaml
 
 from ..cli.common import open_store_for
 
-__all__ = ["spec_detail", "save", "spec_history", "rollback", "field_line", "problem_at", "test_names"]
+__all__ = ["spec_detail", "save", "spec_history", "rollback", "field_line", "problem_at", "test_names",
+           "run_live_tests"]
 
 _FIELD = re.compile(r"^spec '[^']*' \(kind [^)]*\): ([A-Za-z_][\w\-]*(?:\[\d+\]|\.[A-Za-z_][\w\-]*)*): ")
 
@@ -157,3 +158,24 @@ async def rollback(settings: Any, namespace: str, name: str, to: int | None) -> 
 def test_names(docs: list[dict[str, Any]], namespace: str) -> list[str]:
     """``namespace/name`` of each stored spec of kind ``test``, as ``portflow test`` names them."""
     return sorted(f"{namespace}/{d.get('name') or d.get('id')}" for d in docs if d.get("kind") == "test")
+
+
+async def run_live_tests(runtime: Any, pattern: str, timeout: float | None) -> list[dict[str, Any]]:
+    """Run the tests of a running ``runtime`` matching ``pattern`` with its runner, as ``portflow test`` runs
+    them (a test that never became active is a failure saying why); each ``{name, passed, message,
+    seconds}``, by name, messages masked. A bad pattern is a ``ValueError``."""
+    from ..cli.test import inactive_tests
+    from ..errors import FlowError
+    from ..plugins.testing.runner import Result, find_runner
+    from .recent import masked
+
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"pattern: {exc}") from None
+    runner = find_runner(runtime.context)
+    results = [Result(n, FlowError(why), 0.0) for n, why in inactive_tests(runtime, runner, regex)]
+    if runner is not None:
+        results += await runner.run(regex, timeout=timeout)
+    return [{"name": r.name, "passed": r.passed, "message": masked(r.message, 2000), "seconds": r.duration}
+            for r in sorted(results, key=lambda r: r.name)]

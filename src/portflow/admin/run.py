@@ -6,6 +6,10 @@ its metrics' snapshot; rewritten every ``HEARTBEAT`` seconds (and once more when
 whose loop stopped answering shows as stale. The supervisor's admin address reads them: ready only when
 every worker runs, has loaded and is ready; metrics merged over the workers, those of workers that exited
 kept (counters and histograms only), so totals never go back.
+
+The browser view runs the namespace's tests in a worker the same way: the supervisor writes a request,
+``tests-ID.json`` (the pattern); the first worker to claim it (an atomic rename) runs the tests with its
+runtime's runner and writes ``tests-ID.result``, which the supervisor waits for.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .readiness import check
 
-__all__ = ["RunDirectory", "report_forever", "write_report", "RUN_DIR", "RUN_METRICS", "HEARTBEAT", "STALE"]
+__all__ = ["RunDirectory", "report_forever", "write_report", "claim_tests", "RUN_DIR", "RUN_METRICS", "HEARTBEAT", "STALE"]
 
 #: The variable that names the run's directory to a worker.
 RUN_DIR = "_PORTFLOW_RUN_DIR"
@@ -47,14 +52,60 @@ def write_report(directory: str, runtime: Any, metrics: Any = None) -> dict[str,
 
 
 async def report_forever(directory: str, runtime: Any, metrics: Any = None) -> None:
-    """Report now, then every ``HEARTBEAT`` seconds, and once more when cancelled (the worker stops)."""
+    """Report now, then every ``HEARTBEAT`` seconds, and once more when cancelled (the worker stops); run
+    the tests the supervisor asks for (see the module docstring)."""
+    running: set[asyncio.Task[None]] = set()
     try:
         while True:
             write_report(directory, runtime, metrics)
+            for request in claim_tests(directory):
+                task = asyncio.ensure_future(_run_tests(request, runtime))
+                running.add(task)
+                task.add_done_callback(running.discard)
             await asyncio.sleep(HEARTBEAT)
     finally:
+        for task in running:
+            task.cancel()
         with contextlib.suppress(OSError):
             write_report(directory, runtime, metrics)
+
+
+def claim_tests(directory: str) -> list[Path]:
+    """The test requests this worker claimed (renamed to ``tests-ID.PID``: no other worker gets them)."""
+    claimed = []
+    for request in Path(directory).glob("tests-*.json"):
+        mine = request.with_suffix(f".{os.getpid()}")
+        with contextlib.suppress(OSError):
+            request.rename(mine)
+            claimed.append(mine)
+    return claimed
+
+
+async def _run_tests(claimed: Path, runtime: Any) -> None:
+    from .edit import run_live_tests
+
+    try:
+        asked = _read(claimed)
+        answer: dict[str, Any] = {"results": await run_live_tests(runtime, str(asked.get("pattern") or ""),
+                                                                  asked.get("timeout"))}
+    except Exception as exc:  # noqa: BLE001 - the supervisor shows it; the worker goes on
+        answer = {"error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)}
+    with contextlib.suppress(OSError):
+        _write(claimed.with_suffix(".result"), answer, done=claimed)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _write(path: Path, data: Any, done: Path | None = None) -> None:
+    """Write JSON atomically (a reader sees all of it or nothing); then remove ``done``."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+    if done is not None:
+        done.unlink()
 
 
 class RunDirectory:
@@ -119,6 +170,28 @@ class RunDirectory:
         """The metrics of the running workers ``pids`` and of those that exited."""
         live = [r["metrics"] for pid in pids if pid is not None and (r := self.report(pid)) and r.get("metrics")]
         return [*live, *self.retired] or [{}]
+
+    async def run_tests(self, pattern: str, timeout: float) -> list[dict[str, Any]]:
+        """Have a worker run the tests matching ``pattern`` (see the module docstring) and return its results;
+        a bad pattern is a ``ValueError``, no answer within ``timeout`` plus the heartbeats a ``TimeoutError``."""
+        ident = uuid.uuid4().hex
+        request = Path(self.path) / f"tests-{ident}.json"
+        _write(request, {"pattern": pattern, "timeout": timeout})
+        result = request.with_suffix(".result")
+        deadline = time.monotonic() + timeout + STALE
+        try:
+            while not result.exists():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no worker ran the tests within {timeout + STALE:.0f}s")
+                await asyncio.sleep(0.05)
+            answer = _read(result)
+        finally:
+            for leftover in (request, result):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        if "error" in answer:
+            raise ValueError(answer["error"])
+        return list(answer["results"])
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

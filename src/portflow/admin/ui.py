@@ -30,7 +30,7 @@ import json
 import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -102,7 +102,7 @@ class UI:
 
     def __init__(self, settings: Any, namespace: str, token: str, ready: Callable[[], dict[str, Any]],
                  snapshot: Callable[[], dict[str, Any]], runtime: Any = None,
-                 environment: dict[str, str] | None = None) -> None:
+                 workers: Callable[[str, float], Awaitable[list[dict[str, Any]]]] | None = None) -> None:
         from .recent import Recent
 
         self.settings = settings
@@ -113,7 +113,8 @@ class UI:
         #: The runtime (one runtime; None under ``--workers``): its frames and errors, its test runner.
         self.runtime = runtime
         self.recent = Recent(runtime) if runtime is not None else None
-        self.environment = environment or {}
+        #: Under ``--workers``: runs tests in a worker (pattern, timeout) -> results.
+        self.workers = workers
         self.closing = asyncio.Event()
 
     def close(self) -> None:
@@ -168,6 +169,8 @@ class UI:
             await self._route(rest, method, scope, receive, send)
         except ValueError as exc:
             await self._json(send, 400, {"error": str(exc)})
+        except TimeoutError as exc:  # no worker answered
+            await self._json(send, 504, {"error": str(exc)})
         except PortflowError as exc:  # the store is not there, say
             await self._json(send, 503, {"error": " ".join(str(exc).split())})
 
@@ -236,33 +239,16 @@ class UI:
         return detail
 
     async def run_tests(self, pattern: str) -> list[dict[str, Any]]:
-        """Run the namespace's tests matching ``pattern`` as ``portflow test`` does: with one runtime, by its
-        runner (the tests run in the running flow); under ``--workers``, in a runtime of their own loaded
-        from the store. Each result: name, passed, message, seconds."""
-        from ..cli.test import LoadFailed, inactive_tests
-        from ..errors import FlowError
-        from ..plugins.testing.runner import Result, find_runner
-        from .recent import masked
+        """Run the namespace's tests matching ``pattern`` in the running flow, as ``portflow test`` runs them
+        (``edit.run_live_tests``): with one runtime, by its runner; under ``--workers``, by one worker's
+        (asked through the run's directory, ``run.RunDirectory.run_tests``)."""
+        from .edit import run_live_tests
 
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern: {exc}") from None
         if self.runtime is not None:
-            runner = find_runner(self.runtime.context)
-            results = [Result(n, FlowError(why), 0.0) for n, why in inactive_tests(self.runtime, runner, regex)]
-            if runner is not None:
-                results += await runner.run(regex, timeout=TEST_TIMEOUT)
-        else:
-            from ..cli.test import run_tests
-
-            try:
-                results = await run_tests(self.settings, self.namespace, self.environment, regex, None, None,
-                                          TEST_TIMEOUT)
-            except LoadFailed as exc:
-                results = [Result(f"{self.namespace}/(load)", FlowError("; ".join(exc.problems)), 0.0)]
-        return [{"name": r.name, "passed": r.passed, "message": masked(r.message, 2000),
-                 "seconds": r.duration} for r in sorted(results, key=lambda r: r.name)]
+            return await run_live_tests(self.runtime, pattern, TEST_TIMEOUT)
+        if self.workers is None:
+            raise ValueError("no runtime to run the tests in")
+        return await self.workers(pattern, TEST_TIMEOUT)
 
     async def _json(self, send: Any, status: int, data: Any, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
         body = json.dumps(data, ensure_ascii=False).encode()

@@ -311,7 +311,7 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
             def snapshot() -> dict[str, Any]:
                 return merge(run_dir.snapshots(supervisor.pids().values()))
 
-            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot, environment=env)
+            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot, workers=run_dir.run_tests)
             server = await start_admin(listen, AdminApp(ready, metrics_text, ui), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:
