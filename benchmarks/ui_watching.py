@@ -6,8 +6,10 @@ Starts `portflow start --admin` on examples/ping.yaml (SQLite store in a temp di
 /ui/ open and following its event stream, 3 rounds. Then the page's first load (navigation to the stream
 being live) and, on a chain of 100 snippets, the time to draw it and the longest update of the counters
 (one event; a frame at 60 Hz is 16.7 ms). The load generator and the browser share the machine's cores
-with the server, so the figures are as measured. Prints figures only; asserts nothing. Last line:
-``unwatched_rps=X watched_rps=Y ratio=Z first_load_ms=L draw100_ms=D update100_ms=U``. Needs wrk, chromium.
+with the server, so req/s swings with the neighbours' load: it also prints the server's own CPU time per
+request (user + system, from /proc, over the same runs) and the throughput ratio that implies (unwatched's
+CPU per request over watched's). Prints figures only; asserts nothing. Last line: ``unwatched_rps=X
+watched_rps=Y ratio=Z cpu_ratio=C first_load_ms=L draw100_ms=D update100_ms=U``. Needs wrk, chromium.
 """
 
 from __future__ import annotations
@@ -65,10 +67,17 @@ def start(specs: Path, tmp: Path) -> tuple[subprocess.Popen, str, str]:
     sys.exit(f"{specs.name} did not answer at {url}")
 
 
-def wrk(url: str, duration: str) -> float:
+def wrk(url: str, duration: str) -> tuple[float, int]:
+    """(req/s, requests) of one run."""
     out = subprocess.run(["wrk", "-t1", "-c64", f"-d{duration}s", url], capture_output=True, text=True,
                          check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(re.search(r"(\d+) requests in", out).group(1))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -81,6 +90,7 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         proc, url, ui = start(PING, Path(tmp))
         results: dict[str, list[float]] = {"unwatched": [], "watched": []}
+        cpu: dict[str, list[float]] = {"unwatched": [0.0, 0.0], "watched": [0.0, 0.0]}  # seconds, requests
         try:
             wrk(url, "3")  # warm-up
             for r in range(ROUNDS):
@@ -90,12 +100,16 @@ def main() -> None:
                         page = browser.new_page()
                         page.goto(ui)
                         page.wait_for_selector("#status:has-text('live')")
-                    rps = wrk(url, DURATION)
+                    before = cpu_seconds(proc.pid)
+                    rps, requests = wrk(url, DURATION)
+                    cpu[mode][0] += cpu_seconds(proc.pid) - before
+                    cpu[mode][1] += requests
                     if page is not None:
                         moved = page.text_content("g[data-label='pong'] .live")
                         page.close()
                     results[mode].append(rps)
                     print(f"round {r + 1} {mode:9} {rps:10.1f} req/s" +
+                          f" {1e6 * cpu[mode][0] / max(cpu[mode][1], 1):6.1f} us CPU/request so far" +
                           (f"  (the page showed pong: {moved})" if page is not None else ""), flush=True)
             page = browser.new_page()
             began = time.perf_counter()
@@ -132,7 +146,9 @@ def main() -> None:
             proc.wait(timeout=30)
             browser.close()
     off, on = statistics.median(results["unwatched"]), statistics.median(results["watched"])
-    print(f"unwatched_rps={off:.0f} watched_rps={on:.0f} ratio={on / off:.2f} first_load_ms={first:.0f} "
+    per = {mode: seconds / max(requests, 1) for mode, (seconds, requests) in cpu.items()}
+    print(f"unwatched_rps={off:.0f} watched_rps={on:.0f} ratio={on / off:.2f} "
+          f"cpu_ratio={per['unwatched'] / per['watched']:.2f} first_load_ms={first:.0f} "
           f"draw100_ms={drawn:.0f} update100_ms={longest:.1f}")
 
 
