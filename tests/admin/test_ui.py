@@ -205,21 +205,42 @@ def test_frames_and_errors_are_kept_while_watched_and_masked(start, tmp_path):
         raise AssertionError("no event counted the link's packet")
 
 
-def test_tests_run_from_the_view_under_workers(start, tmp_path):
+def test_tests_frames_and_links_under_workers(start, tmp_path):
     from .conftest import ROOT, free_port
+    from .test_admin_address import eventually
 
     specs = tmp_path / "tested.yaml"
     specs.write_text(PING.read_text(encoding="utf-8") + "\n" +
                      (ROOT / "examples" / "hello_test.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     token = "tok-ui-workers-77"
-    s = start("--workers", "2", "--from-specs", str(specs), "-e", f"PORT={free_port()}", "--admin", "127.0.0.1:0",
+    port = free_port()
+    s = start("--workers", "2", "--from-specs", str(specs), "-e", f"PORT={port}", "--admin", "127.0.0.1:0",
               extra_env={"PORTFLOW_ADMIN_TOKEN": token})
     admin = s.admin()
     s.wait_for(LOADED, count=2)
     assert json.loads(request(f"{admin}/ui/api/tests", token)[1]) == {"tests": ["default/hello"]}
+    # The tests run in a worker's runtime (a second runtime's listener could not bind the port).
     status, answer = send(f"{admin}/ui/api/tests/run", token, "POST", {"pattern": "hello"})
     assert status == 200, answer
     [result] = answer["results"]
     assert result["name"] == "default/hello" and result["passed"] and result["message"] == ""
-    spec = json.loads(request(f"{admin}/ui/api/specs/greet", token)[1])
-    assert spec["state"] == "active" and spec["frames"] is None and spec["errors"] is None  # kept per worker only
+    # While a page follows the events, the workers keep their frames and count links; merged here.
+    spec = json.loads(request(f"{admin}/ui/api/specs/pong", token)[1])
+    assert spec["state"] == "active" and spec["frames"] == []
+    stream = events(f"{admin}/ui/api/events", token)
+    next(stream)
+
+    def watched() -> bool:
+        return json.loads(request(f"{admin}/ui/api/frames?node=pong", token)[1])["watching"]
+
+    assert eventually(watched)  # both workers' next heartbeats: each reports while watching
+    frames = json.loads(request(f"{admin}/ui/api/frames?node=pong", token)[1])["frames"]
+    for _ in range(6):
+        assert http(f"http://127.0.0.1:{port}/ping")[2] == "pong"
+    assert eventually(lambda: len(json.loads(request(f"{admin}/ui/api/frames?node=pong", token)[1])["frames"])
+                      >= len(frames) + 6)
+    for _, event in zip(range(15), stream, strict=False):
+        if event.get("links", {}).get("router.out[0]->pong.in", 0) >= 6:
+            break
+    else:
+        raise AssertionError("no event counted the workers' link packets")

@@ -74,6 +74,7 @@ class Recent(Subscriber):
         #: "from.out->to.in" -> packets that crossed the link since watching started
         self.links: dict[str, int] = {}
         self._keys: dict[tuple[Any, Any], tuple[str, str]] = {}  # (out-port, in-port) -> (node, link)
+        self._following: Callable[[], None] | None = None  # a worker watching for the supervisor
 
     # -- watching -----------------------------------------------------------------------------------
     def watch(self) -> Callable[[], None]:
@@ -95,6 +96,24 @@ class Recent(Subscriber):
                 self._keys.clear()
 
         return stop
+
+    def follow(self, directory: str) -> dict[str, Any] | None:
+        """A worker, at each report: watch while the supervisor's page does (``run.watched_nodes``) and give
+        what the report carries (errors, links, the asked nodes' frames); None when nobody watches."""
+        from .run import watched_nodes
+
+        nodes = watched_nodes(directory)
+        if nodes is None:
+            self.unfollow()
+            return None
+        if self._following is None:
+            self._following = self.watch()
+        return {"errors": self.errors(), "links": dict(self.links), "frames": {n: self.frames(n) for n in nodes[:20]}}
+
+    def unfollow(self) -> None:
+        if self._following is not None:
+            self._following()
+            self._following = None
 
     # -- hops ---------------------------------------------------------------------------------------
     def hop_ended(self, hop: Hop) -> None:

@@ -30,7 +30,7 @@ import json
 import re
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -101,8 +101,7 @@ class UI:
     (one runtime's, or the workers' merged); both work for one runtime and for ``--workers``."""
 
     def __init__(self, settings: Any, namespace: str, token: str, ready: Callable[[], dict[str, Any]],
-                 snapshot: Callable[[], dict[str, Any]], runtime: Any = None,
-                 workers: Callable[[str, float], Awaitable[list[dict[str, Any]]]] | None = None) -> None:
+                 snapshot: Callable[[], dict[str, Any]], runtime: Any = None, workers: Any = None) -> None:
         from .recent import Recent
 
         self.settings = settings
@@ -113,8 +112,9 @@ class UI:
         #: The runtime (one runtime; None under ``--workers``): its frames and errors, its test runner.
         self.runtime = runtime
         self.recent = Recent(runtime) if runtime is not None else None
-        #: Under ``--workers``: runs tests in a worker (pattern, timeout) -> results.
+        #: Under ``--workers`` (``run.Workers``): tests run in a worker; the workers' traffic, merged.
         self.workers = workers
+        self._opened: dict[str, float] = {}  # under --workers: nodes a page opened -> when
         self.closing = asyncio.Event()
 
     def close(self) -> None:
@@ -185,7 +185,10 @@ class UI:
             await self.events(receive, send)
         elif rest == "api/errors":
             since = float(query.get("since", ["0"])[-1])
-            await self._json(send, 200, {"errors": self.recent.errors(since=since) if self.recent else None})
+            await self._json(send, 200, {"errors": self.errors(since)})
+        elif rest == "api/frames":
+            node = query.get("node", [""])[-1]
+            await self._json(send, 200, self.traffic(node) if node else {"error": "give ?node=NAME"})
         elif rest == "api/tests" and method == "GET":
             from ..cli.graph import stored_docs
 
@@ -222,6 +225,14 @@ class UI:
             else:
                 await self._json(send, 405, {"error": "method not allowed"})
 
+    def errors(self, since: float = 0.0) -> list[dict[str, Any]] | None:
+        """Recent errors after ``since``, newest first (None: no traffic is watched here)."""
+        if self.recent is not None:
+            return self.recent.errors(since=since)
+        if self.workers is not None:
+            return [e for e in self.workers.recent()["errors"] if e["time"] > since]
+        return None
+
     async def spec(self, name: str) -> dict[str, Any] | None:
         """A spec, opened: its YAML and revision, state and reason, compile warnings, errors and frames."""
         from .edit import spec_detail
@@ -233,10 +244,23 @@ class UI:
         reasons = [e["reason"] for e in self.ready().get("not_ready", []) if e.get("spec") == label]
         detail["state"] = "inactive" if reasons else "active"
         detail["reason"] = "; ".join(dict.fromkeys(str(r) for r in reasons))
-        detail["errors"] = self.recent.errors(label) if self.recent else None
-        detail["frames"] = self.recent.frames(label) if self.recent else None
-        detail["watching"] = bool(self.recent and self.recent.watchers)
+        detail.update(self.traffic(label))
         return detail
+
+    def traffic(self, node: str) -> dict[str, Any]:
+        """A node's recent errors and last frames (None when nothing watches traffic: no runtime nor workers)
+        and whether a page watches (frames are kept only then)."""
+        if self.recent is not None:
+            return {"errors": self.recent.errors(node), "frames": self.recent.frames(node),
+                    "watching": bool(self.recent.watchers)}
+        if self.workers is None:
+            return {"errors": None, "frames": None, "watching": False}
+        now = time.time()
+        self._opened = {n: t for n, t in self._opened.items() if now - t < 30}
+        self._opened[node] = now
+        merged = self.workers.recent()
+        return {"errors": [e for e in merged["errors"] if e["node"] == node], "frames": merged["frames"].get(node, []),
+                "watching": merged["watching"]}
 
     async def run_tests(self, pattern: str) -> list[dict[str, Any]]:
         """Run the namespace's tests matching ``pattern`` in the running flow, as ``portflow test`` runs them
@@ -248,7 +272,7 @@ class UI:
             return await run_live_tests(self.runtime, pattern, TEST_TIMEOUT)
         if self.workers is None:
             raise ValueError("no runtime to run the tests in")
-        return await self.workers(pattern, TEST_TIMEOUT)
+        return list(await self.workers.run_tests(pattern, TEST_TIMEOUT))
 
     async def _json(self, send: Any, status: int, data: Any, extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
         body = json.dumps(data, ensure_ascii=False).encode()
@@ -304,10 +328,13 @@ class UI:
                 snap = self.snapshot()
                 data: dict[str, Any] = {"time": time.time(), "nodes": rates(before, snap, now - at) if now > at
                                         else rates({}, snap, 1.0)}
-                if self.recent is not None:
-                    errors = self.recent.errors(since=seen)
+                if self.workers is not None:
+                    self.workers.watch(self._opened)  # the workers watch while a stream is open
+                errors = self.errors(since=seen)
+                if errors is not None:
                     seen = errors[0]["time"] if errors else seen
-                    data["errors"], data["links"] = errors, dict(self.recent.links)
+                    data["errors"] = errors
+                    data["links"] = dict(self.recent.links) if self.recent else self.workers.recent()["links"]
                 if now > at:
                     before, at = snap, now
                 await send({"type": "http.response.body", "body": f"data: {json.dumps(data)}\n\n".encode(),

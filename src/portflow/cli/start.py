@@ -186,11 +186,14 @@ class Operating:
         report = check(self.runtime)
         run_dir = self.run_dir
         if run_dir:
+            from ..admin.recent import Recent
             from ..admin.run import report_forever
+
+            recent = Recent(self.runtime) if self.metrics is not None else None  # the supervisor's view watches
 
             async def reporting(status: Any) -> None:
                 status.started()
-                await report_forever(run_dir, self.runtime, self.metrics)
+                await report_forever(run_dir, self.runtime, self.metrics, recent)
 
             await self.runtime.lifetime.start(reporting, name="portflow-report")
         if strict and (not report.ready or report.warnings):
@@ -311,7 +314,10 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
             def snapshot() -> dict[str, Any]:
                 return merge(run_dir.snapshots(supervisor.pids().values()))
 
-            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot, workers=run_dir.run_tests)
+            from ..admin.run import Workers
+
+            ui = UI(settings, settings.namespace, settings["admin.token"], ready, snapshot,
+                    workers=Workers(run_dir, lambda: supervisor.pids().values()))
             server = await start_admin(listen, AdminApp(ready, metrics_text, ui), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:

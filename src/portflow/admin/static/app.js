@@ -130,14 +130,26 @@ async function open(n) {
   if (writable) buttons.append(h("button", { id: "save", onclick: () => save(s.name, area, gutter) }, "Save"));
   buttons.append(h("button", { id: "history", onclick: () => history(s.name) }, "History"));
   d.append(area, gutter, buttons, h("div", { id: "revisions" }));
-  d.append(h("h4", {}, "Its recent errors"));
-  d.append(s.errors === null ? h("p", { class: "muted" }, "not kept under --workers") :
-    s.errors.length ? h("ul", { id: "node-errors" }, ...s.errors.map(e => errorItem(e, false))) :
+  const traffic = h("div", { id: "traffic" });
+  d.append(traffic);
+  showTraffic(traffic, s);
+  clearInterval(polling);  // the frames and errors follow while the node is open
+  polling = setInterval(async () => {
+    if (d.dataset.node !== s.name || !document.body.contains(traffic)) return;
+    const r = await authorized("frames?node=" + encodeURIComponent(s.name));
+    if (r.ok && d.dataset.node === s.name) showTraffic(traffic, await r.json());
+  }, 2000);
+}
+let polling = null;
+function showTraffic(box, t) {
+  box.replaceChildren(h("h4", {}, "Its recent errors"));
+  box.append(t.errors === null ? h("p", { class: "muted" }, "not kept") :
+    t.errors.length ? h("ul", { id: "node-errors" }, ...t.errors.map(e => errorItem(e, false))) :
     h("p", { class: "muted" }, "none"));
-  d.append(h("h4", {}, "Last frames"));
-  if (s.frames === null) d.append(h("p", { class: "muted" }, "not kept under --workers"));
-  else if (!s.frames.length) d.append(h("p", { class: "muted" }, "none yet (kept while this page is open)"));
-  else d.append(h("ol", { id: "frames" }, ...s.frames.map(f => h("li", { class: f.error ? "frame err" : "frame" },
+  box.append(h("h4", {}, "Last frames"));
+  if (t.frames === null) box.append(h("p", { class: "muted" }, "not kept"));
+  else if (!t.frames.length) box.append(h("p", { class: "muted" }, "none yet (kept while this page is open)"));
+  else box.append(h("ol", { id: "frames" }, ...t.frames.map(f => h("li", { class: f.error ? "frame err" : "frame" },
     h("span", { class: "time" }, `${clock(f.time)} ${f.port} ${ms(f.seconds)}`),
     h("pre", {}, "in:  " + f.input + "\nout: " + f.output)))));
 }
