@@ -6,9 +6,10 @@ The page (``static/``: our own small HTML, CSS and JavaScript, no front-end pack
   the same ``layout.py``, as boxes and routes; a spec the runtime reports not ready carries its reason.
 - ``GET /ui/api/events``: server-sent events, one a second: per node packets/s, errors/s and p50/p99
   duration, worked out from two snapshots of the same ``Metrics`` numbers ``/metrics`` serves (the
-  quantiles from the histogram buckets' growth, as Prometheus' ``histogram_quantile`` does); with one
-  runtime also the errors since the last event and the packets each link carried (``recent.py``, which
-  watches only while a stream is open).
+  quantiles from the histogram buckets' growth, as Prometheus' ``histogram_quantile`` does); the specs not
+  ready and why, as the runtime says now; the errors since the last event and the packets each link
+  carried (``recent.py``, which watches only while a stream is open; under ``--workers`` each worker's,
+  merged through the run's directory). ``GET /ui/api/frames?node=NAME``: a node's errors and frames.
 - ``GET /ui/api/specs/NAME``: the spec's YAML (as ``get -o yaml``), revision, state and reason, compile
   warnings, recent errors and last frames; ``GET .../history``: its revisions; ``GET /ui/api/errors``.
 - Writes (``edit.py``, the CLI's code paths): ``PUT /ui/api/specs/NAME`` ``{"yaml", "revision"}`` saves an
@@ -225,6 +226,14 @@ class UI:
             else:
                 await self._json(send, 405, {"error": "method not allowed"})
 
+    def _not_ready(self) -> dict[str, str]:
+        """spec name -> why it is not ready, as the runtime (or the workers) reports now."""
+        out: dict[str, str] = {}
+        for entry in self.ready().get("not_ready", []):
+            if entry.get("spec"):
+                out.setdefault(str(entry["spec"]), str(entry["reason"]))
+        return out
+
     def errors(self, since: float = 0.0) -> list[dict[str, Any]] | None:
         """Recent errors after ``since``, newest first (None: no traffic is watched here)."""
         if self.recent is not None:
@@ -287,14 +296,16 @@ class UI:
 
         docs = await stored_docs(self.settings, self.namespace)
         pic = await namespace_picture(self.settings, docs, self.namespace, f"namespace {self.namespace}")
-        not_ready = {e["spec"]: e["reason"] for e in self.ready().get("not_ready", []) if e.get("spec")}
-        for node in pic.nodes:
-            if not node.reason and node.label in not_ready:
-                node.reason = str(not_ready[node.label])
         try:
-            placed = layout(pic)
+            placed = layout(pic)  # sized by what the specs say, not by a reload's passing state
         except UserError as exc:
             return {"error": str(exc), "nodes": [], "edges": []}
+        not_ready = self._not_ready()
+        live = set()
+        for node in pic.nodes:
+            if not node.reason and node.label in not_ready:
+                node.reason = not_ready[node.label]
+                live.add(node.key)
         top = {id(n) for n in pic.nodes}
         labels = {n.key: n.label for n in pic.walk()}
         nodes = []
@@ -303,6 +314,7 @@ class UI:
             if box is None:
                 continue
             nodes.append({"key": node.key, "label": node.label, "kind": node.kind, "reason": node.reason,
+                          "live_reason": node.key in live,
                           "missing": node.missing, "port": node.port, "top": id(node) in top,
                           "group": node.children is not None and bool(node.children.nodes),
                           "x": box.x, "y": box.y, "w": box.w, "h": box.h})
@@ -327,7 +339,7 @@ class UI:
                 now = time.monotonic()
                 snap = self.snapshot()
                 data: dict[str, Any] = {"time": time.time(), "nodes": rates(before, snap, now - at) if now > at
-                                        else rates({}, snap, 1.0)}
+                                        else rates({}, snap, 1.0), "not_ready": self._not_ready()}
                 if self.workers is not None:
                     self.workers.watch(self._opened)  # the workers watch while a stream is open
                 errors = self.errors(since=seen)

@@ -15,6 +15,14 @@ function el(name, attrs, text) {
 }
 const view = document.getElementById("view"), svg = document.getElementById("graph");
 let box = { x: 0, y: 0, w: 800, h: 600 }, byLabel = {}, byLink = {}, writable = false, opened = null;
+function showReason(grp, text, why) {  // cut to the box's width (the whole reason is the tooltip)
+  grp.classList.toggle("inactive", !!why);
+  const most = Math.max(14, Math.floor(grp.querySelector("rect").getAttribute("width") / 5.6) - 10);
+  text.textContent = why ? "inactive: " + (why.length > most ? why.slice(0, most - 1) + "…" : why) : "";
+  let title = grp.querySelector("title");
+  if (why && !title) grp.prepend(title = el("title", {}));
+  if (title) title.textContent = why || "";
+}
 function setBox() { svg.setAttribute("viewBox", `${box.x} ${box.y} ${box.w} ${box.h}`); }
 async function authorized(path, opts) {
   let resp = await api(path, opts);
@@ -36,19 +44,19 @@ function draw(g) {
     const cls = n.group ? "group" : n.port ? "node port" : n.missing ? "node missing" : "node";
     const grp = el("g", { class: cls + (n.reason && !n.port ? " inactive" : ""), "data-label": n.label,
       "data-kind": n.kind, id: "node-" + n.key });
-    if (n.reason) grp.appendChild(el("title", {}, n.reason));
     grp.appendChild(el("rect", { x: n.x, y: n.y, width: n.w, height: n.h, rx: n.port ? n.h / 2 : 6 }));
     if (n.group) {
       grp.appendChild(el("text", { x: n.x + 10, y: n.y + 16 }, `${n.label} (${n.kind})` + (n.reason ? " — inactive" : "")));
     } else {
       grp.appendChild(el("text", { x: n.x + n.w / 2, y: n.y + 17, "text-anchor": "middle" }, n.label));
       if (!n.port) grp.appendChild(el("text", { x: n.x + n.w / 2, y: n.y + 33, "text-anchor": "middle", class: "kind" }, n.kind));
-      if (n.reason && !n.port) grp.appendChild(el("text", { x: n.x + n.w / 2, y: n.y + 49, "text-anchor": "middle",
-        class: "reason" }, "inactive: " + (n.reason.length > 48 ? n.reason.slice(0, 47) + "…" : n.reason)));
+      const reason = el("text", { x: n.x + n.w / 2, y: n.y + 49, "text-anchor": "middle", class: "reason" }, "");
+      if (!n.port) { grp.appendChild(reason); showReason(grp, reason, n.reason); }
       const live = el("text", { x: n.x + n.w / 2, y: n.y + n.h + 11, "text-anchor": "middle", class: "live" }, "");
       const dur = el("text", { x: n.x + n.w / 2, y: n.y + n.h + 23, "text-anchor": "middle", class: "live" }, "");
       grp.appendChild(live); grp.appendChild(dur);
-      if (n.top) byLabel[n.label] = [live, dur];
+      // A reason the picture found stays; one the runtime reports (live_reason) follows the events.
+      if (n.top) byLabel[n.label] = [live, dur, grp, reason, n.live_reason ? "" : n.reason];
     }
     grp.addEventListener("click", () => open(n));
     view.appendChild(grp);
@@ -160,9 +168,11 @@ async function save(name, area, gutter) {
     body: JSON.stringify({ yaml: area.value, revision: opened ? opened.revision : null }) });
   const r = await resp.json();
   gutter.replaceChildren();
-  if (r.ok) {
-    gutter.append(h("p", { class: "ok saved" }, `saved: revision ${r.revision}`));
-    refresh(r.name || name);
+  if (r.ok) {  // redrawn and reopened, then said
+    await refresh(r.name || name);
+    const said = h("p", { class: "ok saved" }, `saved: revision ${r.revision}`);
+    for (const w of r.warnings || []) said.append(h("br"), "warning: " + w);
+    document.getElementById("problems").replaceChildren(said);
     return;
   }
   for (const p of r.problems || [{ message: r.error || String(resp.status) }]) {
@@ -198,7 +208,9 @@ async function refresh(name) {
   const resp = await authorized("graph");
   const g = await resp.json();
   if (resp.ok && !g.error) {
-    const keep = { ...box }; draw(g); box = keep; setBox();
+    const keep = { ...box }, size = { ...graphSize };
+    draw(g);  // fitted anew when its size changed, else where the user had it
+    if (size.w === graphSize.w && size.h === graphSize.h) { box = keep; setBox(); }
     live({ nodes: lastNodes });  // the counters as the last event had them, until the next
     for (const link in lastLinks) {  // redrawn: the counts as they were, not lit
       const l = byLink[link];
@@ -257,6 +269,12 @@ async function follow() {
 let lastNodes = {};
 function live(data) {
   if (data.nodes) lastNodes = data.nodes;
+  if (data.not_ready) {
+    for (const name in byLabel) {
+      const [, , grp, reason, fixed] = byLabel[name];
+      showReason(grp, reason, fixed || data.not_ready[name] || "");
+    }
+  }
   for (const name in data.nodes) {
     const t = byLabel[name], s = data.nodes[name];
     if (t) {
