@@ -244,3 +244,17 @@ def test_tests_frames_and_links_under_workers(start, tmp_path):
             break
     else:
         raise AssertionError("no event counted the workers' link packets")
+
+
+def test_a_preview_is_masked_before_it_is_cut():
+    from portflow.admin.recent import PREVIEW, _kept, preview
+    from portflow.logs import hide
+
+    secret = "zz-preview-secret-4711"
+    hide([secret])
+    text = preview({"body": "x" * (PREVIEW - 15) + secret + "y" * 50})  # the secret across the cut
+    assert len(text) == PREVIEW and "zz-" not in text and "***" in text and text.endswith("…")
+    assert "***" in preview({"header": {"Authorization": ["Bearer abc"]}, "note": secret})
+    assert "abc" not in preview({"header": {"Authorization": ["Bearer abc"]}})
+    big = {"body": b"y" * 10_000_000}
+    assert len(_kept(big)["body"]) < 10_000 and big["body"] == b"y" * 10_000_000

@@ -4,7 +4,8 @@ and the packets each link carried, from one subscriber of the runtime's hop obse
 ``Recent`` subscribes only while somebody watches (``watch()`` returns the function that stops watching;
 the view watches while a page follows its event stream), so with no page open a hop costs what it did.
 While watched a hop costs one call: a few appends to bounded ring buffers (``FRAMES`` per node,
-``ERRORS`` for the namespace) and one addition; payloads are kept as they are and turned into text only
+``ERRORS`` for the namespace) and one addition; payloads are kept as they are (a long text or body cut to
+what a preview shows) and turned into text only
 when a page asks (``frames(node)``), truncated to ``PREVIEW`` characters, credential headers hidden and
 every secret the runtime bound (``logs.hide``) masked. An error is listed once, at the node whose answer
 it first was (the nodes upstream pass the same error back).
@@ -51,6 +52,19 @@ def masked(text: str, limit: int = PREVIEW) -> str:
     never leaves part of a secret)."""
     text = scrub(text[:_SCRUBBED])
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _kept(payload: Any) -> Any:
+    """What a frame keeps of a payload: a long text or body cut to what a preview can show, so that the
+    ring never holds large bodies (one type check for the common small payload)."""
+    kind = type(payload)
+    if kind is dict:
+        body = payload.get("body")
+        if type(body) in (str, bytes) and len(body) > _SCRUBBED:
+            return {**payload, "body": body[:_SCRUBBED]}
+    elif kind in (str, bytes) and len(payload) > _SCRUBBED:
+        return payload[:_SCRUBBED]
+    return payload
 
 
 def _plain(value: Any) -> Any:
@@ -131,7 +145,7 @@ class Recent(Subscriber):
         if frames is None:
             frames = self._frames[node] = deque(maxlen=FRAMES)
         end = hop.end or hop.start
-        frames.append((time.time(), hop.target.name, hop.packet.payload, answer, end - hop.start))
+        frames.append((time.time(), hop.target.name, _kept(hop.packet.payload), _kept(answer), end - hop.start))
         if isinstance(answer, BaseException) and not any(e is answer for e in self._listed):
             self._listed.append(answer)
             self._errors.append((time.time(), node, hop.target.name, answer))
