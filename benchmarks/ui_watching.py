@@ -10,6 +10,8 @@ with the server, so req/s swings with the neighbours' load: it also prints the s
 request (user + system, from /proc, over the same runs) and the throughput ratio that implies (unwatched's
 CPU per request over watched's). Prints figures only; asserts nothing. Last line: ``unwatched_rps=X
 watched_rps=Y ratio=Z cpu_ratio=C first_load_ms=L draw100_ms=D update100_ms=U``. Needs wrk, chromium.
+``WATCHER=stream`` watches with a plain client reading the event stream instead of the browser (the
+server's cost alone, without the browser's CPU on the same cores).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -95,8 +98,13 @@ def main() -> None:
             wrk(url, "3")  # warm-up
             for r in range(ROUNDS):
                 for mode in ("unwatched", "watched"):
-                    page = None
-                    if mode == "watched":
+                    page = stream = None
+                    if mode == "watched" and os.environ.get("WATCHER") == "stream":
+                        stream = urllib.request.urlopen(ui + "api/events", timeout=30)
+                        stream.readline()
+                        reader = threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True)
+                        reader.start()
+                    elif mode == "watched":
                         page = browser.new_page()
                         page.goto(ui)
                         page.wait_for_selector("#status:has-text('live')")
@@ -107,6 +115,8 @@ def main() -> None:
                     if page is not None:
                         moved = page.text_content("g[data-label='pong'] .live")
                         page.close()
+                    if stream is not None:
+                        stream.close()
                     results[mode].append(rps)
                     print(f"round {r + 1} {mode:9} {rps:10.1f} req/s" +
                           f" {1e6 * cpu[mode][0] / max(cpu[mode][1], 1):6.1f} us CPU/request so far" +

@@ -31,6 +31,7 @@ FRAMES = 20
 ERRORS = 100
 PREVIEW = 300
 _SCRUBBED = 8000  # the part of a payload's text masked before it is cut to PREVIEW
+_TEXTS = (str, bytes)
 
 
 def preview(payload: Any, limit: int = PREVIEW) -> str:
@@ -60,9 +61,9 @@ def _kept(payload: Any) -> Any:
     kind = type(payload)
     if kind is dict:
         body = payload.get("body")
-        if type(body) in (str, bytes) and len(body) > _SCRUBBED:
+        if type(body) in _TEXTS and len(body) > _SCRUBBED:
             return {**payload, "body": body[:_SCRUBBED]}
-    elif kind in (str, bytes) and len(payload) > _SCRUBBED:
+    elif kind in _TEXTS and len(payload) > _SCRUBBED:
         return payload[:_SCRUBBED]
     return payload
 
@@ -85,9 +86,9 @@ class Recent(Subscriber):
         #: (time, node, in-port, the error)
         self._errors: deque[tuple[float, str, str, BaseException]] = deque(maxlen=ERRORS)
         self._listed: deque[BaseException] = deque(maxlen=32)  # errors already listed (by identity)
-        #: "from.out->to.in" -> packets that crossed the link since watching started
-        self.links: dict[str, int] = {}
-        self._keys: dict[tuple[Any, Any], tuple[str, str]] = {}  # (out-port, in-port) -> (node, link)
+        self._links: dict[str, list[int]] = {}  # "from.out->to.in" -> [packets that crossed it]
+        #: (out-port, in-port) -> (its node's frames, its link's counter, in-port name, node name)
+        self._cells: dict[tuple[Any, Any], tuple[deque[tuple[float, str, Any, Any, float]], list[int], str, str]] = {}
         self._following: Callable[[], None] | None = None  # a worker watching for the supervisor
 
     # -- watching -----------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Recent(Subscriber):
             if self.watchers == 0 and self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
-                self._keys.clear()
+                self._cells.clear()
 
         return stop
 
@@ -122,7 +123,7 @@ class Recent(Subscriber):
             return None
         if self._following is None:
             self._following = self.watch()
-        return {"errors": self.errors(), "links": dict(self.links), "frames": {n: self.frames(n) for n in nodes[:20]}}
+        return {"errors": self.errors(), "links": self.links, "frames": {n: self.frames(n) for n in nodes[:20]}}
 
     def unfollow(self) -> None:
         if self._following is not None:
@@ -131,24 +132,43 @@ class Recent(Subscriber):
 
     # -- hops ---------------------------------------------------------------------------------------
     def hop_ended(self, hop: Hop) -> None:
-        key = (hop.source, hop.target)
-        names = self._keys.get(key)
-        if names is None:
-            names = self._name(hop)
-            if len(self._keys) > 10000:  # nodes were replaced many times: forget the old ports
-                self._keys.clear()
-            self._keys[key] = names
-        node, link = names
-        self.links[link] = self.links.get(link, 0) + 1
-        answer = hop.answer.payload if hop.answer is not None else None
+        cells = self._cells.get((hop.source, hop.target))
+        if cells is None:
+            cells = self._cell(hop)
+        cells[1][0] += 1
+        answer = hop.answer.payload  # type: ignore[union-attr]  # set before a hop is reported ended
+        given = hop.packet.payload
+        if type(given) is dict:  # _kept, inlined for the common request payload: once per hop
+            body: Any = given.get("body")
+            if type(body) in _TEXTS and len(body) > _SCRUBBED:
+                given = {**given, "body": body[:_SCRUBBED]}
+        else:
+            given = _kept(given)
+        end = hop.end or hop.start
+        cells[0].append((end, cells[2], given, answer if type(answer) is str and len(answer) <= _SCRUBBED
+                         else _kept(answer), end - hop.start))
+        if isinstance(answer, BaseException) and not any(e is answer for e in self._listed):
+            self._listed.append(answer)
+            self._errors.append((end, cells[3], cells[2], answer))
+
+    def _cell(self, hop: Hop) -> tuple[deque[tuple[float, str, Any, Any, float]], list[int], str, str]:
+        """The frames ring and link counter of a hop's (out-port, in-port), its port's and node's names."""
+        node, link = self._name(hop)
         frames = self._frames.get(node)
         if frames is None:
             frames = self._frames[node] = deque(maxlen=FRAMES)
-        end = hop.end or hop.start
-        frames.append((time.time(), hop.target.name, _kept(hop.packet.payload), _kept(answer), end - hop.start))
-        if isinstance(answer, BaseException) and not any(e is answer for e in self._listed):
-            self._listed.append(answer)
-            self._errors.append((time.time(), node, hop.target.name, answer))
+        count = self._links.get(link)
+        if count is None:
+            count = self._links[link] = [0]
+        if len(self._cells) > 10000:  # nodes were replaced many times: forget the old ports
+            self._cells.clear()
+        cells = self._cells[(hop.source, hop.target)] = (frames, count, hop.target.name, node)
+        return cells
+
+    @property
+    def links(self) -> dict[str, int]:
+        """Link (``from.out->to.in``) -> packets that crossed it while watched."""
+        return {link: count[0] for link, count in self._links.items()}
 
     def _name(self, hop: Hop) -> tuple[str, str]:
         observer = self.runtime.table.observer
@@ -161,12 +181,14 @@ class Recent(Subscriber):
     # -- reading ------------------------------------------------------------------------------------
     def frames(self, node: str) -> list[dict[str, Any]]:
         """The node's last frames, newest first, as JSON (payloads as masked previews)."""
-        return [{"time": at, "port": port, "input": preview(given), "output": preview(answer),
+        wall = time.time() - time.monotonic()  # frames are stamped with the hop's monotonic end
+        return [{"time": at + wall, "port": port, "input": preview(given), "output": preview(answer),
                  "error": isinstance(answer, BaseException), "seconds": took}
                 for at, port, given, answer, took in reversed(self._frames.get(node, ()))]
 
     def errors(self, node: str | None = None, since: float = 0.0) -> list[dict[str, Any]]:
         """Recent errors (of ``node``, after ``since``), newest first: time, node, port, masked message."""
-        return [{"time": at, "node": name, "port": port, "message": preview(exc, 500)}
+        wall = time.time() - time.monotonic()
+        return [{"time": at + wall, "node": name, "port": port, "message": preview(exc, 500)}
                 for at, name, port, exc in reversed(self._errors)
-                if (node is None or name == node) and at > since]
+                if (node is None or name == node) and at + wall > since]

@@ -346,7 +346,7 @@ class UI:
                 if errors is not None:
                     seen = errors[0]["time"] if errors else seen
                     data["errors"] = errors
-                    data["links"] = dict(self.recent.links) if self.recent else self.workers.recent()["links"]
+                    data["links"] = self.recent.links if self.recent else self.workers.recent()["links"]
                 if now > at:
                     before, at = snap, now
                 await send({"type": "http.response.body", "body": f"data: {json.dumps(data)}\n\n".encode(),
