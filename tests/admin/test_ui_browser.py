@@ -132,9 +132,12 @@ def test_ping_is_drawn_and_its_counter_rises(start, tmp_path):
                                ".getAttribute('data-packets') === '3'", timeout=5000)
         assert "3 packets" in (page.text_content("#view") or "")
         page.screenshot(path=str(tmp_path / "counted.png"))
-        # Opened: the spec as YAML (read-only without a token), active, and the frames that crossed it.
+        # Opened: the spec as YAML (read-only without a token), active, and the frames that cross it from
+        # now on (kept only for the nodes a page has open).
         page.click("g[data-label='pong']")
-        page.wait_for_selector("#frames li")
+        page.wait_for_selector("#yaml")
+        assert http(f"http://127.0.0.1:{port}/ping")[2] == "pong"
+        page.wait_for_selector("#frames li", timeout=5000)
         assert "pong (snippet)" in page.inner_text("#detail")
         assert page.inner_text("#state") == "active"
         assert "code: pong" in page.input_value("#yaml") and page.locator("#yaml").get_attribute("readonly") is not None

@@ -1,14 +1,15 @@
-"""What the browser view shows of a node's recent traffic: its last frames, the namespace's recent errors
-and the packets each link carried, from one subscriber of the runtime's hop observer.
+"""What the browser view shows of a node's recent traffic: the last frames of the nodes a page has open and
+the namespace's recent errors, from one subscriber of the runtime's hop observer.
 
 ``Recent`` subscribes only while somebody watches (``watch()`` returns the function that stops watching;
 the view watches while a page follows its event stream), so with no page open a hop costs what it did.
-While watched a hop costs one call: a few appends to bounded ring buffers (``FRAMES`` per node,
-``ERRORS`` for the namespace) and one addition; payloads are kept as they are (a long text or body cut to
-what a preview shows) and turned into text only
-when a page asks (``frames(node)``), truncated to ``PREVIEW`` characters, credential headers hidden and
-every secret the runtime bound (``logs.hide``) masked. An error is listed once, at the node whose answer
-it first was (the nodes upstream pass the same error back).
+While watched a hop costs one call and one lookup by its in-port; only a hop into a node a page opened
+(``open(nodes)``, for ``OPENED`` seconds after the last ask) is kept, in a bounded ring (``FRAMES`` per
+node), and an error answer in another (``ERRORS``). Payloads are kept as they are (a long text or body cut
+to what a preview shows) and turned into text only when a page asks (``frames(node)``): ``PREVIEW``
+characters, credential headers hidden, every secret the runtime bound (``logs.hide``) masked. An error is
+listed once, at the node whose answer it first was (the nodes upstream pass the same error back). The
+packets a link carried are not counted here: ``/metrics`` counts them per in-port already.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import PortflowError
@@ -24,7 +25,7 @@ from ..logs import scrub
 from ..observe import Hop, Subscriber
 from ..redact import hide_credentials
 
-__all__ = ["Recent", "preview", "masked", "FRAMES", "ERRORS", "PREVIEW"]
+__all__ = ["Recent", "preview", "masked", "FRAMES", "ERRORS", "PREVIEW", "OPENED"]
 
 #: Frames kept per node, errors kept for the namespace, characters of a payload's preview.
 FRAMES = 20
@@ -32,6 +33,9 @@ ERRORS = 100
 PREVIEW = 300
 _SCRUBBED = 8000  # the part of a payload's text masked before it is cut to PREVIEW
 _TEXTS = (str, bytes)
+_UNSEEN = object()
+#: Seconds a node's frames are kept after a page last asked for them.
+OPENED = 30.0
 
 
 def preview(payload: Any, limit: int = PREVIEW) -> str:
@@ -81,14 +85,15 @@ class Recent(Subscriber):
         self.runtime = runtime
         self.watchers = 0
         self._unsubscribe: Callable[[], None] | None = None
-        #: node label -> its last frames: (time, in-port, input payload, answer payload, seconds)
+        #: node label -> its last frames: (monotonic end, in-port, input payload, answer payload, seconds)
         self._frames: dict[str, deque[tuple[float, str, Any, Any, float]]] = {}
-        #: (time, node, in-port, the error)
+        #: (monotonic end, node, in-port, the error)
         self._errors: deque[tuple[float, str, str, BaseException]] = deque(maxlen=ERRORS)
         self._listed: deque[BaseException] = deque(maxlen=32)  # errors already listed (by identity)
-        self._links: dict[str, list[int]] = {}  # "from.out->to.in" -> [packets that crossed it]
-        #: (out-port, in-port) -> (its node's frames, its link's counter, in-port name, node name)
-        self._cells: dict[tuple[Any, Any], tuple[deque[tuple[float, str, Any, Any, float]], list[int], str, str]] = {}
+        #: the nodes whose frames are kept -> when a page last asked (monotonic)
+        self._opened: dict[str, float] = {}
+        #: in-port -> its node's frames ring when the node is opened, else None
+        self._rings: dict[Any, deque[tuple[float, str, Any, Any, float]] | None] = {}
         self._following: Callable[[], None] | None = None  # a worker watching for the supervisor
 
     # -- watching -----------------------------------------------------------------------------------
@@ -108,13 +113,24 @@ class Recent(Subscriber):
             if self.watchers == 0 and self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
-                self._cells.clear()
+                self._rings.clear()
 
         return stop
 
+    def open(self, nodes: Iterable[str], only: bool = False) -> None:
+        """Keep the frames of ``nodes`` (a page has them open) for the next ``OPENED`` seconds; ``only``:
+        of these nodes alone."""
+        now = time.monotonic()
+        before = set(self._opened)
+        opened = {} if only else {n: t for n, t in self._opened.items() if now - t < OPENED}
+        opened.update(dict.fromkeys(nodes, now))
+        self._opened = opened
+        if set(opened) != before:
+            self._rings.clear()  # which in-ports keep frames changed
+
     def follow(self, directory: str) -> dict[str, Any] | None:
         """A worker, at each report: watch while the supervisor's page does (``run.watched_nodes``) and give
-        what the report carries (errors, links, the asked nodes' frames); None when nobody watches."""
+        what the report carries (errors, the asked nodes' frames); None when nobody watches."""
         from .run import watched_nodes
 
         nodes = watched_nodes(directory)
@@ -123,7 +139,8 @@ class Recent(Subscriber):
             return None
         if self._following is None:
             self._following = self.watch()
-        return {"errors": self.errors(), "links": self.links, "frames": {n: self.frames(n) for n in nodes[:20]}}
+        self.open(nodes[:20], only=True)
+        return {"errors": self.errors(), "frames": {n: self.frames(n) for n in nodes[:20]}}
 
     def unfollow(self) -> None:
         if self._following is not None:
@@ -132,51 +149,32 @@ class Recent(Subscriber):
 
     # -- hops ---------------------------------------------------------------------------------------
     def hop_ended(self, hop: Hop) -> None:
-        cells = self._cells.get((hop.source, hop.target))
-        if cells is None:
-            cells = self._cell(hop)
-        cells[1][0] += 1
+        """One lookup for a node nobody opened; an error is listed (once, where it was first an answer)."""
+        ring: Any = self._rings.get(hop.target, _UNSEEN)
+        if ring is _UNSEEN:
+            ring = self._ring(hop)
         answer = hop.answer.payload  # type: ignore[union-attr]  # set before a hop is reported ended
-        given = hop.packet.payload
-        if type(given) is dict:  # _kept, inlined for the common request payload: once per hop
-            body: Any = given.get("body")
-            if type(body) in _TEXTS and len(body) > _SCRUBBED:
-                given = {**given, "body": body[:_SCRUBBED]}
-        else:
-            given = _kept(given)
         end = hop.end or hop.start
-        cells[0].append((end, cells[2], given, answer if type(answer) is str and len(answer) <= _SCRUBBED
-                         else _kept(answer), end - hop.start))
+        if ring is not None:
+            ring.append((end, hop.target.name, _kept(hop.packet.payload), _kept(answer), end - hop.start))
         if isinstance(answer, BaseException) and not any(e is answer for e in self._listed):
             self._listed.append(answer)
-            self._errors.append((end, cells[3], cells[2], answer))
+            sb = hop.symbol
+            node = sb.label if sb is not None else getattr(hop.target.node, "label", "?")
+            self._errors.append((end, node, hop.target.name, answer))
 
-    def _cell(self, hop: Hop) -> tuple[deque[tuple[float, str, Any, Any, float]], list[int], str, str]:
-        """The frames ring and link counter of a hop's (out-port, in-port), its port's and node's names."""
-        node, link = self._name(hop)
-        frames = self._frames.get(node)
-        if frames is None:
-            frames = self._frames[node] = deque(maxlen=FRAMES)
-        count = self._links.get(link)
-        if count is None:
-            count = self._links[link] = [0]
-        if len(self._cells) > 10000:  # nodes were replaced many times: forget the old ports
-            self._cells.clear()
-        cells = self._cells[(hop.source, hop.target)] = (frames, count, hop.target.name, node)
-        return cells
-
-    @property
-    def links(self) -> dict[str, int]:
-        """Link (``from.out->to.in``) -> packets that crossed it while watched."""
-        return {link: count[0] for link, count in self._links.items()}
-
-    def _name(self, hop: Hop) -> tuple[str, str]:
-        observer = self.runtime.table.observer
-        target = hop.symbol
-        source = observer.symbol_of(hop.source.node)
-        to = target.label if target is not None else getattr(hop.target.node, "label", "?")
-        frm = source.label if source is not None else getattr(hop.source.node, "label", "?")
-        return to, f"{frm}.{hop.source.name}->{to}.{hop.target.name}"
+    def _ring(self, hop: Hop) -> deque[tuple[float, str, Any, Any, float]] | None:
+        sb = hop.symbol
+        node = sb.label if sb is not None else None
+        ring = None
+        if node in self._opened:
+            ring = self._frames.get(node)
+            if ring is None:
+                ring = self._frames[node] = deque(maxlen=FRAMES)
+        if len(self._rings) > 10000:  # nodes were replaced many times: forget the old in-ports
+            self._rings.clear()
+        self._rings[hop.target] = ring
+        return ring
 
     # -- reading ------------------------------------------------------------------------------------
     def frames(self, node: str) -> list[dict[str, Any]]:

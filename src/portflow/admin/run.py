@@ -11,8 +11,8 @@ The browser view runs the namespace's tests in a worker the same way: the superv
 ``tests-ID.json`` (the pattern); the first worker to claim it (an atomic rename) runs the tests with its
 runtime's runner and writes ``tests-ID.result``, which the supervisor waits for. While a page follows the
 view's events the supervisor keeps ``watching.json`` fresh (the nodes opened on the page); while it is, each
-worker watches its traffic (``recent.Recent``) and adds to its report its recent errors, its packets per link
-and the last frames of those nodes, which the supervisor merges (``Workers.recent``).
+worker watches its traffic (``recent.Recent``) and adds to its report its recent errors and the last
+frames of those nodes, which the supervisor merges (``Workers.recent``).
 """
 
 from __future__ import annotations
@@ -223,12 +223,11 @@ class RunDirectory:
             _write(Path(self.path) / WATCHING, {"time": time.time(), "nodes": list(nodes)})
 
     def recent(self, pids: Iterable[int | None]) -> dict[str, Any]:
-        """The running workers' recent traffic merged: whether every one watches, errors (newest first),
-        packets per link (summed), the frames of the nodes asked for (newest first)."""
+        """The running workers' recent traffic merged: whether every one watches, errors (newest first), the
+        frames of the nodes asked for (newest first)."""
         from .recent import ERRORS, FRAMES
 
         errors: list[dict[str, Any]] = []
-        links: dict[str, int] = {}
         frames: dict[str, list[dict[str, Any]]] = {}
         watching = []
         for pid in pids:
@@ -238,12 +237,10 @@ class RunDirectory:
             if not shown:
                 continue
             errors += shown.get("errors", [])
-            for link, n in shown.get("links", {}).items():
-                links[link] = links.get(link, 0) + int(n)
             for node, listed in shown.get("frames", {}).items():
                 frames.setdefault(node, []).extend(listed)
         errors.sort(key=lambda e: -e["time"])
-        return {"watching": bool(watching) and all(watching), "errors": errors[:ERRORS], "links": links,
+        return {"watching": bool(watching) and all(watching), "errors": errors[:ERRORS],
                 "frames": {n: sorted(f, key=lambda x: -x["time"])[:FRAMES] for n, f in frames.items()}}
 
     def remove(self) -> None:

@@ -9,7 +9,8 @@ The page (``static/``: our own small HTML, CSS and JavaScript, no front-end pack
   quantiles from the histogram buckets' growth, as Prometheus' ``histogram_quantile`` does); the specs not
   ready and why, as the runtime says now; the errors since the last event and the packets each link
   carried (``recent.py``, which watches only while a stream is open; under ``--workers`` each worker's,
-  merged through the run's directory). ``GET /ui/api/frames?node=NAME``: a node's errors and frames.
+  merged through the run's directory) and the packets delivered to each in-port (what its links carried,
+  from the metrics). ``GET /ui/api/frames?node=NAME``: a node's errors and frames (kept from its first ask).
 - ``GET /ui/api/specs/NAME``: the spec's YAML (as ``get -o yaml``), revision, state and reason, compile
   warnings, recent errors and last frames; ``GET .../history``: its revisions; ``GET /ui/api/errors``.
 - Writes (``edit.py``, the CLI's code paths): ``PUT /ui/api/specs/NAME`` ``{"yaml", "revision"}`` saves an
@@ -38,13 +39,14 @@ from typing import Any
 from ..errors import PortflowError
 from ..plugins.net.writer import respond
 
-__all__ = ["UI", "quantile", "rates"]
+__all__ = ["UI", "quantile", "rates", "in_ports"]
 
 STATIC = {"": ("index.html", b"text/html; charset=utf-8"), "app.js": ("app.js", b"text/javascript"),
           "app.css": ("app.css", b"text/css")}
 TICK = 1.0
 BODY_LIMIT = 1 << 20
 TEST_TIMEOUT = 60.0
+OPENED = 30.0  # seconds a node's frames are kept after a page last asked (recent.OPENED)
 
 
 def quantile(q: float, bounds: tuple[float, ...], counts: list[float]) -> float | None:
@@ -86,6 +88,16 @@ def rates(before: dict[str, Any], after: dict[str, Any], seconds: float) -> dict
         out[node] = {"packets": packets, "errors": errors, "pps": round((packets - p0) / span, 2),
                      "eps": round((errors - e0) / span, 2), "p50": quantile(.5, HOP_BUCKETS, grown),
                      "p99": quantile(.99, HOP_BUCKETS, grown)}
+    return out
+
+
+def in_ports(snap: dict[str, Any]) -> dict[str, float]:
+    """``node.port`` -> packets delivered to that in-port (the metrics' ``portflow_packets``): what the links
+    into it carried."""
+    out: dict[str, float] = {}
+    for _, node, _, port, value in snap.get("portflow_packets", []):
+        key = f"{node}.{port}"
+        out[key] = out.get(key, 0) + value
     return out
 
 
@@ -260,12 +272,13 @@ class UI:
         """A node's recent errors and last frames (None when nothing watches traffic: no runtime nor workers)
         and whether a page watches (frames are kept only then)."""
         if self.recent is not None:
+            self.recent.open([node])  # its frames are kept from now on, while a page asks
             return {"errors": self.recent.errors(node), "frames": self.recent.frames(node),
                     "watching": bool(self.recent.watchers)}
         if self.workers is None:
             return {"errors": None, "frames": None, "watching": False}
         now = time.time()
-        self._opened = {n: t for n, t in self._opened.items() if now - t < 30}
+        self._opened = {n: t for n, t in self._opened.items() if now - t < OPENED}
         self._opened[node] = now
         merged = self.workers.recent()
         return {"errors": [e for e in merged["errors"] if e["node"] == node], "frames": merged["frames"].get(node, []),
@@ -319,7 +332,8 @@ class UI:
                           "group": node.children is not None and bool(node.children.nodes),
                           "x": box.x, "y": box.y, "w": box.w, "h": box.h})
         edges = [{"src": e.src, "dst": e.dst, "label": e.label, "error": e.error, "broken": e.broken,
-                  "link": f"{labels.get(e.src)}.{e.out}->{labels.get(e.dst)}.{e.inp}", "points": points}
+                  "link": f"{labels.get(e.src)}.{e.out}->{labels.get(e.dst)}.{e.inp}",
+                  "target": f"{labels.get(e.dst)}.{e.inp}", "points": points}
                  for e, points in zip(pic.all_edges(), placed.routes, strict=True)]
         return {"title": pic.title, "namespace": self.namespace, "width": placed.width, "height": placed.height,
                 "nodes": nodes, "edges": edges, "writable": bool(self._token)}
@@ -342,11 +356,13 @@ class UI:
                                         else rates({}, snap, 1.0), "not_ready": self._not_ready()}
                 if self.workers is not None:
                     self.workers.watch(self._opened)  # the workers watch while a stream is open
+                if self.recent is not None:
+                    self.recent.open(())  # forgets the nodes no page asked about lately
                 errors = self.errors(since=seen)
                 if errors is not None:
                     seen = errors[0]["time"] if errors else seen
                     data["errors"] = errors
-                    data["links"] = self.recent.links if self.recent else self.workers.recent()["links"]
+                data["ports"] = in_ports(snap)
                 if now > at:
                     before, at = snap, now
                 await send({"type": "http.response.body", "body": f"data: {json.dumps(data)}\n\n".encode(),

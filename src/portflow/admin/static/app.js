@@ -75,7 +75,7 @@ function draw(g) {
     const count = el("text", { class: "count", x: (mid[0] + next[0]) / 2, y: (mid[1] + next[1]) / 2 + 12,
       "text-anchor": "middle" }, "");
     view.appendChild(label); view.appendChild(count);
-    byLink[e.link] = { line, count, n: 0 };
+    byLink[e.link] = { line, count, target: e.target, n: 0 };
   }
   graphSize = { w: Math.max(g.width, 200), h: Math.max(g.height, 150) };
   nodesByLabel = {};
@@ -212,15 +212,15 @@ async function refresh(name) {
     draw(g);  // fitted anew when its size changed, else where the user had it
     if (size.w === graphSize.w && size.h === graphSize.h) { box = keep; setBox(); }
     live({ nodes: lastNodes });  // the counters as the last event had them, until the next
-    for (const link in lastLinks) {  // redrawn: the counts as they were, not lit
-      const l = byLink[link];
-      if (l) { l.n = lastLinks[link]; l.line.setAttribute("data-packets", l.n); l.count.textContent = `${l.n} packets`; }
+    for (const link in byLink) {  // redrawn: the counts as they were, not lit
+      const l = byLink[link], n = lastPorts[l.target];
+      if (n) { l.n = n; l.line.setAttribute("data-packets", n); l.count.textContent = `${n} packets`; }
     }
   }
   const n = (lastGraph = g).nodes.find(x => x.label === name);
   if (n) await open(n);
 }
-let lastGraph = null, lastLinks = {};
+let lastGraph = null, lastPorts = {};
 // -- tests -------------------------------------------------------------------------------------------
 async function loadTests() {
   const t = document.getElementById("tests");
@@ -283,10 +283,10 @@ function live(data) {
       t[1].textContent = `p50 ${ms(s.p50)} p99 ${ms(s.p99)}`;
     }
   }
-  for (const link in data.links || {}) {  // a link that carried packets since the last event lights up
-    const l = byLink[link], n = data.links[link];
-    lastLinks[link] = n;
-    if (!l || n === l.n) continue;
+  if (data.ports) lastPorts = data.ports;
+  for (const link in data.ports ? byLink : {}) {  // a link whose in-port got packets since the last event lights up
+    const l = byLink[link], n = data.ports[l.target];
+    if (!n || n === l.n) continue;
     l.n = n;
     l.line.setAttribute("data-packets", n);
     l.count.textContent = `${n} packets`;
