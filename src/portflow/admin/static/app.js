@@ -15,7 +15,11 @@ function el(name, attrs, text) {
 }
 const view = document.getElementById("view"), svg = document.getElementById("graph");
 let box = { x: 0, y: 0, w: 800, h: 600 }, byLabel = {}, byLink = {}, writable = false, opened = null;
+function setText(e, text) { if (e.textContent !== text) e.textContent = text; }  // unchanged: no relayout
 function showReason(grp, text, why) {  // cut to the box's width (the whole reason is the tooltip)
+  why = why || "";
+  if (grp.dataset.reason === why) return;
+  grp.dataset.reason = why;
   grp.classList.toggle("inactive", !!why);
   const most = Math.max(14, Math.floor(grp.querySelector("rect").getAttribute("width") / 5.6) - 10);
   text.textContent = why ? "inactive: " + (why.length > most ? why.slice(0, most - 1) + "…" : why) : "";
@@ -278,9 +282,9 @@ function live(data) {
   for (const name in data.nodes) {
     const t = byLabel[name], s = data.nodes[name];
     if (t) {
-      t[0].textContent = `${s.packets} · ${s.pps}/s · ${s.eps} err/s`;
+      setText(t[0], `${s.packets} · ${s.pps}/s · ${s.eps} err/s`);
       t[0].setAttribute("data-packets", s.packets);
-      t[1].textContent = `p50 ${ms(s.p50)} p99 ${ms(s.p99)}`;
+      setText(t[1], `p50 ${ms(s.p50)} p99 ${ms(s.p99)}`);
     }
   }
   if (data.ports) lastPorts = data.ports;
