@@ -127,13 +127,24 @@ def rollback(ctx: click.Context, name: str | None, namespace: str | None, values
     settings = load_settings_for(ctx, **{"runtime.namespace": namespace})
     if name is None:
         return _rollback_namespace(settings, str(to_time))
-    resource = _resource(values)
-    noun = _noun(resource)
-    revs, found = run(read_history(settings, resource, settings.namespace, name), quick=True)
-    if not revs:
-        raise _not_found(resource, name, settings.namespace)
+    message, problems, warnings = run(rollback_spec(settings, _resource(values), settings.namespace, name, to),
+                                      quick=True)
+    _report(_resource(values), problems, warnings)
+    click.echo(message)
+
+
+async def rollback_spec(settings: Any, resource: str, namespace: str, name: str,
+                        to: int | None) -> tuple[str, list[str], list[str]]:
+    """Write back revision ``to`` (default: the one before the current) of the document ``name``, as an
+    apply. Returns what to say, the problems (nothing written when there are any) and warnings; a
+    document or revision that does not exist is a ``PortflowError`` (as is a conflict). ``rollback`` and
+    the browser view use it."""
     from ..errors import NotFoundError, UserError
 
+    noun = _noun(resource)
+    revs, found = await read_history(settings, resource, namespace, name)
+    if not revs:
+        raise _not_found(resource, name, namespace)
     if to is None:
         from ..revisions import previous
 
@@ -151,28 +162,25 @@ def rollback(ctx: click.Context, name: str | None, namespace: str | None, values
 
     if target.doc is None:
         if current is None:
-            click.echo(f"{noun} {name!r} is already deleted (revision {target.revision} deleted it)")
-            return
+            return f"{noun} {name!r} is already deleted (revision {target.revision} deleted it)", [], []
         docs: list[dict[str, Any]] = []
         remove = [current]
         expect: dict[tuple[str, ...], int] = {("id", current["id"]): stored_rev or 0}
     else:
         docs = [dict(target.doc)]
         remove = []
-        expect = {doc_ref(target.doc, settings.namespace): stored_rev} if stored_rev is not None else {}
+        expect = {doc_ref(target.doc, namespace): stored_rev} if stored_rev is not None else {}
     from .apply import apply_file
 
-    result, problems, warnings = run(apply_file(settings, resource, docs, settings.namespace, False, expect,
-                                                remove), quick=True)
-    _report(resource, problems, warnings)
-    ident = target.id
+    result, problems, warnings = await apply_file(settings, resource, docs, namespace, False, expect, remove)
+    if problems:
+        return "", problems, warnings
     if target.doc is None:
-        click.echo(f"{noun} {name!r} rolled back to revision {target.revision}: deleted")
-    elif result.count("unchanged"):
-        click.echo(f"{noun} {name!r} is already as at revision {target.revision}: nothing to do")
-    else:
-        click.echo(f"{noun} {name!r} rolled back to revision {target.revision} "
-                   f"(now revision {result.revisions.get(ident, '?')})")
+        return f"{noun} {name!r} rolled back to revision {target.revision}: deleted", [], warnings
+    if result.count("unchanged"):
+        return f"{noun} {name!r} is already as at revision {target.revision}: nothing to do", [], warnings
+    return (f"{noun} {name!r} rolled back to revision {target.revision} "
+            f"(now revision {result.revisions.get(target.id, '?')})"), [], warnings
 
 
 def _report(resource: str, problems: list[str], warnings: list[str]) -> None:

@@ -163,7 +163,7 @@ class Operating:
             self.token = AdminToken(self.settings["admin.token"], self.runtime.namespace, self.runtime.store,
                                     lambda token: self.ui.set_token(token))
             self.ui = UI(self.settings, self.runtime.namespace, await self.token.start(), self.ready,
-                         self.metrics.snapshot)
+                         self.metrics.snapshot, runtime=self.runtime)
             app = AdminApp(self.ready, self.exposition, self.ui)
             self.server = await start_admin(self.listen, app, self.server_name)
         return self
@@ -190,11 +190,14 @@ class Operating:
         report = check(self.runtime)
         run_dir = self.run_dir
         if run_dir:
+            from ..admin.recent import Recent
             from ..admin.run import report_forever
+
+            recent = Recent(self.runtime) if self.metrics is not None else None  # the supervisor's view watches
 
             async def reporting(status: Any) -> None:
                 status.started()
-                await report_forever(run_dir, self.runtime, self.metrics)
+                await report_forever(run_dir, self.runtime, self.metrics, recent)
 
             await self.runtime.lifetime.start(reporting, name="portflow-report")
         if strict and (not report.ready or report.warnings):
@@ -319,10 +322,12 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
             def snapshot() -> dict[str, Any]:
                 return merge(run_dir.snapshots(supervisor.pids().values()))
 
+            from ..admin.run import Workers
             from ..admin.token import AdminToken
 
             token = AdminToken(settings["admin.token"], settings.namespace, store, lambda t: ui.set_token(t))
-            ui = UI(settings, settings.namespace, await token.start(), ready, snapshot)
+            ui = UI(settings, settings.namespace, await token.start(), ready, snapshot,
+                    workers=Workers(run_dir, lambda: supervisor.pids().values()))
             server = await start_admin(listen, AdminApp(ready, metrics_text, ui), settings["listener.server"])
         await supervisor.run(check=strict_check(supervisor, run_dir, count) if strict else None)
     finally:
