@@ -218,7 +218,7 @@ async function refresh(name) {
     live({ nodes: lastNodes });  // the counters as the last event had them, until the next
     for (const link in byLink) {  // redrawn: the counts as they were, not lit
       const l = byLink[link], n = lastPorts[l.target];
-      if (n) { l.n = n; l.line.setAttribute("data-packets", n); l.count.textContent = `${n} packets`; }
+      if (n) { l.n = n; l.line.setAttribute("data-packets", n); l.count.textContent = `${n} packet${n === 1 ? "" : "s"}`; }
     }
   }
   const n = (lastGraph = g).nodes.find(x => x.label === name);
@@ -293,7 +293,7 @@ function live(data) {
     if (!n || n === l.n) continue;
     l.n = n;
     l.line.setAttribute("data-packets", n);
-    l.count.textContent = `${n} packets`;
+    l.count.textContent = `${n} packet${n === 1 ? "" : "s"}`;
     l.line.classList.add("busy");
     clearTimeout(l.timer);
     l.timer = setTimeout(() => l.line.classList.remove("busy"), 900);
