@@ -5,8 +5,8 @@ subscriber a hop costs what it did) and follows the runtime's applied changes. P
 and the time the target node took to answer (everything downstream of it included), labelled by the
 target's namespace, spec name, kind and in-port; an answer that is an error counts in
 ``portflow_errors_total``. Each HTTP request a listener answered is counted per listener when it reports it
-(``request_ended``): its method, the router's path pattern it matched (``route``, kept in the request's
-process when the router's hop ends; empty when no route did) and the status. ``portflow_processes_active``
+(``request_ended``): its method, the router's path pattern it matched (``route``, which a watched router
+keeps in the request's process; empty when no route did) and the status. ``portflow_processes_active``
 is the count of running processes (``Process.running``), so no process is tracked for it.
 
 The hot path adds to plain numbers (a hop costs a dictionary lookup and a few additions, no lock); the
@@ -26,8 +26,7 @@ from typing import Any
 
 from ..observe import Subscriber
 from ..packet import Packet
-from ..plugins.net.exchange import ROUTE_KEY
-from ..plugins.net.router import Router
+from ..plugins.net.router import ROUTE_KEY
 from ..port import InPort, OutPort
 from ..process import Process
 
@@ -78,17 +77,6 @@ class _Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1  # the first bound >= value: Prometheus' ``le``
         self.sum += value
-
-
-def _routed(source: OutPort, proc: Process, packet: Packet) -> None:
-    """Keep the route a router's hop matched in its request's process (the first router's pattern)."""
-    request = proc
-    while request.parent is not None:
-        request = request.parent  # a router inside a child process counts for the request that made it
-    if request.get(ROUTE_KEY) is None:
-        payload = packet.payload
-        method = payload.get("method") if type(payload) is dict else None
-        request.set(ROUTE_KEY, source.node.route(source.name, method) or "")
 
 
 def symbol_state(sb: Any) -> str:
@@ -150,8 +138,7 @@ class Metrics(Subscriber):
     # -- hops -------------------------------------------------------------------------------------
     def hop_timed(self, source: OutPort, target: InPort, proc: Process, packet: Packet, answer: Packet,
                   seconds: float) -> None:
-        """Counts the hop; a hop from a router also says which route its request matched (its hop ends
-        before the request does)."""
+        """Counts the hop: its packet, its time, an error answer."""
         cells = self._cells.get(target)
         if cells is None:
             cells = self._cells[target] = self._label(target)
@@ -161,8 +148,6 @@ class Metrics(Subscriber):
         duration.sum += seconds
         if isinstance(answer.payload, BaseException):
             errors[0] += 1
-        if type(source.node) is Router:
-            _routed(source, proc, packet)
 
     def _label(self, target: InPort) -> tuple[list[float], list[float], _Histogram]:
         sb = self.runtime.table.observer.symbol_of(target.node)

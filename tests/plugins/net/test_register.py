@@ -38,7 +38,7 @@ def test_router_compiles_and_validates_ports(scheme):
                           "routes": [{"method": "GET", "path": "ping", "port": "out[1]"}]})
     node = scheme.compile(spec, ctx)
     assert isinstance(node, Router) and len(node.out_ports) == 2
-    assert node.tree.find("GET", "/ping").value == 1  # the leading slash is added
+    assert node.tree.find("GET", "/ping").value == (1, "/ping")  # out[1], the pattern; the leading slash added
     bad = scheme.decode({"kind": "router", "name": "r", "routes": [{"method": "GET", "path": "/", "port": "in"}]})
     with pytest.raises(SpecError, match=r"routes\[0\]\.port"):
         scheme.compile(bad, ctx)

@@ -27,15 +27,12 @@ from .writer import respond, write_stream
 if TYPE_CHECKING:
     from .listener import Listener
 
-__all__ = ["serve_http", "CLIENT_KEY", "ROUTE_KEY"]
+__all__ = ["serve_http", "CLIENT_KEY"]
 
 log = logging.getLogger("portflow.net.listener")
 
 #: Process data key holding the client's ``(host, port)`` (the proxy reads it for ``X-Forwarded-For``).
 CLIENT_KEY = "net.client"
-#: Process data key of a request's process: the router pattern it matched, set by the metrics (so a
-#: request's ``route`` label is the pattern, never the client's path).
-ROUTE_KEY = "net.route"
 
 #: The status an access line shows for a client that left before its answer was written (nginx's).
 CLIENT_CLOSED = 499

@@ -20,7 +20,19 @@ from ...port import OUT, parse_port
 from ...process import Process
 from ...scheme import Context, Scheme
 from ...spec import Spec
-from .radix import Tree
+from .radix import Tree, normalize
+
+#: Process data key of a request's process: the pattern of the first route it took, kept while the router
+#: is watched (the metrics label a request by it, never by the client's path).
+ROUTE_KEY = "net.route"
+
+
+def keep_route(proc: Process, pattern: str) -> None:
+    """Record ``pattern`` on the request's process (the root of ``proc``), unless a route already is."""
+    while proc.parent is not None:
+        proc = proc.parent  # a router inside a child process counts for the request that made it
+    if proc.get(ROUTE_KEY) is None:
+        proc.set(ROUTE_KEY, pattern)
 
 __all__ = ["RouterSpec", "Route", "Router", "compile_router", "register"]
 
@@ -44,21 +56,13 @@ class Router(OneToMany):
 
     def __init__(self, routes: list[tuple[str, str, int]] | None = None) -> None:
         super().__init__()
-        self.tree = Tree()
-        #: out-port name -> method -> the path pattern of its first route (metrics label requests by it).
-        self.patterns: dict[str, dict[str, str]] = {}
+        self.tree = Tree()  # (method, path pattern) -> (out index, the pattern)
         for method, path, index in routes or ():
             self.add(method, path, index)
 
     def add(self, method: str, path: str, index: int) -> None:
-        self.tree.add(method.upper(), path, index)
-        port = self.out(index)
-        self.patterns.setdefault(port.name, {}).setdefault(method.upper(), path)
-
-    def route(self, port: str, method: str) -> str | None:
-        """The path pattern of the route that sent a ``method`` request out on ``port``."""
-        by_method = self.patterns.get(port)
-        return by_method.get(method, by_method.get("*")) if by_method else None
+        self.tree.add(method.upper(), path, (index, normalize(path)))
+        self.out(index)
 
     async def _receive(self, proc: Process, pck: Packet) -> Packet:
         payload = pck.payload
@@ -78,7 +82,10 @@ class Router(OneToMany):
                 answer = Packet({"status": 405, "body": "Method Not Allowed",
                                  "header": {"Allow": [", ".join(match.allowed)]}})
             return await self.error_port.send(proc, answer, answer)
-        out = self.out_ports[match.value]
+        index, pattern = match.value
+        out = self.out_ports[index]
+        if out.observer is not None:  # watched: the request is labelled by this route's pattern (metrics)
+            keep_route(proc, pattern)
         routed = payload.copy()
         routed["params"] = match.params
         out_pck = Packet(routed)
