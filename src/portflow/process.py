@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast
 
 import uuid_utils
 
-__all__ = ["Process", "Resource", "RUNNING", "TERMINATED"]
+__all__ = ["Process", "Resource", "RUNNING", "TERMINATED", "running"]
 
 log = logging.getLogger("portflow.process")
 
@@ -53,6 +53,16 @@ class Resource(Protocol):
     async def close(self, error: BaseException | None) -> None: ...
 
 
+#: Processes created and not yet exited. A list, not a class attribute: writing a class attribute would
+#: invalidate the interpreter's attribute caches for every Process on each write.
+_live = [0]
+
+
+def running() -> int:
+    """Processes created and not yet exited, in this interpreter (``portflow_processes_active``)."""
+    return _live[0]
+
+
 class Process:
     """One flow of packets; see the module docstring."""
 
@@ -61,11 +71,8 @@ class Process:
         "_data", "_hooks", "_children", "_tasks", "_done", "_locals", "observed",
     )
 
-    #: Processes created and not yet exited, in this interpreter (the metrics' ``portflow_processes_active``).
-    running = 0
-
     def __init__(self, parent: Process | None = None) -> None:
-        Process.running += 1
+        _live[0] += 1
         #: Whom this process's hops are reported to (set by the observer, ``observe.py``), or None.
         self.observed: Any = None
         self._id: str | None = None
@@ -250,7 +257,7 @@ class Process:
         """End the process once: cancel its tasks, exit its children, run exit hooks, release waiters."""
         if self.status == TERMINATED:
             return
-        Process.running -= 1
+        _live[0] -= 1
         self.status = TERMINATED
         self.error = error
         self.end_time = time.time()

@@ -7,7 +7,7 @@ target's namespace, spec name, kind and in-port; an answer that is an error coun
 ``portflow_errors_total``. Each HTTP request a listener answered is counted per listener when it reports it
 (``request_ended``): its method, the router's path pattern it matched (``route``, which a watched router
 keeps in the request's process; empty when no route did) and the status. ``portflow_processes_active``
-is the count of running processes (``Process.running``), so no process is tracked for it.
+is the count of running processes (``process.running()``), so no process is tracked for it.
 
 The hot path adds to plain numbers (a hop costs a dictionary lookup and a few additions, no lock); the
 numbers become Prometheus families only when scraped (``collect``, prometheus-client's exposition). A
@@ -28,7 +28,7 @@ from ..observe import Subscriber
 from ..packet import Packet
 from ..plugins.net.router import ROUTE_KEY
 from ..port import InPort, OutPort
-from ..process import Process
+from ..process import Process, running
 
 __all__ = ["Metrics", "Collector", "merge", "exposition", "symbol_state", "METHODS"]
 
@@ -182,7 +182,7 @@ class Metrics(Subscriber):
         out: dict[str, Any] = {name: [[*k, c[0]] for k, c in cells.items()] for name, cells in self.counters.items()}
         out.update({name: [[*k, list(h.counts), h.sum] for k, h in cells.items()]
                     for name, cells in self.histograms.items()})
-        out["portflow_processes_active"] = [[Process.running]]
+        out["portflow_processes_active"] = [[running()]]
         out["portflow_symbols"] = [[self.namespace, state, n] for state, n in symbols.items()]
         return out
 
