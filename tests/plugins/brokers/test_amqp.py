@@ -24,6 +24,7 @@ from portflow.apply import apply, prepare_specs
 from portflow.runtime import Runtime
 from portflow.spec import read_documents
 from portflow.store import open_store
+from support.broker_flow import consumer_flow
 from support.probe import call
 from support.proxy import Proxy
 from support.sink import sink
@@ -76,53 +77,13 @@ async def until(predicate, timeout: float = 15.0, what: str = "the condition") -
         await asyncio.sleep(0.05)
 
 
+AMQP_DEAD = "  language: cel\n  code: '{\"body\": {\"error\": \"dead\"}}'"
+
+
 def consumer(fields: str, target: str = "wrap", extra: str = "") -> str:
     """An amqp node ``sub`` (its ``fields``) whose messages go to ``target``; wrap POSTs them to SINK/WHO,
     error to SINK/dead."""
-    return f"""
-- kind: amqp
-  name: sub
-{fields}
-  ports:
-    out:
-      - name: {target}
-        port: in
-    error:
-      - name: dead
-        port: in
-- kind: snippet
-  name: wrap
-  language: cel
-  code: '{{"body": self}}'
-  ports:
-    out:
-      - name: post
-        port: in
-- kind: throw
-  name: boom
-- kind: snippet
-  name: dead
-  language: cel
-  code: '{{"body": {{"error": "dead"}}}}'
-  ports:
-    out:
-      - name: post-dead
-        port: in
-- kind: http
-  name: post
-  url: '{{{{ .SINK }}}}/{{{{ .WHO }}}}'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-    WHO:
-      data: '{{{{ .WHO }}}}'
-- kind: http
-  name: post-dead
-  url: '{{{{ .SINK }}}}/dead'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-{extra}"""
+    return consumer_flow("amqp", "sub", fields, target, extra, dead=AMQP_DEAD)
 
 
 async def test_consumes_into_processes_and_publishes_through_in_with_confirms(queue, channel, flow):

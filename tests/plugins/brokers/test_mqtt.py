@@ -29,6 +29,7 @@ from portflow.runtime import Runtime
 from portflow.scheme import Context
 from portflow.spec import read_documents
 from portflow.store import open_store
+from support.broker_flow import consumer_flow
 from support.probe import call
 from support.proxy import Proxy
 from support.sink import sink
@@ -75,50 +76,7 @@ def topic() -> str:
 
 
 def consumer(fields: str, target: str = "wrap", name: str = "sub") -> str:
-    return f"""
-- kind: mqtt
-  name: {name}
-{fields}
-  ports:
-    out:
-      - name: {target}
-        port: in
-    error:
-      - name: dead
-        port: in
-- kind: snippet
-  name: wrap
-  language: cel
-  code: '{{"body": self}}'
-  ports:
-    out:
-      - name: post
-        port: in
-- kind: throw
-  name: boom
-- kind: snippet
-  name: dead
-  language: text
-  code: dead-lettered
-  ports:
-    out:
-      - name: post-dead
-        port: in
-- kind: http
-  name: post
-  url: '{{{{ .SINK }}}}/{{{{ .WHO }}}}'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-    WHO:
-      data: '{{{{ .WHO }}}}'
-- kind: http
-  name: post-dead
-  url: '{{{{ .SINK }}}}/dead'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-"""
+    return consumer_flow("mqtt", name, fields, target)
 
 
 async def until(predicate, what: str, timeout: float = 15.0) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from portflow.runtime import Runtime
 from portflow.store import open_store
+from support.broker_flow import consumer_flow
 from support.probe import call
 from support.sink import sink
 
@@ -50,50 +51,7 @@ async def settled(js, stream: str, predicate) -> object:
 
 
 def consumer(name: str, fields: str, target: str) -> str:
-    return f"""
-- kind: nats
-  name: {name}
-{fields}
-  ports:
-    out:
-      - name: {target}
-        port: in
-    error:
-      - name: dead
-        port: in
-- kind: snippet
-  name: wrap
-  language: cel
-  code: '{{"body": self}}'
-  ports:
-    out:
-      - name: post
-        port: in
-- kind: throw
-  name: boom
-- kind: snippet
-  name: dead
-  language: text
-  code: dead-lettered
-  ports:
-    out:
-      - name: post-dead
-        port: in
-- kind: http
-  name: post
-  url: '{{{{ .SINK }}}}/{{{{ .WHO }}}}'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-    WHO:
-      data: '{{{{ .WHO }}}}'
-- kind: http
-  name: post-dead
-  url: '{{{{ .SINK }}}}/dead'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-"""
+    return consumer_flow("nats", name, fields, target)
 
 
 async def test_jetstream_acks_after_success_and_publishes_through_in(flow, nc, stream):

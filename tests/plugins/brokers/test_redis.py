@@ -27,6 +27,7 @@ from portflow.runtime import Runtime
 from portflow.scheme import Context
 from portflow.spec import read_documents
 from portflow.store import open_store
+from support.broker_flow import consumer_flow
 from support.probe import call
 from support.proxy import Proxy
 from support.sink import sink
@@ -69,50 +70,7 @@ async def pending(rc, stream: str, group: str = "g") -> int:
 
 
 def consumer(name: str, fields: str, target: str, extra: str = "") -> str:
-    return f"""
-- kind: redis
-  name: {name}
-{fields}
-  ports:
-    out:
-      - name: {target}
-        port: in
-    error:
-      - name: dead
-        port: in
-- kind: snippet
-  name: wrap
-  language: cel
-  code: '{{"body": self}}'
-  ports:
-    out:
-      - name: post
-        port: in
-- kind: throw
-  name: boom
-- kind: snippet
-  name: dead
-  language: text
-  code: dead-lettered
-  ports:
-    out:
-      - name: post-dead
-        port: in
-- kind: http
-  name: post
-  url: '{{{{ .SINK }}}}/{{{{ .WHO }}}}'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-    WHO:
-      data: '{{{{ .WHO }}}}'
-- kind: http
-  name: post-dead
-  url: '{{{{ .SINK }}}}/dead'
-  env:
-    SINK:
-      data: '{{{{ .SINK }}}}'
-{extra}"""
+    return consumer_flow("redis", name, fields, target, extra)
 
 
 SLOW = """
