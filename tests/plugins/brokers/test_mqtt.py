@@ -396,3 +396,20 @@ async def test_unload_without_a_session_finishes_what_it_took(flow, topic, pub, 
         assert node.finished == node.fired == len(s.received)  # each one it took ran to its end
         assert sorted(datas(s.received)) == list(range(len(s.received)))
         assert "cancelling" not in caplog.text
+
+
+async def test_the_example_prints_each_reading(flow, topic, pub, capfd):
+    text = (Path(__file__).parents[3] / "examples" / "mqtt.yaml").read_text()
+    own = uuid.uuid4().hex[:8]  # the example's topic, group and session under names of this test's own
+    text = (text.replace("sensors/+/temperature", f"{topic}/+/temperature").replace("group: portflow", f"group: g{own}")
+            .replace("client_id: portflow-sensors", f"client_id: example-{own}"))
+    runtime = await flow(text)
+    await until(lambda: ready(runtime), "the consumer to connect")
+    await asyncio.to_thread(pub.send, f"{topic}/kitchen/temperature", b'{"celsius": 21.5}', "application/json")
+    loop = asyncio.get_running_loop()
+    deadline, out = loop.time() + 10, ""
+    while f"{topic}/kitchen/temperature: map[celsius:21.5]" not in out:
+        assert loop.time() < deadline, out
+        await asyncio.sleep(0.05)
+        out += capfd.readouterr().out
+    assert "dead letter" not in out

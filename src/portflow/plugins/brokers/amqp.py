@@ -451,6 +451,14 @@ EXAMPLE = """\
   max_deliveries: 3
   ports:
     out:
+      - name: line
+        port: in
+- kind: snippet
+  name: line
+  language: cel
+  code: '["order %v: %v\\n", self.id, self.data]'
+  ports:
+    out:
       - name: log
         port: in
 - kind: print

@@ -429,6 +429,14 @@ EXAMPLE = """\
   max_deliveries: 3
   ports:
     out:
+      - name: line
+        port: in
+- kind: snippet
+  name: line
+  language: cel
+  code: '["%s: %v\\n", self.topic, self.data]'
+  ports:
+    out:
       - name: log
         port: in
 - kind: print

@@ -164,6 +164,14 @@ EXAMPLE = """\
   read: json
   ports:
     out:
+      - name: line
+        port: in
+- kind: snippet
+  name: line
+  language: cel
+  code: '["%s %s: %v\\n", self.event, self.path, self.data]'
+  ports:
+    out:
       - name: log
         port: in
 - kind: print

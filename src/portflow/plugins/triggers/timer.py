@@ -180,6 +180,14 @@ EXAMPLE = """\
   cluster: once
   ports:
     out:
+      - name: line
+        port: in
+- kind: snippet
+  name: line
+  language: cel
+  code: '["tick %v at %s\\n", self.tick, self.time]'
+  ports:
+    out:
       - name: log
         port: in
 - kind: print
