@@ -22,7 +22,10 @@ from typing import Any
 
 from ..errors import PortflowError
 from ..logs import scrub
-from ..observe import Hop, Subscriber
+from ..observe import Subscriber
+from ..packet import Packet
+from ..port import InPort, OutPort
+from ..process import Process
 from ..redact import hide_credentials
 
 __all__ = ["Recent", "preview", "masked", "FRAMES", "ERRORS", "PREVIEW", "OPENED"]
@@ -148,23 +151,27 @@ class Recent(Subscriber):
             self._following = None
 
     # -- hops ---------------------------------------------------------------------------------------
-    def hop_ended(self, hop: Hop) -> None:
-        """One lookup for a node nobody opened; an error is listed (once, where it was first an answer)."""
-        ring: Any = self._rings.get(hop.target, _UNSEEN)
+    def hop_timed(self, source: OutPort, target: InPort, proc: Process, packet: Packet, answer: Packet,
+                  seconds: float) -> None:
+        """One lookup for a node nobody opened; an error is listed (once, where it was first an answer).
+        The counting form of a hop, so that watching makes no Hop object either."""
+        ring: Any = self._rings.get(target, _UNSEEN)
         if ring is _UNSEEN:
-            ring = self._ring(hop)
-        answer = hop.answer.payload  # type: ignore[union-attr]  # set before a hop is reported ended
-        end = hop.end or hop.start
+            ring = self._ring(target)
+        payload = answer.payload
         if ring is not None:
-            ring.append((end, hop.target.name, _kept(hop.packet.payload), _kept(answer), end - hop.start))
-        if isinstance(answer, BaseException) and not any(e is answer for e in self._listed):
-            self._listed.append(answer)
-            sb = hop.symbol
-            node = sb.label if sb is not None else getattr(hop.target.node, "label", "?")
-            self._errors.append((end, node, hop.target.name, answer))
+            ring.append((time.monotonic(), target.name, _kept(packet.payload), _kept(payload), seconds))
+        if isinstance(payload, BaseException) and not any(e is payload for e in self._listed):
+            self._listed.append(payload)
+            sb = self._symbol(target)
+            node = sb.label if sb is not None else getattr(target.node, "label", "?")
+            self._errors.append((time.monotonic(), node, target.name, payload))
 
-    def _ring(self, hop: Hop) -> deque[tuple[float, str, Any, Any, float]] | None:
-        sb = hop.symbol
+    def _symbol(self, target: InPort) -> Any:
+        return self.runtime.table.observer.symbol_of(target.node)
+
+    def _ring(self, target: InPort) -> deque[tuple[float, str, Any, Any, float]] | None:
+        sb = self._symbol(target)
         node = sb.label if sb is not None else None
         ring = None
         if node in self._opened:
@@ -173,7 +180,7 @@ class Recent(Subscriber):
                 ring = self._frames[node] = deque(maxlen=FRAMES)
         if len(self._rings) > 10000:  # nodes were replaced many times: forget the old in-ports
             self._rings.clear()
-        self._rings[hop.target] = ring
+        self._rings[target] = ring
         return ring
 
     # -- reading ------------------------------------------------------------------------------------
