@@ -136,8 +136,11 @@ class Observer:
         self._routes: dict[tuple[Subscriber, ...], _Route] = {}
         self._starters: tuple[Subscriber, ...] = ()  # those overriding process_started
         self._tracking = False  # whether a subscriber wants processes (process_started or process_exited)
+        #: The route of every hop while no subscriber wants processes (no lookup per hop), else None.
+        self.untracked: _Route | None = self._all
         self._without: dict[tuple[tuple[Subscriber, ...], Subscriber], tuple[Subscriber, ...]] = {}
-        self._req_ended: tuple[Callable[..., None], ...] = ()
+        #: The ``request_ended`` of each subscriber that overrides it (a listener calls them itself).
+        self.requests_ended: tuple[Callable[..., None], ...] = ()
         self._installers: list[Installer] = []
         self._symbol_of: list[Callable[[Any], Any]] = []
 
@@ -180,7 +183,8 @@ class Observer:
         self._routes = {subscribers: self._all}
         self._starters = tuple(s for s in subscribers if _overrides(s, "process_started"))
         self._tracking = bool(self._starters or self._all.exited)
-        self._req_ended = _overriding(subscribers, "request_ended")
+        self.untracked = None if self._tracking else self._all
+        self.requests_ended = _overriding(subscribers, "request_ended")
         self._without = {}
 
     def _install(self, observer: Observer | None) -> None:
@@ -266,7 +270,7 @@ class Observer:
                 exited(proc)
 
     def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
-        for ended in self._req_ended:
+        for ended in self.requests_ended:
             ended(listener, method, status, seconds, proc)
 
     # -- hops ---------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ class OutPort:
             return fallback
         observer = self.observer
         if observer is not None:
-            route = observer.route(proc, pck)
+            route = observer.untracked or observer.route(proc, pck)
             if route.hops or len(links) != 1:
                 return await observer.send(self, proc, pck, route)
             timing = route.timing

@@ -122,6 +122,13 @@ class Process:
             self._data = {}
         self._data[key] = value
 
+    def setdefault(self, key: str, value: Any) -> Any:
+        """``key`` of this process's own data, set to ``value`` first when it has none (as ``dict.setdefault``)."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data.setdefault(key, value)
+
     def delete(self, key: str) -> None:
         """Remove ``key`` here, or from the nearest ancestor that has it."""
         proc: Process | None = self

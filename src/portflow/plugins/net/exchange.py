@@ -126,7 +126,8 @@ async def serve_http(node: Listener, scope: dict[str, Any], receive: Any, send: 
     finally:
         observer = node.out_port.observer
         if observer is not None:  # watched (metrics): the request's outcome, before its process exits
-            observer.request_ended(node, scope["method"], status, monotonic() - began, proc)
+            for ended in observer.requests_ended:
+                ended(node, scope["method"], status, monotonic() - began, proc)
         if proc is not None:
             await proc.exit(error)
         node.served()

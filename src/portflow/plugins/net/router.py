@@ -31,8 +31,7 @@ def keep_route(proc: Process, pattern: str) -> None:
     """Record ``pattern`` on the request's process (the root of ``proc``), unless a route already is."""
     while proc.parent is not None:
         proc = proc.parent  # a router inside a child process counts for the request that made it
-    if proc.get(ROUTE_KEY) is None:
-        proc.set(ROUTE_KEY, pattern)
+    proc.setdefault(ROUTE_KEY, pattern)
 
 __all__ = ["RouterSpec", "Route", "Router", "compile_router", "register"]
 
