@@ -224,7 +224,11 @@ class Observer:
                 if without is None:
                     without = self._without[key] = tuple(s for s in took if s is not starter)
                 took = without
-        return self._settle(proc, self._all if took is self.subscribers else self._route(took))
+        route = self._all if took is self.subscribers else self._routes.get(took) or self._route(took)
+        proc.observed = route
+        if route.exited:
+            proc.on_exit(self._exited)
+        return route
 
     def _current(self, proc: Process) -> _Route | None:
         """``proc``'s route now, or None when this observer never reported it. A route decided before the
@@ -241,10 +245,11 @@ class Observer:
     def _track(self, proc: Process, packet: Packet) -> _Route:
         """Report ``proc`` (and its ancestors not seen yet, the oldest first); the route of its hops. A
         subscriber that refused a process is not offered its children."""
-        current = self._current(proc)
-        if current is not None:
-            return current
         parent = proc.parent
+        if proc.observed is not None:  # reported before the subscribers changed, or by another observer
+            current = self._current(proc)
+            if current is not None:
+                return current
         if parent is None:  # the common case: a trigger's process
             return self._start(proc, packet, self.subscribers)
         chain: list[Process] = [proc]

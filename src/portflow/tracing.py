@@ -214,6 +214,15 @@ def _preset_ids() -> type:
 
 # -- the subscriber ------------------------------------------------------------------------------------
 
+def _traceparent(packet: Packet | None) -> bool:
+    """Whether ``packet`` is a request whose headers carry a W3C ``Traceparent`` (it continues a trace)."""
+    payload = packet.payload if packet is not None else None
+    if type(payload) is not dict:
+        return False
+    header = payload.get("header")
+    return type(header) is dict and "Traceparent" in header and "method" in payload
+
+
 def _payload_error(hop: Hop) -> BaseException | None:
     answer = hop.answer
     if answer is not None and isinstance(answer.payload, BaseException):
@@ -258,6 +267,12 @@ class Tracing(Subscriber):
         parent = proc.parent
         state = self._procs.get(parent) if parent is not None else None
         if state is None:  # a root, or a child of a process that never hopped: a trace may start here
+            root_sampled = self._root_sampled
+            if root_sampled is not None and not _traceparent(packet):  # most are decided by a drawn id alone
+                trace_id = getrandbits(128) or 1  # what the SDK's RandomIdGenerator draws (never the invalid 0)
+                if not root_sampled(trace_id):
+                    return False
+                return self._open_root(proc, packet, trace_id) is not _DROPPED
             return self._open_root(proc, packet) is not _DROPPED
         current = _active.get()
         context = current.context if current is not None and current.process is parent else state[1]
@@ -293,19 +308,13 @@ class Tracing(Subscriber):
         state = self._procs[proc] = (span, self._with_span(span))
         return state
 
-    def _open_root(self, proc: Process, packet: Any) -> Any:
+    def _open_root(self, proc: Process, packet: Any, trace_id: int | None = None) -> Any:
         """The span of a root process: a server span continuing the request's ``traceparent``, if it has one.
-        A trace that starts here is decided by its drawn id before anything else is built (most are not)."""
+        ``trace_id``: the id a trace starting here was drawn and sampled with (``process_started``)."""
         payload = packet.payload if packet is not None else None
         header = payload.get("header") if type(payload) is dict else None
         request = type(header) is dict and "method" in payload  # type: ignore[operator]
         remote = request and "Traceparent" in header  # type: ignore[operator]
-        trace_id = None
-        root_sampled = self._root_sampled
-        if root_sampled is not None and not remote:
-            trace_id = getrandbits(128) or 1  # what the SDK's RandomIdGenerator draws (never the invalid 0)
-            if not root_sampled(trace_id):
-                return _DROPPED
         if not request:
             return self._open(proc, "process", self._empty(), {"portflow.namespace": self.namespace},
                               self._internal, root=True, trace_id=trace_id)
