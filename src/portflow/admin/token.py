@@ -26,6 +26,9 @@ __all__ = ["AdminToken"]
 
 log = logging.getLogger("portflow.admin")
 
+#: Seconds before a failed change stream of the values is opened again.
+RETRY = 1.0
+
 
 class AdminToken:
     """Renders ``admin.token`` and keeps it current; ``apply(token)`` receives each new token."""
@@ -67,18 +70,38 @@ class AdminToken:
         return token
 
     async def _follow(self, watch: Any) -> None:
-        async with watch:
-            async for _event in watch:
-                try:
-                    token = await self.render()
-                except UserError as exc:
-                    log.warning("%s; the view refuses every request until it is bound", exc)
-                    token = secrets.token_urlsafe(32)  # known to nobody: every request is refused
-                except Exception as exc:  # noqa: BLE001 - the store hiccupped; the next change retries
-                    log.warning("admin.token: could not re-read the values: %s", exc)
-                    continue
-                hide([token])
-                self.apply(token)
+        """Re-render on every change of the values; a change stream that fails is opened again (and the
+        token re-read, in case a change went by meanwhile)."""
+        while True:
+            try:
+                async with watch:
+                    async for _event in watch:
+                        await self._refresh()
+                return  # the store closed
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the store hiccupped: watch again
+                log.warning("admin.token: the values' change stream failed (%s); watching again in %.0fs",
+                            exc, RETRY)
+            await asyncio.sleep(RETRY)
+            try:
+                watch = self.store.values.watch({"namespace": self.namespace})
+            except Exception as exc:  # noqa: BLE001 - not open again yet: the next round retries
+                log.warning("admin.token: cannot watch the values yet (%s)", exc)
+                continue
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        try:
+            token = await self.render()
+        except UserError as exc:
+            log.warning("%s; the view refuses every request until it is bound", exc)
+            token = secrets.token_urlsafe(32)  # known to nobody: every request is refused
+        except Exception as exc:  # noqa: BLE001 - the store hiccupped; the next change retries
+            log.warning("admin.token: could not re-read the values: %s", exc)
+            return
+        hide([token])
+        self.apply(token)
 
     async def close(self) -> None:
         if self._task is not None:
