@@ -297,6 +297,11 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
     from ..admin.run import RunDirectory
 
     listen = settings["admin.listen"]
+    from ..template import has_template
+
+    keep_store = bool(listen) and has_template(settings["admin.token"])  # a bound admin.token follows the values
+    if not keep_store:
+        await store.close()
     run_dir = RunDirectory(metrics=bool(listen))
     os.environ.update(run_dir.environment())  # the workers inherit it
     argv = worker_argv(root_args, settings.namespace, env)
@@ -336,7 +341,8 @@ async def supervise(ctx: click.Context, settings: Any, env: dict[str, str], from
             await server.stop(grace=1.0)
         if token is not None:
             await token.close()
-        await store.close()
+        if keep_store:
+            await store.close()
         run_dir.remove()
     if supervisor.failed:
         raise SystemExit(1)
