@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from .errors import FlowError
 from .packet import Packet, failed_answer, join
 
 if TYPE_CHECKING:
@@ -274,10 +273,6 @@ class Observer:
             if route.epoch is self._epoch or getattr(exited, "__self__", None) in self.subscribers:  # not one that left
                 exited(proc)
 
-    def request_ended(self, listener: Any, method: str, status: int, seconds: float, proc: Process | None) -> None:
-        for ended in self.requests_ended:
-            ended(listener, method, status, seconds, proc)
-
     # -- hops ---------------------------------------------------------------------------------------
     def route(self, proc: Process, pck: Packet) -> _Route:
         """Whom a hop of ``proc`` is reported to (``proc`` is reported first when it is new)."""
@@ -320,8 +315,8 @@ class Observer:
                 await held
         try:
             answer = await hop.target.handler(hop.process, hop.packet)
-        except asyncio.CancelledError:  # subscribers still see the hop end (a span is closed, a count kept)
-            hop.answer, hop.end = Packet(FlowError("cancelled")), monotonic()
+        except asyncio.CancelledError as exc:  # subscribers still see the hop end (a span is closed, a count kept)
+            hop.answer, hop.end = failed_answer(exc), monotonic()
             _ended(hop, route)
             raise
         except Exception as exc:  # noqa: BLE001 - as unobserved: the error is this link's answer, joined

@@ -314,7 +314,7 @@ class Tracing(Subscriber):
         payload = packet.payload if packet is not None else None
         header = payload.get("header") if type(payload) is dict else None
         request = type(header) is dict and "method" in payload  # type: ignore[operator]
-        remote = request and "Traceparent" in header  # type: ignore[operator]
+        remote = _traceparent(packet)
         if not request:
             return self._open(proc, "process", self._empty(), {"portflow.namespace": self.namespace},
                               self._internal, root=True, trace_id=trace_id)

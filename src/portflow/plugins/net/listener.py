@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from ...logs import fields
+from ...logs import spec_fields
 from ...node import Node
 from ...port import ERROR, OUT, OutPort
 from ...scheme import Context, Scheme
@@ -194,7 +194,7 @@ def compile_listener(spec: ListenerSpec, context: Context) -> Listener:
         server=context.settings.listener_server, registry=listeners(context),
         label=spec.subject, grace=context.settings.grace,
         reuse_port=context.settings.listener_reuse_port, limits=limits,
-        access_log=context.settings.access_log, log_fields=fields(spec.namespace, spec.label, spec.kind),
+        access_log=context.settings.access_log, log_fields=spec_fields(spec),
     )
 EXAMPLE = """\
 - kind: listener

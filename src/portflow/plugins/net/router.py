@@ -22,6 +22,8 @@ from ...scheme import Context, Scheme
 from ...spec import Spec
 from .radix import Tree, normalize
 
+__all__ = ["RouterSpec", "Route", "Router", "compile_router", "register", "ROUTE_KEY", "keep_route"]
+
 #: Process data key of a request's process: the pattern of the first route it took, kept while the router
 #: is watched (the metrics label a request by it, never by the client's path).
 ROUTE_KEY = "net.route"
@@ -32,8 +34,6 @@ def keep_route(proc: Process, pattern: str) -> None:
     while proc.parent is not None:
         proc = proc.parent  # a router inside a child process counts for the request that made it
     proc.setdefault(ROUTE_KEY, pattern)
-
-__all__ = ["RouterSpec", "Route", "Router", "compile_router", "register"]
 
 
 class Route(msgspec.Struct, kw_only=True):
