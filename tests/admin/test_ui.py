@@ -160,6 +160,11 @@ def test_writes_with_the_token(start, tmp_path):
     assert status == 422 and "changed since it was read" in answer["problems"][0]["message"], answer
     assert json.loads(request(f"{admin}/ui/api/specs/pong", token)[1])["revision"] == spec["revision"]
     assert send(f"{admin}/ui/api/specs/pong", token, "PUT", "not an object")[0] == 400
+    from portflow.admin.ui import BODY_LIMIT
+
+    status, answer = send(f"{admin}/ui/api/specs/pong", token, "PUT", {"yaml": "x" * BODY_LIMIT})
+    assert status == 400 and answer["error"] == f"the request body is over {BODY_LIMIT} bytes", answer
+    assert json.loads(request(f"{admin}/ui/api/specs/pong", token)[1])["revision"] == spec["revision"]
     # Saved: a new revision, served; rolled back (to the one before, as `portflow rollback` does).
     status, answer = send(f"{admin}/ui/api/specs/pong", token, "PUT", {"yaml": edited, "revision": spec["revision"]})
     assert status == 200 and answer["ok"] and answer["revision"] > spec["revision"]
