@@ -1,5 +1,6 @@
-"""Microseconds per HTTP request inside the engine, without a socket: the listener's ASGI handler is called
-with a ready scope, a receive that hands over the body and a send that drops the answer. So the figures are
+"""Microseconds per HTTP request inside the engine, without a socket: the listener's RSGI handler (granian's
+interface, the default server's) is called with a ready scope and a protocol object that hands over the
+body and keeps the answer. So the figures are
 the engine's own cost per request (exchange, body decoding, router, snippet, answer encoding), steady even on
 a busy box, and the process is easy to profile (``py-spy record --native -- python benchmarks/requests.py``).
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
 
 from portflow.lang import builtin_languages
 from portflow.plugins.ctrl.merge import MergeNode
@@ -35,16 +35,57 @@ CODE = {
 HEADERS = [(b"host", b"127.0.0.1:8080")]  # what wrk sends
 
 
-def scope(method: str, path: str, body: bytes | None, content_type: bytes = b"application/json") -> dict[str, Any]:
-    headers = list(HEADERS)
+class Headers:
+    """RSGI's header map: text pairs, lowercase names."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def items(self) -> list[tuple[str, str]]:
+        return self.pairs
+
+
+class Scope:
+    """An RSGI request scope, as granian makes it."""
+
+    proto = "http"
+    http_version = "1.1"
+    scheme = "http"
+    server = "127.0.0.1:8080"
+    client = "127.0.0.1:40000"
+    query_string = ""
+
+    def __init__(self, method: str, path: str, headers: list[tuple[str, str]]) -> None:
+        self.method = method
+        self.path = path
+        self.headers = Headers(headers)
+
+
+class Proto:
+    """An RSGI protocol object: the body in one call; the answer kept in ``answer``."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.answer: tuple[int, list[tuple[str, str]], bytes] | None = None
+
+    async def __call__(self) -> bytes:
+        return self.body
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.answer = (status, headers, body)
+
+    async def client_disconnect(self) -> None:
+        await asyncio.get_running_loop().create_future()
+
+
+def scope(method: str, path: str, body: bytes | None, content_type: str = "application/json") -> Scope:
+    headers = [(k.decode(), v.decode()) for k, v in HEADERS]
     if body is not None:
-        headers += [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "server": ("127.0.0.1", 8080),
-            "client": ("127.0.0.1", 40000), "scheme": "http", "method": method, "root_path": "", "path": path,
-            "raw_path": path.encode(), "query_string": b"", "headers": headers}
+        headers += [("content-type", content_type), ("content-length", str(len(body)))]
+    return Scope(method, path, headers)
 
 
-def build(case: str) -> tuple[Listener, dict[str, Any], bytes]:
+def build(case: str) -> tuple[Listener, Scope, bytes]:
     languages = builtin_languages()
     listener = Listener("127.0.0.1", 0)
     if case.endswith("ping") or case.startswith("post_ping"):
@@ -54,7 +95,7 @@ def build(case: str) -> tuple[Listener, dict[str, Any], bytes]:
         listener.out_port.link(router.in_port)
         router.out(0).link(node.in_port)
         body = {"get_ping": b"", "post_ping": b"hello", "post_ping_json": GREET}[case]
-        ctype = b"text/plain" if case == "post_ping" else b"application/json"
+        ctype = "text/plain" if case == "post_ping" else "application/json"
         return listener, scope(method, "/ping", body or None, ctype), body
     router = Router([("POST", "/greet", 0)])
     listener.out_port.link(router.in_port)
@@ -76,35 +117,19 @@ def build(case: str) -> tuple[Listener, dict[str, Any], bytes]:
 
 async def per_request_us(case: str, n: int) -> tuple[float, bytes]:
     listener, sc, body = build(case)
-    answer: list[Any] = []
-    message = {"type": "http.request", "body": body, "more_body": False}
-
-    pending = [message]
-
-    async def receive() -> dict[str, Any]:  # the body once, then nothing until the request is over
-        if pending:
-            return pending.pop()
-        await asyncio.get_running_loop().create_future()
-        raise AssertionError
-
-    async def one() -> None:
-        pending[:] = [message]
-        await listener.handle(sc, receive, send)
-
-    async def send(msg: dict[str, Any]) -> None:
-        answer.append(msg)
-
+    proto = Proto(body)
+    handle = listener.handle_rsgi
     for _ in range(min(n, 2000)):
-        await one()
-    answer.clear()
+        await handle(sc, proto)
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
         for _ in range(n):
-            await one()
+            await handle(sc, proto)
         best = min(best, (time.perf_counter() - start) / n * 1e6)
-    status = answer[0]["status"] if answer and "status" in answer[0] else "?"
-    return best, f"{status} {answer[-1].get('body', b'')[:60]!r}".encode() if answer else b"-"
+    if proto.answer is None:
+        return best, b"-"
+    return best, f"{proto.answer[0]} {proto.answer[2][:60]!r}".encode()
 
 
 CASES = ["get_ping", "post_ping", "post_ping_json", "greet_javascript", "greet_cel", "greet_python", "fanout"]

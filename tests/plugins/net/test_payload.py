@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 from portflow.errors import FlowError
+from portflow.plugins.net.conn import AsgiConn
 from portflow.plugins.net.payload import (
     error_response,
     header_map,
@@ -22,9 +23,13 @@ def scope(**kw):
     return base
 
 
+def conn(s):
+    return AsgiConn(s, None, None)
+
+
 def test_request_payload_without_a_body_is_uniflows():
     s = scope()
-    payload = request_payload(s, header_map(s["headers"]))
+    payload = request_payload(conn(s), header_map(s["headers"]))
     # Host moves out of the header map; the empty body is "" and its sniffed type is written into the header
     assert payload == {"method": "GET", "host": "example.com", "path": "/ping", "query": {},
                        "protocol": "HTTP/1.1", "header": {"Content-Type": ["text/plain; charset=utf-8"]},
@@ -32,8 +37,8 @@ def test_request_payload_without_a_body_is_uniflows():
 
 
 def test_request_payload_protocol_names_are_gos():
-    assert request_payload(scope(http_version="2"), {})["protocol"] == "HTTP/2.0"
-    assert request_payload(scope(http_version="1.0"), {})["protocol"] == "HTTP/1.0"
+    assert request_payload(conn(scope(http_version="2")), {})["protocol"] == "HTTP/2.0"
+    assert request_payload(conn(scope(http_version="1.0")), {})["protocol"] == "HTTP/1.0"
 
 
 def test_query_is_parsed_as_gos_parse_query():
@@ -44,7 +49,7 @@ def test_query_is_parsed_as_gos_parse_query():
 def test_request_payload_query_header_body():
     s = scope(method="POST", query_string=b"a=1&a=2&b=", headers=[(b"content-type", b"text/plain"),
                                                                   (b"x-a", b"1"), (b"x-a", b"2")])
-    payload = request_payload(s, header_map(s["headers"]), "hi", True)
+    payload = request_payload(conn(s), header_map(s["headers"]), "hi", True)
     assert payload["query"] == {"a": ["1", "2"], "b": [""]}
     assert payload["header"] == {"Content-Type": ["text/plain"], "X-A": ["1", "2"]}
     assert payload["body"] == "hi"

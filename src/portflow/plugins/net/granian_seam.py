@@ -14,6 +14,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ...errors import ConfigError
+from .asgi_bridge import asgi_over_rsgi
 
 __all__ = ["SUPPORTED", "Worker", "check", "installed"]
 
@@ -29,7 +30,7 @@ def check() -> None:
     try:
         minor = tuple(int(part) for part in found.split(".")[:2])
         from granian._futures import _new_cbscheduler  # noqa: F401
-        from granian._granian import ASGIWorker, SocketHolder, WorkerSignal  # noqa: F401
+        from granian._granian import RSGIWorker, SocketHolder, WorkerSignal  # noqa: F401
         from granian.http import HTTP1Settings
 
         HTTP1Settings(header_read_timeout=1000, keep_alive=True)
@@ -45,15 +46,17 @@ def _supported() -> str:
 
 
 class Worker:
-    """One granian ASGI worker serving ``app`` on the listening descriptor ``fd`` inside the running loop.
+    """One granian RSGI worker serving ``app`` on the listening descriptor ``fd`` inside the running loop.
 
-    granian takes ownership of ``fd``. ``stopped`` resolves once granian has closed its connections."""
+    ``app`` is served by its ``__rsgi__(scope, proto)`` when it has one, else as an ASGI-3 app through
+    ``asgi_bridge``. granian takes ownership of ``fd``. ``stopped`` resolves once granian has closed its
+    connections."""
 
     def __init__(self, app: Any, fd: int, *, backlog: int, backpressure: int, header_timeout: float,
                  websockets: bool, tls: tuple[str, str] | None) -> None:
         try:
             from granian._futures import _new_cbscheduler
-            from granian._granian import ASGIWorker, SocketHolder, WorkerSignal
+            from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
             from granian.http import HTTP1Settings
         except ImportError as exc:
             raise ConfigError(f"granian {installed()}: its private API changed ({exc}); portflow supports granian "
@@ -66,14 +69,14 @@ class Worker:
         http1 = HTTP1Settings(header_read_timeout=max(1, int(header_timeout * 1000)), keep_alive=True)
         cert, key = tls if tls is not None else (None, None)
         try:
-            worker = ASGIWorker(
+            worker = RSGIWorker(
                 1, (None, SocketHolder(fd, False, backlog)), None,
                 1, 512, 1, 30,  # runtime threads, runtime blocking threads, py threads, py threads' idle timeout
                 backpressure, "auto", http1, None, websockets, None,
                 tls is not None, cert, key, None, "tls1.2", None, [], False, (None, None),
             )
         except TypeError as exc:  # the worker's signature moved: say so, naming the version
-            raise ConfigError(f"granian {installed()}: ASGIWorker no longer takes portflow's arguments ({exc}); "
+            raise ConfigError(f"granian {installed()}: RSGIWorker no longer takes portflow's arguments ({exc}); "
                               f"portflow supports granian {_supported()}") from None
         self._scheduler = _new_cbscheduler(loop, _callback(app), impl_asyncio=True)
         worker.serve_async(self._scheduler, loop, self._signal)
@@ -89,9 +92,14 @@ class Worker:
 
 
 def _callback(app: Any) -> Any:
+    rsgi = getattr(app, "__rsgi__", None)
+    if rsgi is None:
+        def rsgi(scope: Any, proto: Any) -> Any:
+            return asgi_over_rsgi(app, scope, proto)
+
     async def callback(watcher: Any) -> None:
         try:
-            await app(watcher.scope, watcher.proto.receive, watcher.proto.send)
+            await rsgi(watcher.scope, watcher.proto)
         except BaseException as exc:  # noqa: BLE001 - reported to granian, which logs and answers 500
             watcher.err(exc)
             return

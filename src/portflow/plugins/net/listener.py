@@ -1,13 +1,15 @@
 """The ``listener`` kind: an HTTP server whose every request is one process through the flow (reference §8, §10).
 
-The node serves the registry's ASGI application (``registry.Dispatch``) through ``server.serve``; the
-server lives in the runtime's listener registry, so a reloaded listener takes the socket over. Each HTTP
-request goes through ``exchange.serve_http`` (read the body -> run the flow, raced against the client
-leaving -> write the answer), each WebSocket request through ``upgrade.serve_websocket``.
+The node serves the registry's application (``registry.Dispatch``: RSGI on granian, ASGI on uvicorn)
+through ``server.serve``; the server lives in the runtime's listener registry, so a reloaded listener takes
+the socket over. Each HTTP request goes through ``exchange.serve_http`` (read the body -> run the flow,
+raced against the client leaving -> write the answer) over a ``conn.Conn``, each WebSocket request
+through ``upgrade.serve_websocket`` (ASGI; over granian through ``asgi_bridge``).
 
 Rooms: ``listener`` (spec, node, lifecycle), ``registry`` (servers by address, hand-over), ``exchange``
-(the request path), ``race`` (flow vs. client), ``writer`` (whole and streaming bodies), ``upgrade``
-(WebSocket requests), ``server`` / ``granian_seam`` (the HTTP servers).
+(the request path), ``conn`` (the connection over RSGI or ASGI), ``race`` (flow vs. client, deadlines),
+``writer`` (whole ASGI answers), ``upgrade`` (WebSocket requests), ``asgi_bridge`` (ASGI apps on RSGI),
+``server`` / ``granian_seam`` (the HTTP servers).
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from ...node import Node
 from ...port import ERROR, OUT, OutPort
 from ...scheme import Context, Scheme
 from ...spec import PositiveDuration, Spec
+from .asgi_bridge import asgi_over_rsgi
+from .conn import AsgiConn, RsgiConn
 from .exchange import CLIENT_KEY, serve_http
+from .race import Deadlines
 from .registry import HANDOVER, Dispatch, Listeners, listeners
 from .server import TLS, Limits
 from .upgrade import WEBSOCKET_KEY, WebSocketConn, serve_websocket
@@ -99,6 +104,7 @@ class Listener(Node):
         self._idle: asyncio.Event | None = None  # set when active drops to 0 while draining
         self.running: set[asyncio.Task] = set()  # the tasks of requests that are waiting (to cancel them)
         self.streams: set[asyncio.Task] = set()  # the tasks writing a streaming body (ended first on drain)
+        self.deadlines = Deadlines()  # requests reading their body, each by ``read_timeout``
 
     # -- ports and lifecycle ----------------------------------------------------------------------
     OUTPORTS = {OUT: "out_port", ERROR: "error_port"}
@@ -154,10 +160,17 @@ class Listener(Node):
         """Serve one ASGI connection scope (returns the coroutine to await)."""
         kind = scope["type"]
         if kind == "http":
-            return serve_http(self, scope, receive, send)
+            return serve_http(self, AsgiConn(scope, receive, send))
         if kind == "websocket":
             return self._serve_websocket(scope, receive, send)
         return _nothing()
+
+    def handle_rsgi(self, scope: Any, proto: Any) -> Any:
+        """Serve one RSGI request (granian's interface; returns the coroutine to await). A WebSocket
+        request goes through the ASGI bridge, as ``gateway`` speaks ASGI."""
+        if scope.proto == "http":
+            return serve_http(self, RsgiConn(scope, proto))
+        return asgi_over_rsgi(self.handle, scope, proto)
 
     async def _serve(self, request: Any) -> None:
         self.active += 1

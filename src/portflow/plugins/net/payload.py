@@ -23,7 +23,7 @@ from . import mime
 
 __all__ = [
     "request_payload", "response", "error_response", "split_payload", "REQUEST_ONLY_HEADERS", "HTTP_KEYS",
-    "header_map", "query_map", "STATUS_TEXT", "EMPTY_BODY_TYPE",
+    "header_map", "header_map_text", "query_map", "STATUS_TEXT", "EMPTY_BODY_TYPE",
 ]
 
 #: Keys of the HTTP payload struct; a map answer with none of them is a body, not a response.
@@ -73,6 +73,19 @@ def header_map(raw: list[tuple[bytes, bytes]] | Any) -> dict[str, list[str]]:
     return out
 
 
+def header_map_text(raw: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Headers given as text pairs (RSGI's) as ``{Canonical-Name: [values]}``."""
+    out: dict[str, list[str]] = {}
+    for name, value in raw:
+        key = _canonical(name)
+        values = out.get(key)
+        if values is None:
+            out[key] = [value]
+        else:
+            values.append(value)
+    return out
+
+
 def query_map(query: bytes | str) -> dict[str, list[str]]:
     """A query string as Go's ``url.ParseQuery`` reads it: pairs split on ``&``, ``+`` is a space, a key
     without ``=`` has the value ``""``; a pair with a ``;`` or a bad ``%`` escape is dropped (Go skips it)."""
@@ -93,19 +106,20 @@ _PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2.0", "3": "HTTP/
 EMPTY_BODY_TYPE = "text/plain; charset=utf-8"
 
 
-def request_payload(scope: dict[str, Any], header: dict[str, list[str]], body: Any = None,
+def request_payload(conn: Any, header: dict[str, list[str]], body: Any = None,
                     has_body: bool = False) -> dict[str, Any]:
-    """The payload of an HTTP request, as uniflow builds it (see the module docstring). ``header`` is
-    ``header_map(scope["headers"])``; its ``Host`` moves to ``host`` and, for a request without a body or
-    a ``Content-Type``, the type uniflow would sniff is written into it."""
-    payload: dict[str, Any] = {"method": scope["method"]}
+    """The payload of an HTTP request, as uniflow builds it (see the module docstring). ``conn`` gives the
+    request line (``method``, ``path``, ``query_string``, ``http_version``: a ``conn.Conn``); ``header``
+    is its header map, whose ``Host`` moves to ``host`` and, for a request without a body or a
+    ``Content-Type``, the type uniflow would sniff is written into it."""
+    payload: dict[str, Any] = {"method": conn.method}
     host = header.pop("Host", None)
     if host:
         payload["host"] = host[0]
-    payload["path"] = scope["path"] or "/"
-    qs = scope["query_string"]
+    payload["path"] = conn.path or "/"
+    qs = conn.query_string
     payload["query"] = query_map(qs) if qs else {}
-    version = scope["http_version"]
+    version = conn.http_version
     payload["protocol"] = _PROTOCOLS.get(version) or "HTTP/" + version
     if not has_body:
         ctype = header.get("Content-Type")

@@ -1,20 +1,25 @@
 """The race between a request's work and its client going away: the first to finish cancels the other.
 
-``race(work, receive, running)`` awaits ``work`` in the calling task, inside a task group whose one child
-watches the connection (``receive()`` until ``http.disconnect``). When ``work`` ends it cancels the
-watcher; when the client leaves first the watcher cancels ``work``, and ``race`` raises ``ClientGone``.
-The work stays in the request's own task, so deadlines it set (``asyncio.timeout``) still apply to it.
+``race(work, disconnected, running)`` awaits ``work`` in the calling task, inside a task group whose one
+child watches the connection (``disconnected()`` returns once the client has left). When ``work`` ends it
+cancels the watcher; when the client leaves first the watcher cancels ``work``, and ``race`` raises
+``ClientGone``. The work stays in the request's own task, so deadlines it set (``asyncio.timeout``) still
+apply to it.
+
+``Deadlines`` bounds a step of many tasks (reading a request body) with one timer for all of them, which
+costs a dict entry per task instead of ``asyncio.timeout``'s timer per task.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
+from time import monotonic
 from typing import Any, TypeVar
 
 from ...port import resume
 
-__all__ = ["ClientGone", "race", "resume", "until_first"]
+__all__ = ["ClientGone", "Deadlines", "race", "resume", "until_first"]
 
 T = TypeVar("T")
 
@@ -31,15 +36,8 @@ class _State:
         self.gone = False
 
 
-async def _disconnected(receive: Any) -> None:
-    try:
-        while (await receive()).get("type") != "http.disconnect":
-            pass  # a leftover body message
-    except Exception:  # noqa: BLE001 - a connection that broke is a client that left
-        return
-
-
-async def race(work: Awaitable[T], receive: Any, running: set[asyncio.Task]) -> T:
+async def race(work: Awaitable[T], disconnected: Callable[[], Coroutine[Any, Any, None]],
+               running: set[asyncio.Task]) -> T:
     """``await work`` raced against the client leaving; the request's task sits in ``running`` meanwhile
     (so that a draining listener can cancel it). Raises ``ClientGone``."""
     task = asyncio.current_task()
@@ -54,7 +52,7 @@ async def race(work: Awaitable[T], receive: Any, running: set[asyncio.Task]) -> 
     running.add(task)
     try:
         async with asyncio.TaskGroup() as group:
-            watch = group.create_task(_disconnected(receive))
+            watch = group.create_task(disconnected())
             watch.add_done_callback(on_gone)
             state.running = True
             try:
@@ -82,3 +80,51 @@ async def until_first(*aws: Awaitable[Any]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+#: The message of the cancel with which ``Deadlines`` ends a task past its deadline.
+EXPIRED = "portflow: deadline passed"
+
+
+class Deadlines:
+    """Tasks that must finish a step by a deadline, swept by one timer every ``tick`` seconds (so a
+    deadline holds to within a tick). ``enter`` before the step, ``leave`` after it; a task past its
+    deadline is cancelled with ``EXPIRED``, and ``expired(task)`` then says so (and uncancels it)."""
+
+    __slots__ = ("tick", "tasks", "late", "_timer")
+
+    def __init__(self, tick: float = 0.25) -> None:
+        self.tick = tick
+        self.tasks: dict[asyncio.Task[Any], float] = {}
+        self.late: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def enter(self, seconds: float) -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks[task] = monotonic() + seconds
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._sweep)
+        return task
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.pop(task, None)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` was cancelled for passing its deadline (then it is uncancelled)."""
+        if task not in self.late:
+            return False
+        self.late.discard(task)
+        task.uncancel()
+        return True
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = monotonic()
+        for task, deadline in list(self.tasks.items()):
+            if deadline <= now:
+                del self.tasks[task]
+                self.late.add(task)
+                task.cancel(EXPIRED)
+        if self.tasks:
+            self._timer = asyncio.get_running_loop().call_later(self.tick, self._sweep)

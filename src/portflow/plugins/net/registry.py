@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import UserError
 from ...lifetime import Job, Lifetime, TaskStatus
 from ...scheme import Context
+from .asgi_bridge import asgi_over_rsgi
 from .payload import error_response
 from .server import serve
 from .writer import respond as _respond
@@ -66,13 +67,20 @@ class Dispatch:
                 if scope["type"] == "http":
                     await _respond(send, *error_response(503))
                 return
-        await node.handle(scope, receive, send)
+        await node.handle(scope, receive, send)  # the ASGI form: a request that waited is not a hot one
 
     def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         node = self.node
         if node is None:
             return self._wait_for_owner(scope, receive, send)
         return node.handle(scope, receive, send)
+
+    def __rsgi__(self, scope: Any, proto: Any) -> Any:
+        """The same over RSGI (granian): the owner's ``handle_rsgi``; while there is none, the wait above."""
+        node = self.node
+        if node is None:
+            return asgi_over_rsgi(self._wait_for_owner, scope, proto)
+        return node.handle_rsgi(scope, proto)
 
 
 class _Binding:
