@@ -104,15 +104,26 @@ def _text_pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
 
 
+_ADDRESSES: dict[str, tuple[str, int] | None] = {}
+
+
 def address(text: str | None) -> tuple[str, int] | None:
-    """``"host:port"`` (``"[::1]:port"`` too) as ``(host, port)``."""
+    """``"host:port"`` (``"[::1]:port"`` too) as ``(host, port)``; recent ones are remembered (a
+    keep-alive connection sends many requests)."""
     if not text:
         return None
+    found = _ADDRESSES.get(text, False)
+    if found is not False:
+        return found  # type: ignore[return-value]
     host, _, port = text.rpartition(":")
     try:
-        return host.strip("[]"), int(port)
+        parsed: tuple[str, int] | None = (host.strip("[]"), int(port))
     except ValueError:
-        return None
+        parsed = None
+    if len(_ADDRESSES) >= 4096:
+        _ADDRESSES.clear()
+    _ADDRESSES[text] = parsed
+    return parsed
 
 
 class RsgiConn(Conn):
