@@ -72,6 +72,8 @@ _WRAPPER = r"""
     if (typeof e === 'string') return e;
     try { const s = JSON.stringify(e); return s === undefined ? String(e) : s } catch (_) { return String(e) }
   }
+  // A long string built with '+' is a rope, which this quickjs binding cannot hand to Python; join's is flat.
+  function tagged(tag, s) { return [tag, s].join('') }
   let given;  // the error object an error payload arrives as, while the call that got it runs
   function out(r) {
     if (r === undefined) return '0null';
@@ -79,7 +81,7 @@ _WRAPPER = r"""
     const t = typeof r;
     if (t === 'function' || t === 'symbol' || t === 'bigint') return '2' + t;
     const s = JSON.stringify(r);
-    return s === undefined ? '0null' : '0' + s;
+    return s === undefined ? '0null' : tagged('0', s);
   }
   globalThis.__pf_call_error = function (m) {
     given = new Error(m);  // uniflow hands snippets the Go error: its message is ``args.error()``
@@ -95,12 +97,12 @@ _WRAPPER = r"""
       const r = fn(arg);
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
         globalThis.__pf_settled = undefined;
-        r.then(function (v) { try { globalThis.__pf_settled = out(v) } catch (e) { globalThis.__pf_settled = '1' + message(e) } },
-               function (e) { globalThis.__pf_settled = '1' + message(e) });
+        r.then(function (v) { try { globalThis.__pf_settled = out(v) } catch (e) { globalThis.__pf_settled = tagged('1', message(e)) } },
+               function (e) { globalThis.__pf_settled = tagged('1', message(e)) });
         return '3';
       }
       return out(r);
-    } catch (e) { return '1' + message(e) }
+    } catch (e) { return tagged('1', message(e)) }
   }
 })
 """
