@@ -84,8 +84,9 @@ _WRAPPER = r"""
     if (typeof e === 'string') return e;
     try { const s = JSON.stringify(e); return s === undefined ? String(e) : s } catch (_) { return String(e) }
   }
-  // A long string built with '+' is a rope, which this quickjs binding cannot hand to Python; join's is flat.
-  function tagged(tag, s) { return [tag, s].join('') }
+  // A string built with '+' longer than 512 is a rope, which this quickjs binding cannot hand to Python; join's
+  // is flat (and costs an array: short ones keep '+').
+  function tagged(tag, s) { return s.length < 256 ? tag + s : [tag, s].join('') }
   let given;  // the error object an error payload arrives as, while the call that got it runs
   function out(r) {
     if (r === undefined) return '0null';
