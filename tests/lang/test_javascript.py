@@ -132,3 +132,14 @@ async def test_an_error_payload_is_an_error_with_error_as_uniflow_hands_it(langu
     same = languages.compile("javascript", "export default async function (args) { return args }")
     failure = FlowError("kept")
     assert await same(failure) is failure  # handed back as is: the same error payload
+
+
+async def test_long_results_and_messages_travel(languages):
+    # QuickJS builds a long string made with '+' as a rope, which the binding could not hand to Python
+    long = await js(languages, "module.exports = (a) => ({ s: 'x'.repeat(a) })", 5000)
+    assert long == {"s": "x" * 5000}
+    assert await js(languages, "module.exports = (a) => 'a'.repeat(a) + 'b'.repeat(a)", 300) == "a" * 300 + "b" * 300
+    assert await js(languages, "export default async function (a) { return ['y'.repeat(a)] }", 1000) == ["y" * 1000]
+    with pytest.raises(FlowError) as e:
+        await js(languages, "module.exports = (a) => { throw new Error('m'.repeat(a) + '!') }", 1000)
+    assert str(e.value) == "m" * 1000 + "!"

@@ -15,6 +15,15 @@ FlowError. An **error payload** arrives as an ``Error`` whose ``error()`` (and `
 uniflow hands a snippet the Go error (``{ body: { error: args.error() }, status: 400 }``); returned as is,
 it leaves as the same error payload. An error nested inside a payload reads as its message.
 
+**Big maps go lazily.** QuickJS parses JSON at ~15 ns a byte, so a map payload of :data:`LAZY_BYTES`
+(1 KiB) of JSON or more arrives as its keys and each value's JSON behind a Proxy that parses a value when
+the snippet first reads its key; whatever looks at the whole object (``Object.keys``, spread, assignment,
+``delete``, ``JSON.stringify``, a descriptor, freezing; ``in`` needs no value) first fills in every key in
+the payload's order and drops the traps, so the snippet sees exactly a plain object. Reading ``path`` of
+an 8 KiB request costs a fifth of parsing all of it, reading all of it ~6% more; below 1 KiB one
+``JSON.parse`` is cheaper (``benchmarks/js_payload.py``). Whether the last map was big picks which
+encoding is tried first, so neither size is encoded twice in a steady stream.
+
 **Contexts.** A QuickJS Context must never be used from two threads (that segfaults), so each Program keeps
 one Context *per thread* (thread-local), created on first use in that thread, with the module evaluated once
 in it. One context per Program (not one shared by all programs of a thread) keeps snippets from seeing each
@@ -51,6 +60,9 @@ MEMORY_LIMIT = 64 * 1024 * 1024
 JOB_CHECK = 64
 """Pending jobs run between two looks at the clock while an async snippet's promise settles."""
 
+LAZY_BYTES = 1024
+"""A map payload whose JSON is at least this long reaches the snippet lazily: each key parsed when read."""
+
 def _enc_hook(value: Any) -> Any:
     """An error payload reads as its message, as everywhere else in the engine."""
     if isinstance(value, BaseException):
@@ -72,6 +84,9 @@ _WRAPPER = r"""
     if (typeof e === 'string') return e;
     try { const s = JSON.stringify(e); return s === undefined ? String(e) : s } catch (_) { return String(e) }
   }
+  // A string built with '+' longer than 512 is a rope, which this quickjs binding cannot hand to Python; join's
+  // is flat (and costs an array: short ones keep '+').
+  function tagged(tag, s) { return s.length < 256 ? tag + s : [tag, s].join('') }
   let given;  // the error object an error payload arrives as, while the call that got it runs
   function out(r) {
     if (r === undefined) return '0null';
@@ -79,7 +94,7 @@ _WRAPPER = r"""
     const t = typeof r;
     if (t === 'function' || t === 'symbol' || t === 'bigint') return '2' + t;
     const s = JSON.stringify(r);
-    return s === undefined ? '0null' : '0' + s;
+    return s === undefined ? '0null' : tagged('0', s);
   }
   globalThis.__pf_call_error = function (m) {
     given = new Error(m);  // uniflow hands snippets the Go error: its message is ``args.error()``
@@ -89,18 +104,48 @@ _WRAPPER = r"""
     return call(given);
   };
   globalThis.__pf_call = function (s) { given = undefined; return call(JSON.parse(s)) };
+  // A big map payload arrives as its keys and each value's JSON, '\x01'-joined (JSON never holds a raw
+  // U+0001), behind a Proxy: reading a key parses that value once; anything that sees the whole object
+  // (Object.keys, a descriptor, assignment, delete, JSON.stringify, spread, freezing) first fills the
+  // target in the payload's order, and drops the traps, so from then on it is a plain object.
+  function whole(t, h) {
+    const k = h.k, v = h.v, c = h.c;
+    for (let i = 0; i < k.length; i++) {
+      const value = c[i] === undefined ? JSON.parse(v[i]) : c[i];
+      Reflect.defineProperty(t, k[i], { value, writable: true, enumerable: true, configurable: true });  // '__proto__' too
+    }
+    Object.setPrototypeOf(h, null);
+  }
+  const lazy = {
+    get(t, key, r) {
+      const i = this.k.indexOf(key);
+      if (i < 0) return Reflect.get(t, key, r);
+      const c = this.c;
+      return c[i] === undefined ? (c[i] = JSON.parse(this.v[i])) : c[i];
+    },
+    has(t, key) { return this.k.indexOf(key) >= 0 || Reflect.has(t, key) },
+  };
+  for (const trap of ['set', 'deleteProperty', 'defineProperty', 'getOwnPropertyDescriptor', 'ownKeys', 'preventExtensions']) {
+    lazy[trap] = function (t, ...rest) { whole(t, this); return Reflect[trap](t, ...rest) };
+  }
+  let lastKeys = null, keys = null;
+  globalThis.__pf_call_lazy = function (ks, vs) {
+    given = undefined;
+    if (ks !== lastKeys) { keys = ks.split('\x01'); lastKeys = ks }
+    return call(new Proxy({}, { __proto__: lazy, k: keys, v: vs.split('\x01'), c: [] }));
+  };
   function call(arg) {
     try {
       if (typeof fn !== 'function') return '0null';
       const r = fn(arg);
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
         globalThis.__pf_settled = undefined;
-        r.then(function (v) { try { globalThis.__pf_settled = out(v) } catch (e) { globalThis.__pf_settled = '1' + message(e) } },
-               function (e) { globalThis.__pf_settled = '1' + message(e) });
+        r.then(function (v) { try { globalThis.__pf_settled = out(v) } catch (e) { globalThis.__pf_settled = tagged('1', message(e)) } },
+               function (e) { globalThis.__pf_settled = tagged('1', message(e)) });
         return '3';
       }
       return out(r);
-    } catch (e) { return '1' + message(e) }
+    } catch (e) { return tagged('1', message(e)) }
   }
 })
 """
@@ -119,9 +164,31 @@ def _js_message(e: BaseException) -> tuple[str, tuple[int, int] | None]:
 
 class _Local(threading.local):
     call: Any = None
+    call_lazy: Any = None
+    big: bool = False  # the last map payload went lazily
     call_error: Any = None
     context: Any = None
     limit: float = -1.0
+
+
+def _pass_lazily(local: _Local, payload: dict[Any, Any], text: bytes | None) -> Any:
+    """Call with a big map as its keys and each value's JSON, so the snippet parses only what it reads.
+
+    ``text`` is the payload's JSON when already encoded. A map that turns out small, or has a key that is not
+    a string (JSON makes it one) or holds the separator, goes as one JSON; the next call then encodes first.
+    """
+    keys = None
+    try:
+        keys = "\x01".join(payload)
+    except TypeError:
+        pass
+    if keys is not None and keys.count("\x01") == len(payload) - 1:
+        values = b"\x01".join(map(_encode, payload.values()))
+        if len(values) >= LAZY_BYTES:
+            local.big = True
+            return local.call_lazy(keys, values.decode())
+    local.big = False
+    return local.call((text or _encode(payload)).decode())
 
 
 class JsProgram(GuardedProgram):
@@ -162,6 +229,7 @@ class JsProgram(GuardedProgram):
         local.context = context
         local.call = context.get("__pf_call")
         local.call_error = context.get("__pf_call_error")
+        local.call_lazy = context.get("__pf_call_lazy")
         local.limit = -1.0
         return local
 
@@ -178,8 +246,14 @@ class JsProgram(GuardedProgram):
         try:
             if isinstance(payload, BaseException):
                 out = local.call_error(str(payload))
+            elif local.big and type(payload) is dict:  # the last one was big: this one likely too
+                out = _pass_lazily(local, payload, None)
             else:
-                out = local.call(_encode(payload).decode())
+                text = _encode(payload)
+                if len(text) < LAZY_BYTES or type(payload) is not dict:
+                    out = local.call(text.decode())
+                else:
+                    out = _pass_lazily(local, payload, text)
         except quickjs.JSException as e:
             if _is_interrupt(e):
                 raise Interrupted from None
