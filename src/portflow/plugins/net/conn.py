@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from .payload import REQUEST_ONLY_HEADERS, header_map, header_map_text, split_payload
+from .payload import REQUEST_ONLY_HEADERS, header_map, header_map_text, split_payload, text_pairs
 from .race import ClientGone
 from .writer import respond
 
@@ -100,10 +100,6 @@ def _chunk(chunk: Any) -> bytes:
 
 # -- RSGI -------------------------------------------------------------------------------------------------
 
-def _text_pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
-
-
 _ADDRESSES: dict[str, tuple[str, int] | None] = {}
 
 
@@ -178,7 +174,7 @@ class RsgiConn(Conn):
 
     async def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
         try:
-            self.proto.response_bytes(status, _text_pairs(headers), body)
+            self.proto.response_bytes(status, text_pairs(headers), body)
         except (OSError, RuntimeError):
             return False
         return True
@@ -186,7 +182,7 @@ class RsgiConn(Conn):
     async def stream(self, status: int, headers: list[tuple[bytes, bytes]], body: AsyncIterator[Any],
                      head: bool) -> bool:
         try:
-            self.transport = transport = self.proto.response_stream(status, _text_pairs(headers))
+            self.transport = transport = self.proto.response_stream(status, text_pairs(headers))
             if not head:
                 async for chunk in body:
                     data = _chunk(chunk)

@@ -23,7 +23,7 @@ from . import mime
 
 __all__ = [
     "request_payload", "response", "error_response", "split_payload", "REQUEST_ONLY_HEADERS", "HTTP_KEYS",
-    "header_map", "header_map_text", "query_map", "STATUS_TEXT", "EMPTY_BODY_TYPE",
+    "header_map", "header_map_text", "query_map", "text_pairs", "STATUS_TEXT", "EMPTY_BODY_TYPE",
 ]
 
 #: Keys of the HTTP payload struct; a map answer with none of them is a body, not a response.
@@ -142,6 +142,11 @@ def request_payload(conn: Any, header: dict[str, list[str]], body: Any = None,
 _TEXT_HEADERS: dict[int, list[tuple[bytes, bytes]]] = {}
 
 
+#: The text form of each list in ``_TEXT_HEADERS``, by the list's id (those lists are never freed, so their
+#: ids stay theirs).
+_TEXT_PAIRS: dict[int, list[tuple[str, str]]] = {}
+
+
 def _text_headers(length: int) -> list[tuple[bytes, bytes]]:
     """Precomputed headers of a plain-text answer of ``length`` bytes."""
     headers = _TEXT_HEADERS.get(length)
@@ -149,7 +154,18 @@ def _text_headers(length: int) -> list[tuple[bytes, bytes]]:
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(length).encode())]
         if len(_TEXT_HEADERS) < 1024:
             _TEXT_HEADERS[length] = headers
+            _TEXT_PAIRS[id(headers)] = _pairs(headers)
     return headers
+
+
+def _pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+def text_pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """An answer's headers as text pairs (RSGI's form); the precomputed ones are converted once."""
+    found = _TEXT_PAIRS.get(id(headers))
+    return found if found is not None else _pairs(headers)
 
 
 def error_response(status: int, message: str | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
