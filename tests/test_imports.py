@@ -54,7 +54,7 @@ async def main():
     finally:
         await runtime.close()
         await store.close()
-    print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+    print(json.dumps(sorted(sys.modules)))
 
 
 asyncio.run(main())
@@ -62,12 +62,19 @@ asyncio.run(main())
 
 
 def imported(specs: str) -> set[str]:
-    """The top-level modules a fresh interpreter holds after running ``specs`` and answering one request."""
+    """The modules (and their top-level packages) a fresh interpreter holds after running ``specs`` and answering one request."""
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), specs], capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout.splitlines()[-1]))
+    modules = json.loads(result.stdout.splitlines()[-1])
+    return set(modules) | {m.split(".")[0] for m in modules}
 
 
 def test_a_namespace_imports_no_client_nor_language_it_does_not_use():
     assert imported(GREET) & set(HEAVY) == set()
+
+
+def test_a_cel_expression_without_math_or_base64_loads_neither_extension():
+    modules = imported(GREET.replace("language: text\n  code: hello", "language: cel\n  code: \"'hello'.lowerAscii()\""))
+    assert "cel_expr_python" in modules
+    assert {"cel_expr_python.ext.ext_math", "cel_expr_python.ext.ext_encoders"} & modules == set()
