@@ -33,6 +33,15 @@ async def test_extensions(languages):
     assert await run(languages, "math.greatest(1, 5, 3)") == 5
     assert await run(languages, "base64.encode(b'hi')") == "aGk="
     assert await run(languages, "base64.decode('aGk=')") == b"hi"
+    assert await run(languages, "math // the namespace, then a comment\n . least([4, 2]) + 1") == 3
+    assert await run(languages, "'math.greatest(1)'.upperAscii()") == "MATH.GREATEST(1)"
+
+
+def test_only_an_expression_naming_math_or_base64_needs_those_extensions():
+    from portflow.lang.cel import needs_all
+
+    assert needs_all("math.abs(-1)") and needs_all("x.map(v, base64 . encode(v))") and needs_all("math // c\n.abs(1)")
+    assert not needs_all("'math.abs(1)' + name.upperAscii()") and not needs_all("mathx.abs + b // math.abs")
 
 
 async def test_lists_and_sets(languages):

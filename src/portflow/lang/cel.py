@@ -8,7 +8,9 @@
 * **Extensions.** ``strings``, ``math`` and ``encoders`` (bundled with cel-cpp), plus ``lists`` and ``sets``
   written here as custom functions: ``lists.range(n)``, ``l.flatten()``, ``l.flatten(depth)``, ``l.sort()``,
   ``l.distinct()``, ``l.slice(start, end)``, ``sets.contains(a, b)``,
-  ``sets.equivalent(a, b)``, ``sets.intersects(a, b)``.
+  ``sets.equivalent(a, b)``, ``sets.intersects(a, b)``. ``math`` and ``encoders`` are each a native library of
+  some 2.6 MB resident, so they are loaded (into a second environment) only for an expression that names
+  ``math`` or ``base64`` (:func:`needs_all`); every other expression compiles in the environment without them.
 * **Values.** In: ``datetime`` becomes a ``timestamp`` (a naive datetime is taken as UTC) and ``timedelta`` a
   ``duration``; tuples become lists. Out: maps become dicts, lists lists, ``bytes`` bytes, ``null`` None,
   timestamps aware datetimes, durations timedeltas, ``uint`` int. The conversion of the payload only happens
@@ -41,7 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_encoders, ext_math, ext_strings
+from cel_expr_python.ext import ext_strings
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from ..errors import CompileError, FlowError, FlowTimeout
@@ -454,24 +456,43 @@ def serve_isolated(memory: int) -> None:  # the child: python -I -c "...; serve_
     def run(key: str, code: str, payload: Any) -> Any:
         program = cache.get(key)
         if program is None:
-            program = cache[key] = CelProgram(language.env.compile(code, disable_check=True), code, None)
+            program = cache[key] = CelProgram(language.parse(code), code, None)
         return program._eval(payload)  # noqa: SLF001 - the child evaluates inline, never recursing into a child
 
     _isolated.serve(run, memory)
+
+
+def needs_all(code: str) -> bool:
+    """Whether ``code`` names ``math`` or ``base64`` (the namespaces of the ``math`` and ``encoders``
+    extensions) anywhere outside strings and comments; a variable of that name counts too (harmless)."""
+    return any(kind == "name" and re.split(r"\s*\.\s*", text, maxsplit=1)[0] in ("math", "base64")
+               for kind, text in _tokens(code))
 
 
 class Cel:
     name = "cel"
 
     def __init__(self) -> None:
-        self.env = cel.NewEnv(
-            extensions=[ext_strings.ExtStrings(), ext_math.ExtMath(), ext_encoders.ExtEncoders()],
-            functions=_functions(),
-        )
+        self.env = cel.NewEnv(extensions=[ext_strings.ExtStrings()], functions=_functions())
+        self._full: Any = None
+
+    def parse(self, code: str) -> Any:
+        """``code`` compiled (parse only) in the environment it needs; ``RuntimeError`` when it does not parse."""
+        env = self.env
+        if needs_all(code):
+            if self._full is None:
+                from cel_expr_python.ext import ext_encoders, ext_math
+
+                self._full = cel.NewEnv(
+                    extensions=[ext_strings.ExtStrings(), ext_math.ExtMath(), ext_encoders.ExtEncoders()],
+                    functions=_functions(),
+                )
+            env = self._full
+        return env.compile(code, disable_check=True)
 
     def compile(self, code: str, *, timeout: float | None = None) -> CelProgram | IsolatedCelProgram:
         try:
-            expression = self.env.compile(code, disable_check=True)
+            expression = self.parse(code)
         except RuntimeError as e:
             raise CompileError(f"cel: {_compile_message(str(e))}") from None
         how = plan(code)

@@ -25,6 +25,7 @@ import asyncio
 import datetime
 import decimal
 import enum
+import importlib
 import logging
 import uuid
 import weakref
@@ -36,7 +37,7 @@ from ....store.base import mask_url
 
 __all__ = [
     "Args", "Rows", "Isolation", "parse_isolation", "Driver", "Database", "Transaction", "Drivers",
-    "default_drivers", "Databases", "SQLError", "QueryFailed", "Unavailable", "plain", "split_options",
+    "default_drivers", "Deferred", "Databases", "SQLError", "QueryFailed", "Unavailable", "plain", "split_options",
     "mask_source",
 ]
 
@@ -223,28 +224,48 @@ class ExtraMissing:
         raise AssertionError("unreachable")
 
 
+class Deferred:
+    """A built-in driver whose module, and the database client it imports (psycopg, asyncmy, sqlite3), is
+    imported when a spec first uses it: a runtime that runs no ``sql`` node on it never pays for it."""
+
+    def __init__(self, name: str, module: str, cls: str) -> None:
+        self.name = name
+        self._module = module
+        self._cls = cls
+        self._driver: Driver | None = None
+
+    def loaded(self) -> Driver:
+        """The driver itself, its module imported on the first call."""
+        if self._driver is None:
+            module = importlib.import_module(f"{__name__}.{self._module}")
+            self._driver = getattr(module, self._cls)()
+        return self._driver
+
+    def check(self, source: str) -> None:
+        self.loaded().check(source)
+
+    def database(self, source: str) -> Database:
+        return self.loaded().database(source)
+
+
 def default_drivers() -> Drivers:
-    """A registry with the built-in drivers: sqlite (sqlite3), postgres (postgresql), mysql (mariadb).
+    """A registry with the built-in drivers: sqlite (sqlite3), postgres (postgresql), mysql (mariadb),
+    each imported when first used (``Deferred``).
 
     postgres and mysql come with the extras of those names; without one, its driver refuses every source
     with the line to install it."""
     from ....extras import missing
-    from .sqlite import SQLiteDriver
 
     drivers = Drivers()
-    drivers.register(SQLiteDriver(), aliases=("sqlite3",))
+    drivers.register(Deferred("sqlite", "sqlite", "SQLiteDriver"), aliases=("sqlite3",))
     if missing("postgres"):
         drivers.register(ExtraMissing("postgres", "postgres"), aliases=("postgresql", "pgx"))
     else:
-        from .postgres import PostgresDriver
-
-        drivers.register(PostgresDriver(), aliases=("postgresql", "pgx"))
+        drivers.register(Deferred("postgres", "postgres", "PostgresDriver"), aliases=("postgresql", "pgx"))
     if missing("mysql"):
         drivers.register(ExtraMissing("mysql", "mysql"), aliases=("mariadb",))
     else:
-        from .mysql import MySQLDriver
-
-        drivers.register(MySQLDriver(), aliases=("mariadb",))
+        drivers.register(Deferred("mysql", "mysql", "MySQLDriver"), aliases=("mariadb",))
     return drivers
 
 
