@@ -144,6 +144,8 @@ class PostgresDatabase:
         database = self
 
         class Connection(psycopg.AsyncConnection):
+            statements: _Statements
+
             @classmethod
             async def connect(cls, *args: Any, **kwargs: Any) -> Any:
                 try:
@@ -152,6 +154,7 @@ class PostgresDatabase:
                     database.last_error = exc
                     raise
                 database.last_error = None
+                conn.statements = _Statements()
                 return conn
 
         return Connection
@@ -263,35 +266,101 @@ def _pipeline_results(pgconn: pq.abc.PGconn) -> generators.PQGen[list[pq.abc.PGr
         results.append(result)
 
 
+PREPARED_MAX = 64  # first statements a connection prepares in its life (psycopg's cursors prepare theirs)
+_Key = tuple[bytes, tuple[int, ...]]
+_REPREPARE = ("26000", "0A000")  # prepared statement gone (DISCARD ALL); its result type changed (ALTER TABLE)
+
+
+class _Statements:
+    """What one connection prepared for transactions' first statements: a statement seen a second time
+    is prepared (the server then parses and plans it once). At most ``PREPARED_MAX`` in a connection's
+    life (the pool renews its connections), so none needs closing."""
+
+    __slots__ = ("names", "seen", "made")
+
+    def __init__(self) -> None:
+        self.names: dict[_Key, bytes] = {}
+        self.seen: dict[_Key, None] = {}  # seen once, oldest first
+        self.made = 0
+
+    def plan(self, key: _Key) -> tuple[bytes | None, bool]:
+        """(the name to run the statement under, None for unnamed; whether to prepare it now)."""
+        name = self.names.get(key)
+        if name is not None or self.made >= PREPARED_MAX:
+            return name, False
+        if key not in self.seen:
+            self.seen[key] = None
+            if len(self.seen) > 4 * PREPARED_MAX:
+                del self.seen[next(iter(self.seen))]
+            return None, False
+        self.made += 1
+        return f"_pf_{self.made}".encode(), True
+
+    def prepared(self, key: _Key, name: bytes) -> None:
+        self.seen.pop(key, None)
+        self.names[key] = name
+
+    def forget(self) -> None:
+        """Run them unnamed from now on: the server dropped them, or their plan no longer fits."""
+        self.names.clear()
+
+
 async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, args: Any, mode: str) -> Rows:
     """Send ``begin`` and, unless ``query`` is None, a statement, in one write (libpq's pipeline mode);
-    read both results in one wait. A failure half way closes the connection, whose state is then unknown."""
+    read their results in one wait. A failure half way closes the connection, whose state is then unknown."""
     tx = Transformer(conn)
     pgq = PostgresQuery(tx)
+    statements: _Statements = conn.statements  # type: ignore[attr-defined]
+    name: bytes | None = None
+    prepare = False
     if query is not None:
         pgq.convert(query, None if mode == NONE else _params(args))
+        key = (pgq.query, pgq.types)
+        name, prepare = statements.plan(key)
     pgconn = conn.pgconn
     async with conn.lock:
         pgconn.enter_pipeline_mode()
         try:
             pgconn.send_query_params(begin.encode(), None)
             if query is not None:
-                pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types, param_formats=pgq.formats)
+                if name is None:
+                    pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types,
+                                             param_formats=pgq.formats)
+                else:
+                    if prepare:
+                        pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
+                    pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
             pgconn.pipeline_sync()
             results = await conn.wait(_pipeline_results(pgconn))
             pgconn.exit_pipeline_mode()
         except BaseException:
             await conn.close()
             raise
+    if prepare and results[-2].status == ExecStatus.COMMAND_OK:
+        statements.prepared(key, name)  # type: ignore[arg-type]
     for result in results:
         if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY):
-            raise error_from_result(result, encoding=tx.encoding)
+            exc = error_from_result(result, encoding=tx.encoding)
+            if name is not None and exc.sqlstate in _REPREPARE:
+                statements.forget()
+            raise exc
     result = results[-1]
     if query is None or result.status != ExecStatus.TUPLES_OK or not result.ntuples:
         return None
     tx.set_pgresult(result)
     names = [(result.fname(i) or b"").decode(tx.encoding) for i in range(result.nfields)]
     return tx.load_rows(0, result.ntuples, row_maker(names))
+
+
+async def _command(conn: psycopg.AsyncConnection, command: str) -> None:
+    """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed."""
+    pgconn = conn.pgconn
+    async with conn.lock:
+        pgconn.send_query(command.encode())
+        results = await conn.wait(generators.execute(pgconn))
+    for result in results:
+        if result.status != ExecStatus.COMMAND_OK:
+            raise error_from_result(result, encoding=conn.info.encoding)
 
 
 class PostgresTransaction:
@@ -361,7 +430,7 @@ class PostgresTransaction:
             return
         try:
             if not (conn.broken or conn.closed):
-                await (conn.commit() if command == "COMMIT" else conn.rollback())
+                await _command(conn, command)
             elif command == "COMMIT":
                 raise Unavailable(f"database {self._db.label}: connection lost before COMMIT; the transaction "
                                   "was rolled back", database=self._db.label)
