@@ -342,7 +342,10 @@ async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, a
         if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY):
             exc = error_from_result(result, encoding=tx.encoding)
             if name is not None and exc.sqlstate in _REPREPARE:
+                # Only BEGIN and this statement ran: roll back and run it again, unnamed.
                 statements.forget()
+                await _command(conn, "ROLLBACK")
+                return await _begin(conn, begin, query, args, mode)
             raise exc
     result = results[-1]
     if query is None or result.status != ExecStatus.TUPLES_OK or not result.ntuples:
