@@ -1,17 +1,20 @@
 """A single-row INSERT on PostgreSQL: the sql node against psycopg on one connection, in one run.
 
-    .venv/bin/python benchmarks/sql_insert.py [ROUNDS]
+    .venv/bin/python benchmarks/sql_insert.py [ROUNDS]   (default 40)
 
-Each round runs 200 INSERTs of every variant in turn (alternating, so a busy machine slows them alike)
-and the figure kept is each variant's best round, in µs per INSERT:
+Each round runs 50 INSERTs of every variant in turn (alternating, so a busy machine slows them alike);
+the figures are each variant's best round, in µs per INSERT, and ``ratio`` is the median over the rounds
+of node over psycopg in the same round (paired, so it holds up better than the best rounds on a machine
+that others load):
 
 - ``psycopg``: psycopg ``execute`` on one autocommit connection (one round trip, the server commits);
-- ``txn``: a transaction on one connection, BEGIN+INSERT pipelined then COMMIT (what the node sends);
+- ``txn``: a transaction through psycopg's API on one connection: BEGIN+INSERT in psycopg's pipeline,
+  then COMMIT (what the node sent before it drove libpq's pipeline itself: one write for BEGIN+INSERT);
 - ``pool``: the pool's check-out and return alone;
 - ``node``: the sql node, each INSERT in its own process (the node begins and inserts, the process
   commits on exit).
 
-Last line: ``node_us=… psycopg_us=… ratio=…`` (ratio = node over psycopg). PostgreSQL is
+Last line: ``node_us=… psycopg_us=… ratio=…``. PostgreSQL is
 ``PORTFLOW_BENCH_POSTGRES`` (default postgresql://postgres@127.0.0.1:5432/postgres); a table with a unique
 name is made and dropped.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -37,27 +41,27 @@ from portflow.process import Process
 # synchronous_commit=off on both sides: the figures are the client's cost, not the disk's fsync (milliseconds here)
 POSTGRES = os.environ.get("PORTFLOW_BENCH_POSTGRES",
                           "postgresql://postgres@127.0.0.1:5432/postgres?options=-csynchronous_commit%3Doff")
-PER_ROUND = 200
+PER_ROUND = 50
 
 Step = Callable[[int], Awaitable[None]]
 
 
-async def alternate(rounds: int, steps: dict[str, Step]) -> dict[str, float]:
-    """Each step's best round, µs per call; the steps take turns round by round."""
+async def alternate(rounds: int, steps: dict[str, Step]) -> dict[str, list[float]]:
+    """Each step's rounds, µs per call; the steps take turns round by round."""
     counter = 0
     for step in steps.values():  # warm up: prepared statements, caches, the pool
-        for _ in range(PER_ROUND):
+        for _ in range(4 * PER_ROUND):
             counter += 1
             await step(-counter)
-    best = {name: float("inf") for name in steps}
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
             start = time.perf_counter()
             for _ in range(PER_ROUND):
                 counter += 1
                 await step(counter)
-            best[name] = min(best[name], (time.perf_counter() - start) / PER_ROUND * 1e6)
-    return best
+            times[name].append((time.perf_counter() - start) / PER_ROUND * 1e6)
+    return times
 
 
 async def main(rounds: int) -> None:
@@ -93,10 +97,12 @@ async def main(rounds: int) -> None:
             if isinstance(answer.payload, BaseException):
                 raise answer.payload
 
-        best = await alternate(rounds, {"psycopg": direct, "txn": transaction, "pool": checkout, "node": via_node})
+        times = await alternate(rounds, {"psycopg": direct, "txn": transaction, "pool": checkout, "node": via_node})
+        best = {name: min(rounds_us) for name, rounds_us in times.items()}
         for name, us in best.items():
             print(f"{name:8} {us:8.1f} µs/insert")
-        print(f"node_us={best['node']:.1f} psycopg_us={best['psycopg']:.1f} ratio={best['node'] / best['psycopg']:.2f} "
+        ratio = statistics.median(n / p for n, p in zip(times["node"], times["psycopg"], strict=True))
+        print(f"node_us={best['node']:.1f} psycopg_us={best['psycopg']:.1f} ratio={ratio:.2f} "
               f"txn_us={best['txn']:.1f} pool_us={best['pool']:.1f}")
     finally:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -107,4 +113,4 @@ async def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 40))
