@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 
-from portflow.plugins.sql.drivers import Databases, default_drivers
+from portflow.plugins.sql.drivers import Databases, QueryFailed, default_drivers
 from portflow.plugins.sql.node import SQLNode
 from portflow.process import Process
 from support.loop import round_trips_while
@@ -150,3 +150,21 @@ async def test_postgres_a_cancelled_first_statement_gives_its_connection_back(po
         await proc.exit(RuntimeError("cancelled"))
         # The pool's only connection came back (closed, so the pool opens another): no 2 s wait in vain.
         assert await asyncio.wait_for(send(db, "SELECT 1 AS one"), 10) == [{"one": 1}]
+
+
+async def test_postgres_copy_is_refused_and_the_node_goes_on(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        answer = await send(db, "COPY (SELECT 1) TO STDOUT")
+        assert isinstance(answer, QueryFailed) and "COPY is not supported" in str(answer)
+        assert await send(db, "SELECT 1 AS one") == [{"one": 1}]
+
+
+async def test_postgres_a_connection_found_dead_at_begin_is_replaced(postgres_url):
+    import psycopg
+
+    async with loaded(one_connection(postgres_url)) as db:
+        [first] = await send(db, "SELECT pg_backend_pid() AS pid")
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", [first["pid"]])
+        [second] = await send(db, "SELECT pg_backend_pid() AS pid")
+    assert second["pid"] != first["pid"]

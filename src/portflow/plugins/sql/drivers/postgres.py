@@ -9,9 +9,9 @@ The pool opens when the first node on it loads, without waiting for the server: 
 makes statements fail (naming the database, password masked) until it is back. A transaction's
 ``BEGIN`` and its first statement go in one write and come back in one read (libpq's pipeline mode,
 driven directly: psycopg's own pipeline writes each command apart and costs more in Python than the round
-trip it saves); later statements go through a psycopg cursor, and ``COMMIT``/``ROLLBACK`` are psycopg's bare
-commands. A connection found dead when a transaction starts is replaced, and the statement runs on a
-fresh one.
+trip it saves); a first statement seen twice on a connection is prepared there. Later statements go through
+a psycopg cursor (which prepares its own), and ``COMMIT``/``ROLLBACK`` are one simple-protocol message
+each. A connection found dead when a transaction starts is replaced, and the statement runs on a fresh one.
 
 Arguments are always bound parameters. A map or list nested in an argument is sent as ``jsonb``
 (a list at top level of an argument is a PostgreSQL array).
@@ -212,7 +212,7 @@ class PostgresDatabase:
             await conn.close()
 
     def error(self, exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> SQLError:
-        if conn is not None and (conn.broken or conn.closed):
+        if conn is not None and (conn.broken or conn.closed) and not isinstance(exc, psycopg.NotSupportedError):
             return Unavailable(f"database {self.label}: connection lost: {_message(exc)}", database=self.label,
                                code=getattr(exc, "sqlstate", None))
         return QueryFailed(_message(exc), database=self.label, code=getattr(exc, "sqlstate", None))
@@ -334,7 +334,8 @@ async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, a
             results = await conn.wait(_pipeline_results(pgconn))
             pgconn.exit_pipeline_mode()
         except BaseException:
-            await conn.close()
+            if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
+                await conn.close()
             raise
     if prepare and results[-2].status == ExecStatus.COMMAND_OK:
         statements.prepared(key, name)  # type: ignore[arg-type]
@@ -407,7 +408,7 @@ class PostgresTransaction:
             except psycopg.Error as exc:
                 if conn.broken or conn.closed:
                     await db.putconn(conn)
-                    if attempt < db.max_size:
+                    if conn.broken and attempt < db.max_size:  # found dead, not closed by us
                         continue
                 elif conn.info.transaction_status == TransactionStatus.IDLE:  # BEGIN did not take
                     await db.putconn(conn)
