@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 
-from portflow.plugins.sql.drivers import Databases, default_drivers
+from portflow.plugins.sql.drivers import Databases, QueryFailed, default_drivers
 from portflow.plugins.sql.node import SQLNode
 from portflow.process import Process
 from support.loop import round_trips_while
@@ -108,3 +108,63 @@ async def test_mysql_column_types(mysql_url):
                                "? AS doc, NULL AS gone", [{"a": 1}]])
     assert rows == [{"whole": 12, "part": 1.25, "day": "2024-05-01", "at": datetime.datetime(2024, 5, 1, 12, 30),
                      "doc": '{"a": 1}'}]
+
+
+def one_connection(postgres_url: str) -> SQLNode:
+    """A postgres node whose pool holds one connection, so every process gets the same one."""
+    return SQLNode(default_drivers().get("postgres"), f"{postgres_url}?pool_max=1&pool_timeout=2", name="pg")
+
+
+async def test_postgres_a_first_statement_is_prepared_from_its_second_run(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        for i in range(3):
+            assert await send(db, ["SELECT ? + 1 AS n", [i]]) == [{"n": i + 1}]
+        proc = Process()
+        await send(db, "SELECT 'once' AS one", proc)
+        prepared = await send(db, "SELECT statement FROM pg_prepared_statements WHERE name LIKE '_pf_%'", proc)
+        await proc.exit()
+    assert prepared == [{"statement": "SELECT $1 + 1 AS n"}]
+
+
+async def test_postgres_a_prepared_first_statement_the_server_dropped_runs_again_unnamed(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        await send(db, "CREATE TABLE dropped_plan (id INT)")
+        for _ in range(2):
+            assert await send(db, "SELECT * FROM dropped_plan") == []
+        await send(db, "DEALLOCATE ALL")
+        for _ in range(2):  # the first run finds it gone and runs again unnamed; the second prepares it anew
+            assert await send(db, "SELECT * FROM dropped_plan") == []
+        await send(db, "ALTER TABLE dropped_plan ADD COLUMN name TEXT")  # the plan's result type changes
+        await send(db, "INSERT INTO dropped_plan VALUES (1, 'x')")
+        assert await send(db, "SELECT * FROM dropped_plan") == [{"id": 1, "name": "x"}]
+        await send(db, "DROP TABLE dropped_plan")
+
+
+async def test_postgres_a_cancelled_first_statement_gives_its_connection_back(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        proc = Process()
+        sleeping = asyncio.ensure_future(send(db, "SELECT pg_sleep(30)", proc))
+        await asyncio.sleep(0.3)
+        sleeping.cancel()
+        await asyncio.gather(sleeping, return_exceptions=True)
+        await proc.exit(RuntimeError("cancelled"))
+        # The pool's only connection came back (closed, so the pool opens another): no 2 s wait in vain.
+        assert await asyncio.wait_for(send(db, "SELECT 1 AS one"), 10) == [{"one": 1}]
+
+
+async def test_postgres_copy_is_refused_and_the_node_goes_on(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        answer = await send(db, "COPY (SELECT 1) TO STDOUT")
+        assert isinstance(answer, QueryFailed) and "COPY is not supported" in str(answer)
+        assert await send(db, "SELECT 1 AS one") == [{"one": 1}]
+
+
+async def test_postgres_a_connection_found_dead_at_begin_is_replaced(postgres_url):
+    import psycopg
+
+    async with loaded(one_connection(postgres_url)) as db:
+        [first] = await send(db, "SELECT pg_backend_pid() AS pid")
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", [first["pid"]])
+        [second] = await send(db, "SELECT pg_backend_pid() AS pid")
+    assert second["pid"] != first["pid"]

@@ -229,3 +229,19 @@ async def test_a_statement_before_load_opens_the_pool(backend):
         assert await send(node, "SELECT 1 AS one") == [{"one": 1}]
     finally:
         await node.close()
+
+
+async def test_a_process_whose_only_statement_is_a_write_commits_or_rolls_back_each_time(backend):
+    # The same INSERT, alone in its process, several times: on PostgreSQL it is sent with BEGIN in one
+    # write, and prepared from its second run on; a failure after it must still undo it, every time.
+    t = backend.table()
+    async with loaded(backend.node()) as db:
+        await make_table(db, t)
+        for i in range(4):
+            kept = Process()
+            await send(db, [f"INSERT INTO {t} (id, name) VALUES (?, ?)", [2 * i, f"kept{i}"]], kept)
+            await kept.exit()
+            dropped = Process()
+            await send(db, [f"INSERT INTO {t} (id, name) VALUES (?, ?)", [2 * i + 1, f"dropped{i}"]], dropped)
+            await dropped.exit(RuntimeError("a later node failed"))
+        assert await send(db, f"SELECT id FROM {t} ORDER BY id") == [{"id": 0}, {"id": 2}, {"id": 4}, {"id": 6}]

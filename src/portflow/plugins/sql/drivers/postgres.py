@@ -7,8 +7,11 @@ a statement waits for a connection before it fails as unreachable, default 5).
 
 The pool opens when the first node on it loads, without waiting for the server: a database that is down
 makes statements fail (naming the database, password masked) until it is back. A transaction's
-``BEGIN`` and its first statement travel in one round trip (a pipeline). A connection found dead when a
-transaction starts is replaced, and the statement runs on a fresh one.
+``BEGIN`` and its first statement go in one write and come back in one read (libpq's pipeline mode,
+driven directly: psycopg's own pipeline writes each command apart and costs more in Python than the round
+trip it saves); a first statement seen twice on a connection is prepared there. Later statements go through
+a psycopg cursor (which prepares its own), and ``COMMIT``/``ROLLBACK`` are one simple-protocol message
+each. A connection found dead when a transaction starts is replaced, and the statement runs on a fresh one.
 
 Arguments are always bound parameters. A map or list nested in an argument is sent as ``jsonb``
 (a list at top level of an argument is a PostgreSQL array).
@@ -21,8 +24,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import generators, pq
+from psycopg._queries import PostgresQuery  # the conversion a cursor makes, so both paths bind alike
+from psycopg.adapt import Transformer
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import TransactionStatus
+from psycopg.errors import error_from_result
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
@@ -137,6 +144,8 @@ class PostgresDatabase:
         database = self
 
         class Connection(psycopg.AsyncConnection):
+            statements: _Statements
+
             @classmethod
             async def connect(cls, *args: Any, **kwargs: Any) -> Any:
                 try:
@@ -145,6 +154,7 @@ class PostgresDatabase:
                     database.last_error = exc
                     raise
                 database.last_error = None
+                conn.statements = _Statements()
                 return conn
 
         return Connection
@@ -202,7 +212,7 @@ class PostgresDatabase:
             await conn.close()
 
     def error(self, exc: psycopg.Error, conn: psycopg.AsyncConnection | None) -> SQLError:
-        if conn is not None and (conn.broken or conn.closed):
+        if conn is not None and (conn.broken or conn.closed) and not isinstance(exc, psycopg.NotSupportedError):
             return Unavailable(f"database {self.label}: connection lost: {_message(exc)}", database=self.label,
                                code=getattr(exc, "sqlstate", None))
         return QueryFailed(_message(exc), database=self.label, code=getattr(exc, "sqlstate", None))
@@ -217,16 +227,11 @@ async def _send(cur: psycopg.AsyncCursor, query: str, args: Any, mode: str) -> N
         await cur.execute(query, _params(args))
 
 
-async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str, begin: str | None = None) -> Rows:
-    """Run one statement; with ``begin``, send that first in the same round trip (a pipeline)."""
+async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) -> Rows:
+    """Run one statement of an open transaction through a cursor."""
     cur = conn.cursor(row_factory=_row_factory)
     try:
-        if begin is None:
-            await _send(cur, query, args, mode)
-        else:
-            async with conn.pipeline():
-                await conn.execute(begin)
-                await _send(cur, query, args, mode)
+        await _send(cur, query, args, mode)
         if mode == BATCH:
             out: list[dict[str, Any]] = []
             while True:
@@ -241,6 +246,125 @@ async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str, 
         return rows or None
     finally:
         await cur.close()
+
+
+_COPY = (ExecStatus.COPY_IN, ExecStatus.COPY_OUT, ExecStatus.COPY_BOTH)
+
+
+def _pipeline_results(pgconn: pq.abc.PGconn) -> generators.PQGen[list[pq.abc.PGresult]]:
+    """Send what libpq holds, then read each command's result up to the pipeline's sync point."""
+    yield from generators.send(pgconn)
+    results: list[pq.abc.PGresult] = []
+    while True:
+        result = yield from generators.fetch(pgconn)
+        if result is None:  # the end of one command's results
+            continue
+        if result.status == ExecStatus.PIPELINE_SYNC:
+            return results
+        if result.status in _COPY:
+            raise psycopg.NotSupportedError("COPY is not supported by the sql node")
+        results.append(result)
+
+
+PREPARED_MAX = 64  # first statements a connection prepares in its life (psycopg's cursors prepare theirs)
+_Key = tuple[bytes, tuple[int, ...]]
+_REPREPARE = ("26000", "0A000")  # prepared statement gone (DISCARD ALL); its result type changed (ALTER TABLE)
+
+
+class _Statements:
+    """What one connection prepared for transactions' first statements: a statement seen a second time
+    is prepared (the server then parses and plans it once). At most ``PREPARED_MAX`` in a connection's
+    life (the pool renews its connections), so none needs closing."""
+
+    __slots__ = ("names", "seen", "made")
+
+    def __init__(self) -> None:
+        self.names: dict[_Key, bytes] = {}
+        self.seen: dict[_Key, None] = {}  # seen once, oldest first
+        self.made = 0
+
+    def plan(self, key: _Key) -> tuple[bytes | None, bool]:
+        """(the name to run the statement under, None for unnamed; whether to prepare it now)."""
+        name = self.names.get(key)
+        if name is not None or self.made >= PREPARED_MAX:
+            return name, False
+        if key not in self.seen:
+            self.seen[key] = None
+            if len(self.seen) > 4 * PREPARED_MAX:
+                del self.seen[next(iter(self.seen))]
+            return None, False
+        self.made += 1
+        return f"_pf_{self.made}".encode(), True
+
+    def prepared(self, key: _Key, name: bytes) -> None:
+        self.seen.pop(key, None)
+        self.names[key] = name
+
+    def forget(self) -> None:
+        """Run them unnamed from now on: the server dropped them, or their plan no longer fits."""
+        self.names.clear()
+
+
+async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, args: Any, mode: str) -> Rows:
+    """Send ``begin`` and, unless ``query`` is None, a statement, in one write (libpq's pipeline mode);
+    read their results in one wait. A failure half way closes the connection, whose state is then unknown."""
+    tx = Transformer(conn)
+    pgq = PostgresQuery(tx)
+    statements: _Statements = conn.statements  # type: ignore[attr-defined]
+    name: bytes | None = None
+    prepare = False
+    if query is not None:
+        pgq.convert(query, None if mode == NONE else _params(args))
+        key = (pgq.query, pgq.types)
+        name, prepare = statements.plan(key)
+    pgconn = conn.pgconn
+    async with conn.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            pgconn.send_query_params(begin.encode(), None)
+            if query is not None:
+                if name is None:
+                    pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types,
+                                             param_formats=pgq.formats)
+                else:
+                    if prepare:
+                        pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
+                    pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
+            pgconn.pipeline_sync()
+            results = await conn.wait(_pipeline_results(pgconn))
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
+                await conn.close()
+            raise
+    if prepare and results[-2].status == ExecStatus.COMMAND_OK:
+        statements.prepared(key, name)  # type: ignore[arg-type]
+    for result in results:
+        if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY):
+            exc = error_from_result(result, encoding=tx.encoding)
+            if name is not None and exc.sqlstate in _REPREPARE:
+                # Only BEGIN and this statement ran: roll back and run it again, unnamed.
+                statements.forget()
+                await _command(conn, "ROLLBACK")
+                return await _begin(conn, begin, query, args, mode)
+            raise exc
+    result = results[-1]
+    if query is None or result.status != ExecStatus.TUPLES_OK or not result.ntuples:
+        return None
+    tx.set_pgresult(result)
+    names = [(result.fname(i) or b"").decode(tx.encoding) for i in range(result.nfields)]
+    return tx.load_rows(0, result.ntuples, row_maker(names))
+
+
+async def _command(conn: psycopg.AsyncConnection, command: str) -> None:
+    """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed."""
+    pgconn = conn.pgconn
+    async with conn.lock:
+        pgconn.send_query(command.encode())
+        results = await conn.wait(generators.execute(pgconn))
+    for result in results:
+        if result.status != ExecStatus.COMMAND_OK:
+            raise error_from_result(result, encoding=conn.info.encoding)
 
 
 class PostgresTransaction:
@@ -270,22 +394,33 @@ class PostgresTransaction:
                 return await _run(conn, text, args, mode)
             except psycopg.Error as exc:
                 raise db.error(exc, conn) from exc
-        # The first statement: take a connection, send BEGIN and the statement in one round trip. A
-        # connection that turns out dead is replaced; nothing was committed on it, so running again is safe.
+        # The first statement: take a connection, send BEGIN and the statement in one round trip (a batch
+        # goes through a cursor after BEGIN). A connection that turns out dead is replaced; nothing was
+        # committed on it, so running again is safe.
         for attempt in range(db.max_size + 1):
             conn = await db.getconn()
             try:
-                rows = await _run(conn, text, args, mode, self._begin)
+                if mode == BATCH:
+                    await _begin(conn, self._begin, None, None, mode)
+                    rows = await _run(conn, text, args, mode)
+                else:
+                    rows = await _begin(conn, self._begin, text, args, mode)
             except psycopg.Error as exc:
                 if conn.broken or conn.closed:
                     await db.putconn(conn)
-                    if attempt < db.max_size:
+                    if conn.broken and attempt < db.max_size:  # found dead, not closed by us
                         continue
                 elif conn.info.transaction_status == TransactionStatus.IDLE:  # BEGIN did not take
                     await db.putconn(conn)
                 else:  # begun, then the statement failed: the transaction ends with the process
                     self._conn = conn
                 raise db.error(exc, conn) from exc
+            except BaseException:  # cancelled: a connection closed half way goes back (the pool drops it)
+                if conn.closed:
+                    await db.putconn(conn)
+                else:
+                    self._conn = conn
+                raise
             self._conn = conn
             return rows
         raise Unavailable(f"database {db.label} is unreachable", database=db.label)  # pragma: no cover
@@ -299,7 +434,7 @@ class PostgresTransaction:
             return
         try:
             if not (conn.broken or conn.closed):
-                await conn.execute(command)
+                await _command(conn, command)
             elif command == "COMMIT":
                 raise Unavailable(f"database {self._db.label}: connection lost before COMMIT; the transaction "
                                   "was rolled back", database=self._db.label)
