@@ -112,7 +112,7 @@ class _Route:
     unless a ``process_started`` returned False), with only the methods each overrides."""
 
     __slots__ = ("observer", "epoch", "known", "subscribers", "starters", "starting", "ending", "timing", "exited",
-                 "hops", "_without")
+                 "hops", "refused")
 
     def __init__(self, observer: Observer, epoch: object, subscribers: tuple[Subscriber, ...]) -> None:
         self.observer = observer
@@ -125,13 +125,13 @@ class _Route:
         self.timing: tuple[Callable[..., None], ...] = _overriding(subscribers, "hop_timed")
         self.exited: tuple[Callable[[Process], None], ...] = _overriding(subscribers, "process_exited")
         self.hops = bool(self.starting or self.ending)  # whether a Hop object is wanted
-        self._without: dict[Subscriber, _Route] = {}
+        self.refused: dict[Subscriber, _Route] = {}  # subscriber -> this route less it (``without``)
 
     def without(self, subscriber: Subscriber) -> _Route:
         """This route less ``subscriber`` (it refused a process), decided once per route."""
-        route = self._without.get(subscriber)
+        route = self.refused.get(subscriber)
         if route is None:
-            route = self._without[subscriber] = self.observer.route_of(
+            route = self.refused[subscriber] = self.observer.route_of(
                 tuple(s for s in self.subscribers if s is not subscriber))
         return route
 
@@ -227,7 +227,7 @@ class Observer:
         route = offered
         for starter in offered.starters:
             if starter.process_started(proc, packet) is False:
-                route = route.without(starter)
+                route = route.refused.get(starter) or route.without(starter)
         proc.observed = route
         if route.exited:
             proc.on_exit(self._exited)
