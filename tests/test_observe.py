@@ -207,3 +207,29 @@ async def test_a_subscriber_that_left_is_not_told_of_the_exit():
     unsubscribe()
     await proc.exit()
     assert [e[0] for e in log.events] == ["start", "hop", "answer"]
+
+
+async def test_two_subscribers_refuse_processes_each_for_itself():
+    table, a, _b = await two_nodes()
+
+    class Refusing(Log):
+        def __init__(self, refused: int) -> None:
+            super().__init__()
+            self.refused = refused
+
+        def process_started(self, proc, packet=None):
+            if packet is not None and packet.payload in (self.refused, 4):
+                return False  # the hop's packet (the process's number + 1); 4 is refused by both
+            return super().process_started(proc, packet)
+
+    one, two, counting = Refusing(2), Refusing(3), Counting()
+    for subscriber in (one, two, counting):
+        table.observer.subscribe(subscriber)
+    procs = [Process() for _ in range(4)]
+    for n, proc in enumerate(procs):
+        await a.in_port.handler(proc, Packet(n))
+        await proc.exit()
+    seen = lambda log: [e[1] for e in log.events if e[0] == "start"]  # noqa: E731
+    assert seen(one) == [procs[0], procs[2]] and seen(two) == [procs[0], procs[1]]
+    assert [e[1] for e in one.events if e[0] == "hop"] == [procs[0], procs[2]]
+    assert len(counting.hops) == 4  # the one that saw every process saw every hop

@@ -111,18 +111,29 @@ class _Route:
     """Whom one process's hops are reported to: the subscribers that took the process (every subscriber,
     unless a ``process_started`` returned False), with only the methods each overrides."""
 
-    __slots__ = ("observer", "epoch", "known", "subscribers", "starting", "ending", "timing", "exited", "hops")
+    __slots__ = ("observer", "epoch", "known", "subscribers", "starters", "starting", "ending", "timing", "exited",
+                 "hops", "refused")
 
     def __init__(self, observer: Observer, epoch: object, subscribers: tuple[Subscriber, ...]) -> None:
         self.observer = observer
         self.epoch = epoch  # the observer's when decided: stale once its subscribers change
         self.known = observer.subscribers  # who was subscribed then
         self.subscribers = subscribers
+        self.starters = tuple(s for s in subscribers if _overrides(s, "process_started"))
         self.starting: tuple[Callable[[Hop], Awaitable[None] | None], ...] = _overriding(subscribers, "hop_started")
         self.ending: tuple[Callable[[Hop], None], ...] = _overriding(subscribers, "hop_ended")
         self.timing: tuple[Callable[..., None], ...] = _overriding(subscribers, "hop_timed")
         self.exited: tuple[Callable[[Process], None], ...] = _overriding(subscribers, "process_exited")
         self.hops = bool(self.starting or self.ending)  # whether a Hop object is wanted
+        self.refused: dict[Subscriber, _Route] = {}  # subscriber -> this route less it (``without``)
+
+    def without(self, subscriber: Subscriber) -> _Route:
+        """This route less ``subscriber`` (it refused a process), decided once per route."""
+        route = self.refused.get(subscriber)
+        if route is None:
+            route = self.refused[subscriber] = self.observer.route_of(
+                tuple(s for s in self.subscribers if s is not subscriber))
+        return route
 
 
 class Observer:
@@ -133,11 +144,9 @@ class Observer:
         self._epoch = object()  # a new one each time the subscribers change
         self._all = _Route(self, self._epoch, ())  # the route of a process all took (and of all, untracked)
         self._routes: dict[tuple[Subscriber, ...], _Route] = {}
-        self._starters: tuple[Subscriber, ...] = ()  # those overriding process_started
         self._tracking = False  # whether a subscriber wants processes (process_started or process_exited)
         #: The route of every hop while no subscriber wants processes (no lookup per hop), else None.
         self.untracked: _Route | None = self._all
-        self._without: dict[tuple[tuple[Subscriber, ...], Subscriber], tuple[Subscriber, ...]] = {}
         #: The ``request_ended`` of each subscriber that overrides it (a listener calls them itself).
         self.requests_ended: tuple[Callable[..., None], ...] = ()
         self._installers: list[Installer] = []
@@ -180,11 +189,9 @@ class Observer:
         self._epoch = object()  # every process's route is re-decided at its next hop
         self._all = _Route(self, self._epoch, subscribers)
         self._routes = {subscribers: self._all}
-        self._starters = tuple(s for s in subscribers if _overrides(s, "process_started"))
-        self._tracking = bool(self._starters or self._all.exited)
+        self._tracking = bool(self._all.starters or self._all.exited)
         self.untracked = None if self._tracking else self._all
         self.requests_ended = _overriding(subscribers, "request_ended")
-        self._without = {}
 
     def _install(self, observer: Observer | None) -> None:
         for install in self._installers:
@@ -198,14 +205,15 @@ class Observer:
         return None
 
     # -- processes ----------------------------------------------------------------------------------
-    def _route(self, subscribers: tuple[Subscriber, ...]) -> _Route:
+    def route_of(self, subscribers: tuple[Subscriber, ...]) -> _Route:
+        """The route of a process that exactly ``subscribers`` took (one per set, until they change)."""
         route = self._routes.get(subscribers)
         if route is None:
             route = self._routes[subscribers] = _Route(self, self._epoch, subscribers)
         return route
 
     def _takes(self, subscriber: Subscriber, proc: Process, packet: Packet | None) -> bool:
-        return subscriber not in self._starters or subscriber.process_started(proc, packet) is not False
+        return subscriber not in self._all.starters or subscriber.process_started(proc, packet) is not False
 
     def _settle(self, proc: Process, route: _Route, had_exits: bool = False) -> _Route:
         proc.observed = route
@@ -213,17 +221,13 @@ class Observer:
             proc.on_exit(self._exited)
         return route
 
-    def _start(self, proc: Process, packet: Packet | None, offered: tuple[Subscriber, ...]) -> _Route:
-        """Report ``proc`` to those ``offered`` it; the route of its hops (those that took it)."""
-        took = offered
-        for starter in self._starters:
-            if starter in offered and starter.process_started(proc, packet) is False:
-                key = (took, starter)
-                without = self._without.get(key)
-                if without is None:
-                    without = self._without[key] = tuple(s for s in took if s is not starter)
-                took = without
-        route = self._all if took is self.subscribers else self._routes.get(took) or self._route(took)
+    def _start(self, proc: Process, packet: Packet | None, offered: _Route) -> _Route:
+        """Report ``proc`` to the subscribers of ``offered`` (a current route); the route of its hops (those
+        that took it)."""
+        route = offered
+        for starter in offered.starters:
+            if starter.process_started(proc, packet) is False:
+                route = route.refused.get(starter) or route.without(starter)
         proc.observed = route
         if route.exited:
             proc.on_exit(self._exited)
@@ -239,7 +243,7 @@ class Observer:
             return route
         kept = tuple(s for s in self.subscribers
                      if (s in route.subscribers if s in route.known else self._takes(s, proc, None)))
-        return self._settle(proc, self._all if kept == self.subscribers else self._route(kept), bool(route.exited))
+        return self._settle(proc, self._all if kept == self.subscribers else self.route_of(kept), bool(route.exited))
 
     def _track(self, proc: Process, packet: Packet) -> _Route:
         """Report ``proc`` (and its ancestors not seen yet, the oldest first); the route of its hops. A
@@ -249,8 +253,8 @@ class Observer:
             current = self._current(proc)
             if current is not None:
                 return current
-        if parent is None:  # the common case: a trigger's process
-            return self._start(proc, packet, self.subscribers)
+        if parent is None:
+            return self._start(proc, packet, self._all)
         chain: list[Process] = [proc]
         route = self._current(parent)
         while route is None and not parent.terminated:
@@ -259,11 +263,10 @@ class Observer:
             if parent is None:
                 break
             route = self._current(parent)
-        offered = route.subscribers if route is not None else self.subscribers
+        offered = route if route is not None else self._all
         for p in reversed(chain):
-            route = self._start(p, packet if p is proc else None, offered)
-            offered = route.subscribers
-        return route  # type: ignore[return-value]
+            offered = self._start(p, packet if p is proc else None, offered)
+        return offered
 
     def _exited(self, proc: Process) -> None:
         route: _Route | None = proc.observed
@@ -281,6 +284,8 @@ class Observer:
         route: _Route | None = proc.observed
         if route is not None and route.epoch is self._epoch:
             return route
+        if route is None and proc.parent is None:  # the common case: a trigger's new process
+            return self._start(proc, pck, self._all)
         return self._track(proc, pck)
 
     async def send(self, port: OutPort, proc: Process, pck: Packet, route: _Route) -> Packet:

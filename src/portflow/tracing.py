@@ -13,8 +13,10 @@ by default, ``traceidratio``, ...). The SDK reads the rest: ``OTEL_EXPORTER_OTLP
 W3C ``traceparent`` of the request that started it) and one per hop (a child of the hop it happened
 inside), named after the target spec and port and carrying ``portflow.namespace``, ``portflow.spec``,
 ``portflow.kind`` and ``portflow.port``; an error answer sets the span's status and records an
-``exception`` event (its message scrubbed of secrets). The sampler decides once per process: a process
-sampled out gets no hop spans at all, so at 1 % the other 99 % cost one non-recording span each.
+``exception`` event (its message scrubbed of secrets). The sampler decides once per request, at its root
+process: a request that continues no trace is decided by one random draw (the low half of the trace id it
+would get, as ``traceidratio`` decides), so one sampled out makes no OpenTelemetry object, no span, no
+context and no hop hook: the observer shows this subscriber nothing more of it.
 
 Inside a hop, ``propagate(headers)`` adds the hop's ``traceparent`` to an outgoing request (the ``http``,
 ``proxy`` and ``websocket`` nodes), and ``statement(sql, system)`` wraps one SQL statement in a child span
@@ -124,9 +126,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> TracerProvider
 
     named = environ.get("OTEL_SERVICE_NAME") or "service.name=" in environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
     attributes = {} if named else {SERVICE_NAME: "portflow"}
-    sampler, root_sampled = _sampler(environ)
+    sampler, root_bound = _sampler(environ)
     ids = _preset_ids()()
-    ids.root_sampled = root_sampled
+    ids.root_bound = root_bound
     provider = TracerProvider(sampler=sampler, resource=Resource.create(attributes), id_generator=ids)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -137,9 +139,10 @@ _SAMPLERS = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
              "parentbased_traceidratio")
 
 
-def _sampler(environ: Mapping[str, str]) -> tuple[Any, Callable[[int], bool] | None]:
+def _sampler(environ: Mapping[str, str]) -> tuple[Any, int | None]:
     """The sampler ``OTEL_TRACES_SAMPLER`` (and ``_ARG``) name, and how it decides for a trace that starts
-    here (by its trace id alone: what a root asks, without building a sampling result)."""
+    here: sampled when the low 64 bits of its id are below the bound (what ``TraceIdRatioBased`` checks; 0
+    for never, 2**64 for always); None for a sampler of an installed package (it is asked with the span)."""
     from opentelemetry.sdk.trace import sampling
 
     name = environ.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
@@ -152,6 +155,7 @@ def _sampler(environ: Mapping[str, str]) -> tuple[Any, Callable[[int], bool] | N
                   name, ", ".join(_SAMPLERS))
         name = "parentbased_always_on"
     root: Any
+    bound = _ALWAYS
     if name.endswith("traceidratio"):
         text = environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
         try:
@@ -162,18 +166,15 @@ def _sampler(environ: Mapping[str, str]) -> tuple[Any, Callable[[int], bool] | N
             log.error("OTEL_TRACES_SAMPLER_ARG: expected a ratio from 0 to 1, got %r; using 1.0", text)
             rate = 1.0
         root = sampling.TraceIdRatioBased(rate)
-        bound, limit = root.bound, sampling.TraceIdRatioBased.TRACE_ID_LIMIT
-
-        def decide(trace_id: int) -> bool:
-            return trace_id & limit < bound
+        bound = root.bound  # compared with trace_id & TRACE_ID_LIMIT, the low 64 bits
+    elif name.endswith("always_on"):
+        root = sampling.ALWAYS_ON
     else:
-        on = name.endswith("always_on")
-        root = sampling.ALWAYS_ON if on else sampling.ALWAYS_OFF
+        root, bound = sampling.ALWAYS_OFF, 0
+    return (sampling.ParentBased(root) if name.startswith("parentbased_") else root), bound
 
-        def decide(trace_id: int) -> bool:
-            return on
-    return (sampling.ParentBased(root) if name.startswith("parentbased_") else root), decide
 
+_ALWAYS = 1 << 64  # above every 64-bit draw: a root bound that samples every trace
 
 class NullSpanExporter:
     """Takes every span and keeps none (``OTEL_TRACES_EXPORTER=null``): the cost of tracing, not of sending."""
@@ -201,8 +202,9 @@ def _preset_ids() -> type:
 
         class PresetIds(RandomIdGenerator):
             preset: int | None = None
-            #: How the provider's sampler decides for a trace that starts here, from its id (None: ask it).
-            root_sampled: Callable[[int], bool] | None = None
+            #: How the provider's sampler decides for a trace that starts here: sampled when the low 64 bits
+            #: of its id are below this (None: ask the sampler).
+            root_bound: int | None = None
 
             def generate_trace_id(self) -> int:
                 preset = self.preset
@@ -256,9 +258,9 @@ class Tracing(Subscriber):
         ids = getattr(provider, "id_generator", None)
         self._presample: tuple[Any, Any] | None = (
             (provider.sampler, ids) if provider is not None and isinstance(ids, _preset_ids()) else None)
-        #: How a trace starting here is decided from a drawn id alone (None: ask the sampler with the span).
-        self._root_sampled: Callable[[int], bool] | None = (
-            getattr(ids, "root_sampled", None) if self._presample is not None else None)
+        #: A trace starting here is sampled when the low 64 bits of its id, drawn first, are below this
+        #: (None: the sampler is asked with the span).
+        self._root_bound: int | None = getattr(ids, "root_bound", None) if self._presample is not None else None
 
     # -- processes ------------------------------------------------------------------------------------
     def process_started(self, proc: Process, packet: Packet | None = None) -> bool:
@@ -267,12 +269,13 @@ class Tracing(Subscriber):
         parent = proc.parent
         state = self._procs.get(parent) if parent is not None else None
         if state is None:  # a root, or a child of a process that never hopped: a trace may start here
-            root_sampled = self._root_sampled
-            if root_sampled is not None and not _traceparent(packet):  # most are decided by a drawn id alone
-                trace_id = getrandbits(128) or 1  # what the SDK's RandomIdGenerator draws (never the invalid 0)
-                if not root_sampled(trace_id):
+            bound = self._root_bound
+            if bound is not None and not _traceparent(packet):  # most are decided by one draw, nothing made
+                low = getrandbits(64)  # the half of the trace id the ratio decides on
+                if low >= bound:
                     return False
-                return self._open_root(proc, packet, trace_id) is not _DROPPED
+                # the id as the SDK's RandomIdGenerator draws it (128 random bits, never the invalid 0)
+                return self._open_root(proc, packet, getrandbits(64) << 64 | low or 1) is not _DROPPED
             return self._open_root(proc, packet) is not _DROPPED
         current = _active.get()
         context = current.context if current is not None and current.process is parent else state[1]
