@@ -24,8 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import generators, pq
-from psycopg._queries import PostgresQuery  # the conversion a cursor makes, so both paths bind alike
+from psycopg import pq
 from psycopg.adapt import Transformer
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import error_from_result
@@ -44,9 +43,11 @@ from . import (
     mask_source,
     positive_float,
     positive_int,
+    psycopg_seam,
     row_maker,
     split_options,
 )
+from .psycopg_seam import PostgresQuery, generators, lock, wait
 
 __all__ = ["PostgresDriver", "PostgresDatabase"]
 
@@ -160,6 +161,7 @@ class PostgresDatabase:
         return Connection
 
     async def open(self) -> None:
+        psycopg_seam.check()  # the internals the first statement's pipeline uses: refused by version
         pool = AsyncConnectionPool(
             self.conninfo,
             connection_class=self._connection_class(),
@@ -318,7 +320,7 @@ async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, a
         key = (pgq.query, pgq.types)
         name, prepare = statements.plan(key)
     pgconn = conn.pgconn
-    async with conn.lock:
+    async with lock(conn):
         pgconn.enter_pipeline_mode()
         try:
             pgconn.send_query_params(begin.encode(), None)
@@ -331,7 +333,7 @@ async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, a
                         pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
                     pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
             pgconn.pipeline_sync()
-            results = await conn.wait(_pipeline_results(pgconn))
+            results = await wait(conn, _pipeline_results(pgconn))
             pgconn.exit_pipeline_mode()
         except BaseException:
             if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
@@ -359,9 +361,9 @@ async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, a
 async def _command(conn: psycopg.AsyncConnection, command: str) -> None:
     """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed."""
     pgconn = conn.pgconn
-    async with conn.lock:
+    async with lock(conn):
         pgconn.send_query(command.encode())
-        results = await conn.wait(generators.execute(pgconn))
+        results = await wait(conn, generators.execute(pgconn))
     for result in results:
         if result.status != ExecStatus.COMMAND_OK:
             raise error_from_result(result, encoding=conn.info.encoding)
