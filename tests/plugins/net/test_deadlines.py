@@ -56,3 +56,14 @@ async def test_the_timer_stops_when_no_task_is_waiting():
     assert await _step(deadlines, 1.0, 0.0) == "done"
     await asyncio.sleep(0.06)
     assert deadlines._timer is None  # no sweeping while idle
+
+
+async def test_the_request_paths_current_task_is_asyncios():
+    from portflow.plugins.net.race import current_task
+
+    loop = asyncio.get_running_loop()
+
+    async def seen() -> bool:
+        return current_task(loop) is asyncio.current_task() is not None
+
+    assert await seen() and await asyncio.ensure_future(seen())

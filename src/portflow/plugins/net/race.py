@@ -13,13 +13,14 @@ costs a dict entry per task instead of ``asyncio.timeout``'s timer per task.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from time import monotonic
 from typing import Any, TypeVar
 
 from ...port import resume
 
-__all__ = ["ClientGone", "Deadlines", "race", "resume", "until_first"]
+__all__ = ["ClientGone", "Deadlines", "current_task", "race", "resume", "until_first"]
 
 T = TypeVar("T")
 
@@ -82,6 +83,21 @@ async def until_first(*aws: Awaitable[Any]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _current_task_getter() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
+    """``asyncio.current_task(loop)``, for the request path. On Python 3.11 ``current_task`` is a Python
+    function around the C module's table of running tasks, so this reads that table directly when it is
+    there (tests/plugins/net/test_deadlines.py checks both agree); 3.12 made ``current_task`` C itself."""
+    if sys.version_info < (3, 12):
+        import _asyncio
+
+        tasks = getattr(_asyncio, "_current_tasks", None)
+        if isinstance(tasks, dict):
+            return tasks.get
+    return asyncio.current_task
+
+
+current_task = _current_task_getter()
+
 #: The message of the cancel with which ``Deadlines`` ends a task past its deadline.
 EXPIRED = "portflow: deadline passed"
 
@@ -91,20 +107,24 @@ class Deadlines:
     deadline holds to within a tick). ``enter`` before the step, ``leave`` after it; a task past its
     deadline is cancelled with ``EXPIRED``, and ``expired(task)`` then says so (and uncancels it)."""
 
-    __slots__ = ("tick", "tasks", "late", "_timer")
+    __slots__ = ("tick", "tasks", "late", "_timer", "_loop")
 
     def __init__(self, tick: float = 0.25) -> None:
         self.tick = tick
         self.tasks: dict[asyncio.Task[Any], float] = {}
         self.late: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def enter(self, seconds: float) -> asyncio.Task[Any]:
-        task = asyncio.current_task()
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        task = current_task(loop)
         assert task is not None
         self.tasks[task] = monotonic() + seconds
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.tick, self._sweep)
+            self._timer = loop.call_later(self.tick, self._sweep)
         return task
 
     def leave(self, task: asyncio.Task[Any]) -> None:
