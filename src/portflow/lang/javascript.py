@@ -15,6 +15,14 @@ FlowError. An **error payload** arrives as an ``Error`` whose ``error()`` (and `
 uniflow hands a snippet the Go error (``{ body: { error: args.error() }, status: 400 }``); returned as is,
 it leaves as the same error payload. An error nested inside a payload reads as its message.
 
+**Only the keys read.** When the code shows which keys of its argument it can reach — the default export
+is a function of one plain parameter (``function (args)``, ``(args) =>``, ``args =>``) and every use of that
+name is a property read with a literal name (``args.body``, ``args?.query``) — a map payload arrives with
+only those keys (:func:`reads`). Any other use of the name (``args[k]``, ``Object.keys(args)``, ``...args``,
+``return args``, an assignment), or ``eval``/``arguments``/``Function``/``with`` anywhere, or an escaped
+identifier, and the whole payload goes, as below. The scan is of the raw text (strings and comments
+included), so it errs only towards sending more.
+
 **Big maps go lazily.** QuickJS parses JSON at ~15 ns a byte, so a map payload of :data:`LAZY_BYTES`
 (1 KiB) of JSON or more arrives as its keys and each value's JSON behind a Proxy that parses a value when
 the snippet first reads its key; whatever looks at the whole object (``Object.keys``, spread, assignment,
@@ -62,6 +70,39 @@ JOB_CHECK = 64
 
 LAZY_BYTES = 1024
 """A map payload whose JSON is at least this long reaches the snippet lazily: each key parsed when read."""
+
+_IDENT = r"[A-Za-z_$][\w$]*"
+#: The default export's one plain parameter: ``export default [async] function [name](p)``, ``(p) =>``,
+#: ``p =>``, and the CommonJS ``module.exports =`` / ``exports.default =`` forms.
+_EXPORTED_PARAM = re.compile(
+    r"(?:\bexport\s+default|\bmodule\.exports\s*=|\bexports\.default\s*=)\s*(?:async\s+)?"
+    rf"(?:function\b\s*(?:{_IDENT}\s*)?\(\s*({_IDENT})\s*\)|\(\s*({_IDENT})\s*\)\s*=>|({_IDENT})\s*=>)")
+_OPAQUE = re.compile(r"\b(?:eval|arguments|Function|with)\b|\\u")
+_PROPERTY = re.compile(rf"\s*\??\.\s*({_IDENT})")
+_BEFORE_PROPERTY = re.compile(r"(?<!\.)\??\.\s*$")  # ``x.`` / ``x?.``, not the spread ``...``
+
+
+def reads(code: str) -> frozenset[str] | None:
+    """The keys of its argument that ``code`` can read, when the text shows them (see the module docstring);
+    None when it may read any."""
+    found = list(_EXPORTED_PARAM.finditer(code))
+    if len(found) != 1 or _OPAQUE.search(code):
+        return None
+    match = found[0]
+    group = next(i for i in (1, 2, 3) if match.group(i) is not None)
+    name, declared = match.group(group), match.start(group)
+    keys: set[str] = set()
+    for use in re.finditer(rf"(?<![\w$]){re.escape(name)}(?![\w$])", code):
+        if use.start() == declared:
+            continue
+        if _BEFORE_PROPERTY.search(code, max(0, use.start() - 16), use.start()):
+            continue  # ``x.args``: a property of something else
+        prop = _PROPERTY.match(code, use.end())
+        if prop is None:
+            return None
+        keys.add(prop.group(1))
+    return frozenset(keys)
+
 
 def _enc_hook(value: Any) -> Any:
     """An error payload reads as its message, as everywhere else in the engine."""
@@ -192,7 +233,7 @@ def _pass_lazily(local: _Local, payload: dict[Any, Any], text: bytes | None) -> 
 
 
 class JsProgram(GuardedProgram):
-    __slots__ = ("source", "module", "memory", "local", "language", "shift")
+    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys")
 
     def __init__(self, source: str, module: bool, timeout: float | None, memory: int, language: str) -> None:
         super().__init__(timeout)
@@ -202,6 +243,8 @@ class JsProgram(GuardedProgram):
         self.language = language
         self.local = _Local()
         self.shift: tuple[int, int, int] | None = None  # (line, column, delta) of the export-default rewrite
+        #: The keys of a map payload the code can read (``reads``), or None for all of them.
+        self.keys: frozenset[str] | None = None
 
     def _load(self) -> Any:
         """This thread's context with the module evaluated; raises CompileError on a bad module."""
@@ -246,6 +289,9 @@ class JsProgram(GuardedProgram):
         try:
             if isinstance(payload, BaseException):
                 out = local.call_error(str(payload))
+            elif self.keys is not None and type(payload) is dict:  # only what the code can read
+                keys = self.keys
+                out = local.call(_encode({k: v for k, v in payload.items() if k in keys}).decode())
             elif local.big and type(payload) is dict:  # the last one was big: this one likely too
                 out = _pass_lazily(local, payload, None)
             else:
@@ -346,5 +392,6 @@ class JavaScript:
             source, module = _CJS_PREFIX + code + _CJS_SUFFIX, False
         program = JsProgram(source, module, timeout, self.memory_limit, language)
         program.shift = shift
+        program.keys = reads(code)
         program._load()  # noqa: SLF001 - compile now: a syntax error is a CompileError; the context serves this thread
         return program
