@@ -17,6 +17,9 @@ from ._support import compile_code
 
 __all__ = ["SnippetSpec", "SnippetNode", "compile_snippet", "register"]
 
+#: Results that are never awaitable (``inspect.isawaitable`` costs an ABC check on each).
+_PLAIN = frozenset({str, dict, list, int, float, bool, bytes, type(None)})
+
 
 class SnippetSpec(Spec, kw_only=True):
     """Runs a program on each input payload and outputs its return value; a raised error goes to ``error``.
@@ -47,7 +50,7 @@ class SnippetNode(OneToOne):
 
     def action(self, proc: Process, pck: Packet) -> Any:
         result = self.call(pck.payload)
-        if inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             return self._later(result)
         return Packet(result)
 
