@@ -18,6 +18,7 @@ import contextlib
 from typing import Any
 
 from .conn import address
+from .payload import text_pairs
 
 __all__ = ["asgi_over_rsgi", "asgi_scope"]
 
@@ -82,7 +83,7 @@ class _Http:
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
-            self.headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in message.get("headers", ())]
+            self.headers = text_pairs(list(message.get("headers", ())))
         elif kind == "http.response.body":
             body = message.get("body", b"")
             more = message.get("more_body", False)

@@ -125,7 +125,7 @@ def address(text: str | None) -> tuple[str, int] | None:
 class RsgiConn(Conn):
     """A request over granian's RSGI protocol: ``scope`` (its attributes) and ``proto`` (its calls)."""
 
-    __slots__ = ("scope", "proto", "transport")
+    __slots__ = ("scope", "proto")
 
     def __init__(self, scope: Any, proto: Any) -> None:
         self.scope = scope
@@ -135,7 +135,6 @@ class RsgiConn(Conn):
         self.query_string = scope.query_string
         self.http_version = scope.http_version
         self.client = address(scope.client)
-        self.transport: Any = None
 
     def header_map(self) -> dict[str, list[str]]:
         return header_map_text(self.scope.headers.items())
@@ -182,7 +181,7 @@ class RsgiConn(Conn):
     async def stream(self, status: int, headers: list[tuple[bytes, bytes]], body: AsyncIterator[Any],
                      head: bool) -> bool:
         try:
-            self.transport = transport = self.proto.response_stream(status, text_pairs(headers))
+            transport = self.proto.response_stream(status, text_pairs(headers))
             if not head:
                 async for chunk in body:
                     data = _chunk(chunk)
