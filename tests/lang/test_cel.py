@@ -114,17 +114,27 @@ def test_bounded_expressions_run_in_process_and_the_others_do_not(languages):
 
 
 async def test_a_comprehension_over_a_large_range_runs_in_the_child(languages):
-    from portflow.lang import cel
+    from portflow.lang import cel, cel_fast
 
     program = languages.compile("cel", "items.map(i, i * 2)", timeout=10)
     assert isinstance(program.fallback, cel.IsolatedCelProgram)
     small = list(range(cel.MAX_INLINE_RANGE))
     assert not isinstance(program.call({"items": small}), Awaitable)  # answered in-process, at once
     assert await program({"items": small}) == [i * 2 for i in small]
-    large = list(range(cel.MAX_INLINE_RANGE + 1))
-    pending = program.call({"items": large})
-    assert isinstance(pending, Awaitable)  # the child's answer
-    assert await pending == [i * 2 for i in large]
+    # the Python fast path is linear: a larger range is answered in-process too ...
+    larger = list(range(cel.MAX_INLINE_RANGE + 1))
+    assert program.call({"items": larger}) == [i * 2 for i in larger]
+    # ... up to its own budget; beyond it, and for a call it is unsure of, cel-cpp answers in the child
+    assert cel_fast.MAX_FAST_ITERATIONS == cel.MAX_ITERATIONS
+    assert len(program.call({"items": list(range(cel.MAX_ITERATIONS))})) == cel.MAX_ITERATIONS
+    pending = program.call({"items": list(range(cel.MAX_ITERATIONS + 1))})
+    assert isinstance(pending, Awaitable)  # the child's answer: its memory (cel-cpp's map is quadratic) or budget
+    with pytest.raises(FlowError, match=r"^(MemoryError: std::bad_alloc|Iteration budget exceeded)$"):
+        await pending
+    pending = program.call({"items": [*larger, 0.5]})  # ``double * int`` has no overload: cel-cpp's error
+    assert isinstance(pending, Awaitable)
+    with pytest.raises(FlowError, match=r"^No matching overloads found: _\*_\(double, int64\)$"):
+        await pending
     with pytest.raises(FlowError, match="no variable named|Key not found"):
         await program({"other": 1})
 

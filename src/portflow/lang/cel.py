@@ -33,6 +33,13 @@
   back as one.
 * **Only what is read is converted.** cel-cpp converts every variable it is given, so an in-process call
   passes only the payload's keys the expression names (all of them when it reads ``self``).
+* **The fast path.** An in-process expression made only of the common parts (literals, variables, fields,
+  arithmetic, comparisons, logic, ``size``, a few string functions, the one-variable macros) is also compiled
+  to one Python function (:mod:`portflow.lang.cel_fast`), which checks every type it meets and hands the
+  call to cel-cpp whenever it is not sure — so the answer, or the error, is cel-cpp's either way. Its
+  comprehensions are linear, so a range over :data:`MAX_INLINE_RANGE` stays in-process on that path. It
+  runs under the same inline slice; one that overruns it :data:`~portflow.lang._runtime.DEMOTE_AFTER`
+  times is dropped, and cel-cpp alone answers after that.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from ..errors import CompileError, FlowError, FlowTimeout
 from . import _isolated
-from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
+from ._runtime import DEMOTE_AFTER, GuardedProgram, Interrupted, run_watched, timeout_message
+from .cel_fast import compile_fast
 
 MAX_RANGE = 1_000_000
 """The largest ``n`` that ``lists.range(n)`` accepts."""
@@ -377,7 +385,7 @@ def _range_size(payload: Any, path: tuple[str, ...]) -> int:
 
 
 class CelProgram(GuardedProgram):
-    __slots__ = ("expression", "code", "names", "ranges", "fallback")
+    __slots__ = ("expression", "code", "names", "ranges", "fallback", "fast", "fast_strikes")
 
     def __init__(self, expression: Any, code: str, timeout: float | None, plan: Plan | None = None) -> None:
         super().__init__(timeout)
@@ -388,8 +396,21 @@ class CelProgram(GuardedProgram):
         #: Paths of the comprehensions' ranges; a call with one larger than MAX_INLINE_RANGE runs in a child.
         self.ranges = plan.ranges if plan is not None else ()
         self.fallback: IsolatedCelProgram | None = IsolatedCelProgram(code, timeout) if self.ranges else None
+        #: The expression compiled to Python (:mod:`portflow.lang.cel_fast`), for an in-process plan.
+        self.fast = compile_fast(expression.serialize(), self.names) if plan is not None else None
+        self.fast_strikes = 0
 
     def call(self, payload: Any) -> Any:
+        fast = self.fast
+        if fast is not None and not self.demoted:
+            try:
+                return run_watched(fast, payload, self.slice, cpu=True)
+            except Interrupted:  # slow in Python too: after a few, cel-cpp alone
+                self.fast_strikes += 1
+                if self.fast_strikes >= DEMOTE_AFTER:
+                    self.fast = None
+            except Exception:  # noqa: BLE001, S110 - Deopt, or anything unforeseen: cel-cpp gives the exact answer
+                pass
         if self.fallback is not None:
             for path in self.ranges:
                 if not 0 <= _range_size(payload, path) <= MAX_INLINE_RANGE:
@@ -409,6 +430,8 @@ class CelProgram(GuardedProgram):
             value = self.expression.eval(data=data)
         except RuntimeError as e:
             raise FlowError(_readable(str(e))) from None
+        except TypeError:  # cel-expr-python refuses the variables themselves: a top-level key not a string
+            raise FlowError("cel: the payload's keys must all be strings to be variables") from None
         result = value.plain_value()
         t = type(result)
         if t is str:
