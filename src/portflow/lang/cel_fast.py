@@ -572,8 +572,10 @@ class _Compiler:
             return local, False
         if kind == "select":
             operand, _ = self.emit(node[1], scope)
-            helper = "has" if node[3] else "select"
-            return f"{helper}({operand}, {self.constant(node[2])})", node[3]
+            if node[3]:
+                return f"has({operand}, {self.constant(node[2])})", True
+            # indexing with a string: a map's key, else KeyError or TypeError (caught: Deopt), as ``select``
+            return f"{operand}[{self.constant(node[2])}]", False
         if kind == "list":
             items = [self.value(e, scope) for e in node[1]]
             return "[" + ", ".join(items) + "]", True
@@ -712,11 +714,13 @@ def compile_fast(serialized: bytes, names: frozenset[str] | None) -> FastFunctio
         else:
             key = compiler.constant(name)
             lines.append(f"    {local} = payload[{key}] if {key} in payload else deopt()")
+    lines.append("    try:")
     if compiler.defs:
-        lines.append("    budget = [0]")
+        lines.append("        budget = [0]")
         for d in compiler.defs:
-            lines.extend("    " + line for line in d.splitlines())
-    lines.append(f"    return {body}")
+            lines.extend("        " + line for line in d.splitlines())
+    lines.append(f"        return {body}")
+    lines.append("    except (KeyError, TypeError): raise Deopt from None  # a field that is not there")
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace.update((f"k{i}", value) for i, value in enumerate(compiler.constants))
     source = "\n".join(lines)
