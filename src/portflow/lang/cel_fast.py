@@ -558,10 +558,7 @@ class _Compiler:
     def emit(self, node: tuple[Any, ...], scope: dict[str, str]) -> tuple[str, bool]:
         kind = node[0]
         if kind == "const":
-            value = node[1]
-            if type(value) in (bool, type(None)):
-                return repr(value), True
-            return self.constant(value), True
+            return self.constant(node[1]), True
         if kind == "ident":
             name = node[1]
             if name in scope:
