@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import operator
 import struct
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -721,7 +722,9 @@ def compile_fast(serialized: bytes, names: frozenset[str] | None) -> FastFunctio
     namespace: dict[str, Any] = dict(_HELPERS)
     namespace.update((f"k{i}", value) for i, value in enumerate(compiler.constants))
     source = "\n".join(lines)
-    exec(compile(source, "<cel fast path>", "exec"), namespace)  # noqa: S102 - our own templates only
+    with warnings.catch_warnings():  # CPython's hints on odd-looking code are for people, not for this
+        warnings.simplefilter("ignore", SyntaxWarning)
+        exec(compile(source, "<cel fast path>", "exec"), namespace)  # noqa: S102 - our own templates only
     fn: FastFunction = namespace["fast"]
     fn.__doc__ = source  # what it runs, for whoever debugs it
     return fn
