@@ -163,6 +163,18 @@ def test_the_result_holds_no_container_of_the_payload():
     assert not [c for c in containers(result) if id(c) in ours]
 
 
+@pytest.mark.parametrize("depth", [1, 10, 30])
+def test_nesting_as_deep_as_cel_cpp_parses_compiles(depth):
+    """cel-cpp parses 32 levels at most (deeper is a CompileError), which the generated code takes."""
+    program = LANGUAGE.compile("[" * depth + "x" + "]" * depth)
+    assert program.fast is not None
+    result = program.call({"x": 1})
+    for _ in range(depth):
+        assert type(result) is list and len(result) == 1
+        result = result[0]
+    assert result == 1
+
+
 def test_the_parse_tree_is_cel_cpps():
     """The fast path reads ``Expression.serialize()`` (a cel.expr.ParsedExpr): this names the version of
     cel-expr-python it was written against, and fails when the format it reads changes."""

@@ -687,7 +687,7 @@ def compile_fast(serialized: bytes, names: frozenset[str] | None) -> FastFunctio
         tree = parse_tree(serialized)
         compiler = _Compiler()
         body, fresh = compiler.emit(tree, {})
-    except (Unsupported, IndexError, UnicodeDecodeError, struct.error):
+    except (Unsupported, IndexError, UnicodeDecodeError, struct.error, RecursionError):
         return None
     if not fresh:
         body = f"own({body})"
@@ -724,7 +724,11 @@ def compile_fast(serialized: bytes, names: frozenset[str] | None) -> FastFunctio
     source = "\n".join(lines)
     with warnings.catch_warnings():  # CPython's hints on odd-looking code are for people, not for this
         warnings.simplefilter("ignore", SyntaxWarning)
-        exec(compile(source, "<cel fast path>", "exec"), namespace)  # noqa: S102 - our own templates only
+        try:
+            code = compile(source, "<cel fast path>", "exec")
+        except (SyntaxError, RecursionError, MemoryError):  # nested deeper than CPython's parser goes
+            return None
+        exec(code, namespace)  # noqa: S102 - our own templates only
     fn: FastFunction = namespace["fast"]
     fn.__doc__ = source  # what it runs, for whoever debugs it
     return fn
