@@ -19,6 +19,7 @@ Arguments are always bound parameters. A map or list nested in an argument is se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -47,7 +48,7 @@ from . import (
     row_maker,
     split_options,
 )
-from .psycopg_seam import PostgresQuery, generators, lock, wait
+from .psycopg_seam import PostgresQuery, generators, wait
 
 __all__ = ["PostgresDriver", "PostgresDatabase"]
 
@@ -100,6 +101,10 @@ def _adapt(value: Any) -> Any:
 
 
 def _params(args: Any) -> Any:
+    """``args`` with its maps (and lists holding maps) wrapped as ``jsonb``; ``args`` itself when it has none."""
+    values = args.values() if isinstance(args, dict) else args
+    if not any(isinstance(v, (dict, list, tuple)) for v in values):
+        return args
     if isinstance(args, dict):
         return {k: _adapt(v) for k, v in args.items()}
     return [_adapt(v) for v in args]
@@ -110,6 +115,10 @@ def _row_factory(cursor: Any) -> Any:
     if desc is None:
         return tuple
     return row_maker([c.name for c in desc])
+
+
+_BEGINS: dict[Isolation | None, bytes] = {None: b"BEGIN"}
+_BEGINS.update({level: f"BEGIN ISOLATION LEVEL {level.sql}".encode() for level in Isolation})
 
 
 class PostgresDriver:
@@ -145,7 +154,7 @@ class PostgresDatabase:
         database = self
 
         class Connection(psycopg.AsyncConnection):
-            statements: _Statements
+            wire: _Wire
 
             @classmethod
             async def connect(cls, *args: Any, **kwargs: Any) -> Any:
@@ -155,7 +164,7 @@ class PostgresDatabase:
                     database.last_error = exc
                     raise
                 database.last_error = None
-                conn.statements = _Statements()
+                conn.wire = _Wire(conn)
                 return conn
 
         return Connection
@@ -184,7 +193,7 @@ class PostgresDatabase:
     async def begin(self, isolation: Isolation | None) -> PostgresTransaction:
         if self.pool is None:
             raise self.closed()
-        return PostgresTransaction(self, f"BEGIN ISOLATION LEVEL {isolation.sql}" if isolation else "BEGIN")
+        return PostgresTransaction(self, _BEGINS[isolation])
 
     # -- helpers for the transaction ------------------------------------------------------------------
     def closed(self) -> Unavailable:
@@ -251,24 +260,10 @@ async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) 
 
 
 _COPY = (ExecStatus.COPY_IN, ExecStatus.COPY_OUT, ExecStatus.COPY_BOTH)
-
-
-def _pipeline_results(pgconn: pq.abc.PGconn) -> generators.PQGen[list[pq.abc.PGresult]]:
-    """Send what libpq holds, then read each command's result up to the pipeline's sync point."""
-    yield from generators.send(pgconn)
-    results: list[pq.abc.PGresult] = []
-    while True:
-        result = yield from generators.fetch(pgconn)
-        if result is None:  # the end of one command's results
-            continue
-        if result.status == ExecStatus.PIPELINE_SYNC:
-            return results
-        if result.status in _COPY:
-            raise psycopg.NotSupportedError("COPY is not supported by the sql node")
-        results.append(result)
-
+_OK = (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY)
 
 PREPARED_MAX = 64  # first statements a connection prepares in its life (psycopg's cursors prepare theirs)
+QUERIES_MAX = 256  # converted queries a connection keeps (all dropped when it is full)
 _Key = tuple[bytes, tuple[int, ...]]
 _REPREPARE = ("26000", "0A000")  # prepared statement gone (DISCARD ALL); its result type changed (ALTER TABLE)
 
@@ -307,66 +302,163 @@ class _Statements:
         self.names.clear()
 
 
-async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, args: Any, mode: str) -> Rows:
+class _Wire:
+    """What portflow keeps on one connection for the exchanges it drives itself (a transaction's
+    ``BEGIN`` with its first statement, ``COMMIT``, ``ROLLBACK``): the statements it prepared, and the
+    queries it converted, with a ``Transformer`` of its own that keeps its dumpers and loaders (a
+    connection serves one transaction at a time, so one is enough; a statement that changes the
+    connection's ``client_encoding`` makes a new one)."""
+
+    __slots__ = ("conn", "statements", "transformer", "queries", "encoding")
+
+    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+        self.conn = conn
+        self.statements = _Statements()
+        self.encoding = conn.pgconn.parameter_status(b"client_encoding")
+        self.transformer = Transformer(conn)
+        self.queries: dict[tuple[str, bool], PostgresQuery] = {}
+
+    def convert(self, query: str, params: Any) -> PostgresQuery:
+        """``query`` with ``params`` (None: none) in PostgreSQL's form; the query part is converted once."""
+        encoding = self.conn.pgconn.parameter_status(b"client_encoding")
+        if encoding != self.encoding:
+            self.encoding = encoding
+            self.transformer = Transformer(self.conn)
+            self.queries.clear()
+        key = (query, params is None)
+        pgq = self.queries.get(key)
+        if pgq is None:
+            pgq = PostgresQuery(self.transformer)
+            pgq.convert(query, params)
+            if len(self.queries) >= QUERIES_MAX:
+                self.queries.clear()
+            self.queries[key] = pgq
+        else:
+            pgq.dump(params)
+        return pgq
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _readable(pgconn: pq.abc.PGconn) -> None:
+    """Wait until the connection's socket has something to read (one future, no timer)."""
+    fd = pgconn.socket
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    loop.add_reader(fd, _wake, waiter)
+    try:
+        await waiter
+    finally:
+        loop.remove_reader(fd)
+
+
+async def _exchange(conn: psycopg.AsyncConnection, pipeline: bool) -> list[pq.abc.PGresult]:
+    """Send what libpq holds, then read the results: up to the sync point in pipeline mode, else up to
+    the end of the command. Cancelled while the server works, it asks the server to cancel too (as psycopg
+    does); the caller then closes the connection, whose state is unknown."""
+    pgconn = conn.pgconn
+    try:
+        if pgconn.flush():  # the socket's buffer is full: let psycopg write the rest as it can
+            await wait(conn, generators.send(pgconn))
+        results: list[pq.abc.PGresult] = []
+        while True:
+            while pgconn.is_busy():
+                await _readable(pgconn)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:  # the end of one command's results
+                if pipeline:
+                    continue
+                break
+            status = result.status
+            if status == ExecStatus.PIPELINE_SYNC:
+                break
+            if status in _COPY:
+                raise psycopg.NotSupportedError("COPY is not supported by the sql node")
+            results.append(result)
+        while pgconn.notifies() is not None:  # nobody listens on a pool's connection
+            pass
+        return results
+    except asyncio.CancelledError:
+        if pgconn.transaction_status == TransactionStatus.ACTIVE:
+            try:
+                await conn.cancel_safe(timeout=5.0)
+            except Exception as exc:  # noqa: BLE001 - the connection is closed next anyway
+                log.warning("cancelling a statement on %s failed: %s", conn, exc)
+        raise
+    except OSError as exc:
+        raise psycopg.OperationalError(f"connection socket closed: {exc}") from exc
+
+
+async def _begin(conn: psycopg.AsyncConnection, begin: bytes, query: str | None, args: Any, mode: str) -> Rows:
     """Send ``begin`` and, unless ``query`` is None, a statement, in one write (libpq's pipeline mode);
-    read their results in one wait. A failure half way closes the connection, whose state is then unknown."""
-    tx = Transformer(conn)
-    pgq = PostgresQuery(tx)
-    statements: _Statements = conn.statements  # type: ignore[attr-defined]
+    read their results in one wait. A failure half way closes the connection, whose state is then unknown.
+
+    The transaction owns the connection (checked out of the pool, its statements taking turns), so
+    nothing else uses it meanwhile and psycopg's own lock is not needed."""
+    wire: _Wire = conn.wire  # type: ignore[attr-defined]
+    statements = wire.statements
     name: bytes | None = None
     prepare = False
     if query is not None:
-        pgq.convert(query, None if mode == NONE else _params(args))
+        pgq = wire.convert(query, None if mode == NONE else _params(args))
         key = (pgq.query, pgq.types)
         name, prepare = statements.plan(key)
     pgconn = conn.pgconn
-    async with lock(conn):
-        pgconn.enter_pipeline_mode()
-        try:
-            pgconn.send_query_params(begin.encode(), None)
-            if query is not None:
-                if name is None:
-                    pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types,
-                                             param_formats=pgq.formats)
-                else:
-                    if prepare:
-                        pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
-                    pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
-            pgconn.pipeline_sync()
-            results = await wait(conn, _pipeline_results(pgconn))
-            pgconn.exit_pipeline_mode()
-        except BaseException:
-            if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
-                await conn.close()
-            raise
+    pgconn.enter_pipeline_mode()
+    try:
+        pgconn.send_query_params(begin, None)
+        if query is not None:
+            if name is None:
+                pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types, param_formats=pgq.formats)
+            else:
+                if prepare:
+                    pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
+                pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
+        pgconn.pipeline_sync()
+        results = await _exchange(conn, True)
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
+            await conn.close()
+        raise
     if prepare and results[-2].status == ExecStatus.COMMAND_OK:
         statements.prepared(key, name)  # type: ignore[arg-type]
     for result in results:
-        if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY):
-            exc = error_from_result(result, encoding=tx.encoding)
+        if result.status not in _OK:
+            exc = error_from_result(result, encoding=wire.transformer.encoding)
             if name is not None and exc.sqlstate in _REPREPARE:
                 # Only BEGIN and this statement ran: roll back and run it again, unnamed.
                 statements.forget()
-                await _command(conn, "ROLLBACK")
+                await _command(conn, b"ROLLBACK")
                 return await _begin(conn, begin, query, args, mode)
             raise exc
     result = results[-1]
     if query is None or result.status != ExecStatus.TUPLES_OK or not result.ntuples:
         return None
+    tx = wire.transformer
     tx.set_pgresult(result)
     names = [(result.fname(i) or b"").decode(tx.encoding) for i in range(result.nfields)]
     return tx.load_rows(0, result.ntuples, row_maker(names))
 
 
-async def _command(conn: psycopg.AsyncConnection, command: str) -> None:
-    """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed."""
+async def _command(conn: psycopg.AsyncConnection, command: bytes) -> None:
+    """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed.
+    Cancelled or failed half way, the connection is closed (its state is unknown)."""
     pgconn = conn.pgconn
-    async with lock(conn):
-        pgconn.send_query(command.encode())
-        results = await wait(conn, generators.execute(pgconn))
+    try:
+        pgconn.send_query(command)
+        results = await _exchange(conn, False)
+    except BaseException:
+        if not conn.closed:
+            await conn.close()
+        raise
     for result in results:
         if result.status != ExecStatus.COMMAND_OK:
-            raise error_from_result(result, encoding=conn.info.encoding)
+            raise error_from_result(result, encoding=conn.wire.transformer.encoding)  # type: ignore[attr-defined]
 
 
 class PostgresTransaction:
@@ -375,7 +467,7 @@ class PostgresTransaction:
 
     __slots__ = ("_db", "_begin", "_conn", "_done")
 
-    def __init__(self, db: PostgresDatabase, begin: str) -> None:
+    def __init__(self, db: PostgresDatabase, begin: bytes) -> None:
         self._db = db
         self._begin = begin
         self._conn: psycopg.AsyncConnection | None = None
@@ -427,7 +519,7 @@ class PostgresTransaction:
             return rows
         raise Unavailable(f"database {db.label} is unreachable", database=db.label)  # pragma: no cover
 
-    async def _finish(self, command: str) -> None:
+    async def _finish(self, command: bytes) -> None:
         if self._done:
             return
         self._done = True
@@ -437,7 +529,7 @@ class PostgresTransaction:
         try:
             if not (conn.broken or conn.closed):
                 await _command(conn, command)
-            elif command == "COMMIT":
+            elif command == b"COMMIT":
                 raise Unavailable(f"database {self._db.label}: connection lost before COMMIT; the transaction "
                                   "was rolled back", database=self._db.label)
         except psycopg.Error as exc:
@@ -446,7 +538,7 @@ class PostgresTransaction:
             await self._db.putconn(conn)
 
     async def commit(self) -> None:
-        await self._finish("COMMIT")
+        await self._finish(b"COMMIT")
 
     async def rollback(self) -> None:
-        await self._finish("ROLLBACK")
+        await self._finish(b"ROLLBACK")
