@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import monotonic
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -29,7 +30,7 @@ from psycopg import pq
 from psycopg.adapt import Transformer
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import error_from_result
-from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
@@ -58,6 +59,7 @@ _OPTIONS = {"pool_min": positive_int, "pool_max": positive_int, "pool_timeout": 
 DEFAULT_POOL_MIN = 1
 DEFAULT_POOL_MAX = 10
 DEFAULT_POOL_TIMEOUT = 5.0
+KEEP_SECONDS = 30.0  # a connection goes back through the pool at least this often (see ``putconn``)
 
 
 def parse_source(source: str) -> tuple[str, dict[str, Any]]:
@@ -144,6 +146,10 @@ class PostgresDatabase:
         self.conninfo = conninfo
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
         self.pool: AsyncConnectionPool | None = None
+        #: Connections a transaction gave back, which the next one takes first, past the pool's check-out
+        #: and return (see ``putconn``); still watched (``_Wire``), so the server closing one is seen.
+        self.idle: list[psycopg.AsyncConnection] = []
+        self._waiting = 0  # statements waiting on the pool for a connection
         #: Why the last connection attempt failed (None once one succeeds): told when a statement waits in vain.
         self.last_error: BaseException | None = None
 
@@ -187,6 +193,9 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         pool, self.pool = self.pool, None
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            await _close(conn)
         if pool is not None:
             await pool.close(timeout=5.0)
 
@@ -200,19 +209,43 @@ class PostgresDatabase:
         return Unavailable(f"database {self.label} is closed", database=self.label)
 
     async def getconn(self) -> psycopg.AsyncConnection:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if conn.pgconn.status == ConnStatus.OK:
+                return conn
+            await self._return(conn)  # closed by the server while it waited: the pool replaces it
         pool = self.pool
         if pool is None:
             raise self.closed()
+        self._waiting += 1
         try:
-            return await pool.getconn()
+            conn = await pool.getconn()
+            conn.wire.taken = monotonic()  # type: ignore[attr-defined]
+            return conn
         except PoolClosed:
             raise self.closed() from None
         except PoolTimeout as exc:
             cause = self.last_error
             reason = _message(cause) if cause is not None else f"no connection within {self.timeout:g}s"
             raise Unavailable(f"database {self.label} is unreachable: {reason}", database=self.label) from exc
+        finally:
+            self._waiting -= 1
 
     async def putconn(self, conn: psycopg.AsyncConnection) -> None:
+        """Give a connection back when its transaction has ended. A healthy one is kept for the next
+        transaction (at most ``min_size`` of them, the pool's own floor) while no statement waits on the
+        pool and for ``KEEP_SECONDS`` after it left the pool, which then sees it again (its lifetime and
+        idle rules)."""
+        if (len(self.idle) < self.min_size and not self._waiting and self.pool is not None
+                and conn.pgconn.transaction_status == TransactionStatus.IDLE
+                and monotonic() - conn.wire.taken < KEEP_SECONDS):  # type: ignore[attr-defined]
+            self.idle.append(conn)
+            return
+        await self._return(conn)
+
+    async def _return(self, conn: psycopg.AsyncConnection) -> None:
+        _unwatch(conn)
         pool = self.pool
         if pool is None:
             await conn.close()
@@ -240,6 +273,7 @@ async def _send(cur: psycopg.AsyncCursor, query: str, args: Any, mode: str) -> N
 
 async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) -> Rows:
     """Run one statement of an open transaction through a cursor."""
+    _unwatch(conn)  # the cursor waits on the socket in psycopg's way
     cur = conn.cursor(row_factory=_row_factory)
     try:
         await _send(cur, query, args, mode)
@@ -304,12 +338,19 @@ class _Statements:
 
 class _Wire:
     """What portflow keeps on one connection for the exchanges it drives itself (a transaction's
-    ``BEGIN`` with its first statement, ``COMMIT``, ``ROLLBACK``): the statements it prepared, and the
+    ``BEGIN`` with its first statement, ``COMMIT``, ``ROLLBACK``): the statements it prepared; the
     queries it converted, with a ``Transformer`` of its own that keeps its dumpers and loaders (a
     connection serves one transaction at a time, so one is enough; a statement that changes the
-    connection's ``client_encoding`` makes a new one)."""
+    connection's ``client_encoding`` makes a new one); and the watch on its socket.
 
-    __slots__ = ("conn", "statements", "transformer", "queries", "encoding")
+    The socket is watched from a transaction's first wait until the connection leaves the
+    transaction (``unwatch``: back to the pool, closed, or lent to a psycopg cursor, which waits in its
+    own way), so its ``COMMIT`` costs no new registration with the loop. The loop's callback reads what
+    arrived and wakes the waiting task only once a whole result is in; what arrives while nobody waits
+    (a notice, the server closing the connection) is read into libpq's buffer, and a connection that
+    failed is no longer watched."""
+
+    __slots__ = ("conn", "statements", "transformer", "queries", "encoding", "loop", "fd", "waiter", "taken")
 
     def __init__(self, conn: psycopg.AsyncConnection) -> None:
         self.conn = conn
@@ -317,6 +358,10 @@ class _Wire:
         self.encoding = conn.pgconn.parameter_status(b"client_encoding")
         self.transformer = Transformer(conn)
         self.queries: dict[tuple[str, bool], PostgresQuery] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None  # watching the socket on this loop
+        self.fd = -1
+        self.waiter: asyncio.Future[None] | None = None
+        self.taken = 0.0  # when a transaction last took it from the pool (monotonic)
 
     def convert(self, query: str, params: Any) -> PostgresQuery:
         """``query`` with ``params`` (None: none) in PostgreSQL's form; the query part is converted once."""
@@ -337,22 +382,49 @@ class _Wire:
             pgq.dump(params)
         return pgq
 
+    def received(self) -> asyncio.Future[None]:
+        """A future done when libpq holds a whole result (call while ``pgconn.is_busy()``)."""
+        loop = self.loop
+        if loop is None:
+            loop = asyncio.get_running_loop()
+            self.fd = self.conn.pgconn.socket
+            loop.add_reader(self.fd, self._readable)
+            self.loop = loop
+        waiter = self.waiter = loop.create_future()
+        return waiter
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+    def _readable(self) -> None:
+        pgconn = self.conn.pgconn
+        waiter = self.waiter
+        try:
+            pgconn.consume_input()
+        except Exception as exc:  # noqa: BLE001 - the connection failed: whoever waits is told
+            self.unwatch()
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if waiter is not None and not waiter.done() and not pgconn.is_busy():
+            self.waiter = None
+            waiter.set_result(None)
+
+    def unwatch(self) -> None:
+        """Stop watching the socket (before the connection goes back, closes, or psycopg uses it)."""
+        loop, self.loop = self.loop, None
+        self.waiter = None
+        if loop is not None:
+            loop.remove_reader(self.fd)
 
 
-async def _readable(pgconn: pq.abc.PGconn) -> None:
-    """Wait until the connection's socket has something to read (one future, no timer)."""
-    fd = pgconn.socket
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-    loop.add_reader(fd, _wake, waiter)
-    try:
-        await waiter
-    finally:
-        loop.remove_reader(fd)
+def _unwatch(conn: psycopg.AsyncConnection) -> None:
+    wire: _Wire | None = getattr(conn, "wire", None)
+    if wire is not None:
+        wire.unwatch()
+
+
+async def _close(conn: psycopg.AsyncConnection) -> None:
+    _unwatch(conn)
+    if not conn.closed:
+        await conn.close()
 
 
 async def _exchange(conn: psycopg.AsyncConnection, pipeline: bool) -> list[pq.abc.PGresult]:
@@ -360,14 +432,15 @@ async def _exchange(conn: psycopg.AsyncConnection, pipeline: bool) -> list[pq.ab
     the end of the command. Cancelled while the server works, it asks the server to cancel too (as psycopg
     does); the caller then closes the connection, whose state is unknown."""
     pgconn = conn.pgconn
+    wire: _Wire = conn.wire  # type: ignore[attr-defined]
     try:
         if pgconn.flush():  # the socket's buffer is full: let psycopg write the rest as it can
+            wire.unwatch()
             await wait(conn, generators.send(pgconn))
         results: list[pq.abc.PGresult] = []
         while True:
             while pgconn.is_busy():
-                await _readable(pgconn)
-                pgconn.consume_input()
+                await wire.received()
             result = pgconn.get_result()
             if result is None:  # the end of one command's results
                 if pipeline:
@@ -422,8 +495,7 @@ async def _begin(conn: psycopg.AsyncConnection, begin: bytes, query: str | None,
         results = await _exchange(conn, True)
         pgconn.exit_pipeline_mode()
     except BaseException:
-        if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
-            await conn.close()
+        await _close(conn)  # one found dead stays ``broken``: the caller tries a fresh one
         raise
     if prepare and results[-2].status == ExecStatus.COMMAND_OK:
         statements.prepared(key, name)  # type: ignore[arg-type]
@@ -453,8 +525,7 @@ async def _command(conn: psycopg.AsyncConnection, command: bytes) -> None:
         pgconn.send_query(command)
         results = await _exchange(conn, False)
     except BaseException:
-        if not conn.closed:
-            await conn.close()
+        await _close(conn)
         raise
     for result in results:
         if result.status != ExecStatus.COMMAND_OK:
