@@ -13,6 +13,13 @@ trip it saves); a first statement seen twice on a connection is prepared there. 
 a psycopg cursor (which prepares its own), and ``COMMIT``/``ROLLBACK`` are one simple-protocol message
 each. A connection found dead when a transaction starts is replaced, and the statement runs on a fresh one.
 
+For those exchanges the driver waits on the socket itself (``_Wire``): it stays registered with the loop
+while a transaction holds the connection, and a connection given back healthy is kept for the next
+transaction without the pool's check-out (``PostgresDatabase.putconn``), so a one-statement transaction
+costs the loop no registration, no timer and two task wake-ups, one per round trip. A task cancelled
+while the server works asks the server to cancel too (as psycopg does), then closes the connection rather
+than wait for the server's answer.
+
 Arguments are always bound parameters. A map or list nested in an argument is sent as ``jsonb``
 (a list at top level of an argument is a PostgreSQL array).
 """
