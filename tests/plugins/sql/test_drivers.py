@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 
-from portflow.plugins.sql.drivers import Databases, QueryFailed, default_drivers
+import pytest
+
+from portflow.plugins.sql.drivers import Databases, QueryFailed, Unavailable, default_drivers
 from portflow.plugins.sql.node import SQLNode
 from portflow.process import Process
 from support.loop import round_trips_while
@@ -168,3 +170,75 @@ async def test_postgres_a_connection_found_dead_at_begin_is_replaced(postgres_ur
             await admin.execute("SELECT pg_terminate_backend(%s)", [first["pid"]])
         [second] = await send(db, "SELECT pg_backend_pid() AS pid")
     assert second["pid"] != first["pid"]
+
+
+async def test_postgres_a_connection_the_server_closes_before_commit_fails_the_commit(postgres_url):
+    import psycopg
+
+    async with loaded(one_connection(postgres_url)) as db:
+        await send(db, "CREATE TABLE closed_before_commit (id INT)")
+        for statements in (["INSERT INTO closed_before_commit VALUES (1) RETURNING pg_backend_pid() AS pid"],
+                           ["INSERT INTO closed_before_commit VALUES (1)", "SELECT pg_backend_pid() AS pid"]):
+            proc = Process()
+            for query in statements:
+                rows = await send(db, query, proc)
+            async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin:
+                await admin.execute("SELECT pg_terminate_backend(%s)", [rows[0]["pid"]])
+            await asyncio.sleep(0.2)  # the server's goodbye arrives while the process does something else
+            with pytest.raises(Unavailable, match="connection lost"):
+                await proc.commit()
+            await proc.exit()
+        assert await send(db, "SELECT COUNT(*) AS n FROM closed_before_commit") == [{"n": 0}]
+
+
+async def test_postgres_a_commit_cancelled_in_flight_is_cancelled_in_the_server_too(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        await send(db, "CREATE TABLE slow_commit (id INT)")
+        await send(db, "CREATE FUNCTION slow_commit_f() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$")
+        await send(db, "CREATE CONSTRAINT TRIGGER slow_commit_t AFTER INSERT ON slow_commit "
+                       "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit_f()")
+        proc = Process()
+        assert await send(db, "INSERT INTO slow_commit VALUES (1)", proc) == []
+        committing = asyncio.ensure_future(proc.commit())  # COMMIT runs the deferred trigger: 30 s
+        await asyncio.sleep(0.3)
+        committing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(committing, 10)
+        await proc.exit()
+        # The pool's only connection came back (closed, so the pool opens another) and nothing was committed.
+        assert await asyncio.wait_for(send(db, "SELECT COUNT(*) AS n FROM slow_commit"), 10) == [{"n": 0}]
+        sleeping = ("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event = 'PgSleep'")
+        for _ in range(50):  # the server takes a moment to act on the cancel request
+            if await send(db, sleeping) == [{"n": 0}]:
+                break
+            await asyncio.sleep(0.1)
+        assert await send(db, sleeping) == [{"n": 0}]
+
+
+async def test_postgres_a_statement_waiting_for_the_only_connection_gets_it_when_a_transaction_ends(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        first = Process()
+        assert await send(db, "SELECT 1 AS one", first) == [{"one": 1}]
+        waiting = asyncio.ensure_future(send(db, "SELECT 2 AS two"))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # pool_max=1: it waits for the first transaction's connection
+        await first.exit()
+        assert await asyncio.wait_for(waiting, 1.5) == [{"two": 2}]  # well within pool_timeout=2
+
+
+async def test_postgres_a_change_of_client_encoding_is_followed(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        for _ in range(2):
+            assert await send(db, ["SELECT ? AS s, length(?) AS n", ["é", "é"]]) == [{"s": "é", "n": 1}]
+        await send(db, "SET client_encoding TO 'LATIN1'")  # the session keeps it: the next process sees it
+        for _ in range(2):
+            assert await send(db, ["SELECT ? AS s, length(?) AS n", ["é", "é"]]) == [{"s": "é", "n": 1}]
+
+
+async def test_postgres_a_first_statement_larger_than_the_socket_buffer(postgres_url):
+    async with loaded(one_connection(postgres_url)) as db:
+        big = "x" * 20_000_000
+        for _ in range(2):  # unnamed, then prepared
+            assert await send(db, ["SELECT length(?) AS n", [big]]) == [{"n": 20_000_000}]

@@ -19,6 +19,6 @@ def test_an_unsupported_version_is_refused_by_name(monkeypatch):
 
 
 def test_a_moved_internal_is_refused_naming_the_version(monkeypatch):
-    monkeypatch.delattr(psycopg_seam.generators, "fetch")
+    monkeypatch.delattr(psycopg_seam.generators, "send")
     with pytest.raises(ConfigError, match=rf"psycopg {psycopg_seam.installed()}: its internal API changed"):
         psycopg_seam.check()

@@ -13,13 +13,22 @@ trip it saves); a first statement seen twice on a connection is prepared there. 
 a psycopg cursor (which prepares its own), and ``COMMIT``/``ROLLBACK`` are one simple-protocol message
 each. A connection found dead when a transaction starts is replaced, and the statement runs on a fresh one.
 
+For those exchanges the driver waits on the socket itself (``_Wire``): it stays registered with the loop
+while a transaction holds the connection, and a connection given back healthy is kept for the next
+transaction without the pool's check-out (``PostgresDatabase.putconn``), so a one-statement transaction
+costs the loop no registration, no timer and two task wake-ups, one per round trip. A task cancelled
+while the server works asks the server to cancel too (as psycopg does), then closes the connection rather
+than wait for the server's answer.
+
 Arguments are always bound parameters. A map or list nested in an argument is sent as ``jsonb``
 (a list at top level of an argument is a PostgreSQL array).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from time import monotonic
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -28,7 +37,7 @@ from psycopg import pq
 from psycopg.adapt import Transformer
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import error_from_result
-from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
@@ -47,7 +56,7 @@ from . import (
     row_maker,
     split_options,
 )
-from .psycopg_seam import PostgresQuery, generators, lock, wait
+from .psycopg_seam import PostgresQuery, generators, wait
 
 __all__ = ["PostgresDriver", "PostgresDatabase"]
 
@@ -57,6 +66,7 @@ _OPTIONS = {"pool_min": positive_int, "pool_max": positive_int, "pool_timeout": 
 DEFAULT_POOL_MIN = 1
 DEFAULT_POOL_MAX = 10
 DEFAULT_POOL_TIMEOUT = 5.0
+KEEP_SECONDS = 30.0  # a connection goes back through the pool at least this often (see ``putconn``)
 
 
 def parse_source(source: str) -> tuple[str, dict[str, Any]]:
@@ -100,6 +110,10 @@ def _adapt(value: Any) -> Any:
 
 
 def _params(args: Any) -> Any:
+    """``args`` with its maps (and lists holding maps) wrapped as ``jsonb``; ``args`` itself when it has none."""
+    values = args.values() if isinstance(args, dict) else args
+    if not any(isinstance(v, (dict, list, tuple)) for v in values):
+        return args
     if isinstance(args, dict):
         return {k: _adapt(v) for k, v in args.items()}
     return [_adapt(v) for v in args]
@@ -110,6 +124,10 @@ def _row_factory(cursor: Any) -> Any:
     if desc is None:
         return tuple
     return row_maker([c.name for c in desc])
+
+
+_BEGINS: dict[Isolation | None, bytes] = {None: b"BEGIN"}
+_BEGINS.update({level: f"BEGIN ISOLATION LEVEL {level.sql}".encode() for level in Isolation})
 
 
 class PostgresDriver:
@@ -135,6 +153,10 @@ class PostgresDatabase:
         self.conninfo = conninfo
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
         self.pool: AsyncConnectionPool | None = None
+        #: Connections a transaction gave back, which the next one takes first, past the pool's check-out
+        #: and return (see ``putconn``); still watched (``_Wire``), so the server closing one is seen.
+        self.idle: list[psycopg.AsyncConnection] = []
+        self._waiting = 0  # statements waiting on the pool for a connection
         #: Why the last connection attempt failed (None once one succeeds): told when a statement waits in vain.
         self.last_error: BaseException | None = None
 
@@ -145,7 +167,7 @@ class PostgresDatabase:
         database = self
 
         class Connection(psycopg.AsyncConnection):
-            statements: _Statements
+            wire: _Wire
 
             @classmethod
             async def connect(cls, *args: Any, **kwargs: Any) -> Any:
@@ -155,7 +177,7 @@ class PostgresDatabase:
                     database.last_error = exc
                     raise
                 database.last_error = None
-                conn.statements = _Statements()
+                conn.wire = _Wire(conn)
                 return conn
 
         return Connection
@@ -178,32 +200,59 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         pool, self.pool = self.pool, None
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            await _close(conn)
         if pool is not None:
             await pool.close(timeout=5.0)
 
     async def begin(self, isolation: Isolation | None) -> PostgresTransaction:
         if self.pool is None:
             raise self.closed()
-        return PostgresTransaction(self, f"BEGIN ISOLATION LEVEL {isolation.sql}" if isolation else "BEGIN")
+        return PostgresTransaction(self, _BEGINS[isolation])
 
     # -- helpers for the transaction ------------------------------------------------------------------
     def closed(self) -> Unavailable:
         return Unavailable(f"database {self.label} is closed", database=self.label)
 
     async def getconn(self) -> psycopg.AsyncConnection:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if conn.pgconn.status == ConnStatus.OK:
+                return conn
+            await self._return(conn)  # closed by the server while it waited: the pool replaces it
         pool = self.pool
         if pool is None:
             raise self.closed()
+        self._waiting += 1
         try:
-            return await pool.getconn()
+            conn = await pool.getconn()
+            conn.wire.taken = monotonic()  # type: ignore[attr-defined]
+            return conn
         except PoolClosed:
             raise self.closed() from None
         except PoolTimeout as exc:
             cause = self.last_error
             reason = _message(cause) if cause is not None else f"no connection within {self.timeout:g}s"
             raise Unavailable(f"database {self.label} is unreachable: {reason}", database=self.label) from exc
+        finally:
+            self._waiting -= 1
 
     async def putconn(self, conn: psycopg.AsyncConnection) -> None:
+        """Give a connection back when its transaction has ended. A healthy one is kept for the next
+        transaction (at most ``min_size`` of them, the pool's own floor) while no statement waits on the
+        pool and for ``KEEP_SECONDS`` after it left the pool, which then sees it again (its lifetime and
+        idle rules)."""
+        if (len(self.idle) < self.min_size and not self._waiting and self.pool is not None
+                and conn.pgconn.transaction_status == TransactionStatus.IDLE
+                and monotonic() - conn.wire.taken < KEEP_SECONDS):  # type: ignore[attr-defined]
+            self.idle.append(conn)
+            return
+        await self._return(conn)
+
+    async def _return(self, conn: psycopg.AsyncConnection) -> None:
+        _unwatch(conn)
         pool = self.pool
         if pool is None:
             await conn.close()
@@ -231,6 +280,7 @@ async def _send(cur: psycopg.AsyncCursor, query: str, args: Any, mode: str) -> N
 
 async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) -> Rows:
     """Run one statement of an open transaction through a cursor."""
+    _unwatch(conn)  # the cursor waits on the socket in psycopg's way
     cur = conn.cursor(row_factory=_row_factory)
     try:
         await _send(cur, query, args, mode)
@@ -251,24 +301,10 @@ async def _run(conn: psycopg.AsyncConnection, query: str, args: Any, mode: str) 
 
 
 _COPY = (ExecStatus.COPY_IN, ExecStatus.COPY_OUT, ExecStatus.COPY_BOTH)
-
-
-def _pipeline_results(pgconn: pq.abc.PGconn) -> generators.PQGen[list[pq.abc.PGresult]]:
-    """Send what libpq holds, then read each command's result up to the pipeline's sync point."""
-    yield from generators.send(pgconn)
-    results: list[pq.abc.PGresult] = []
-    while True:
-        result = yield from generators.fetch(pgconn)
-        if result is None:  # the end of one command's results
-            continue
-        if result.status == ExecStatus.PIPELINE_SYNC:
-            return results
-        if result.status in _COPY:
-            raise psycopg.NotSupportedError("COPY is not supported by the sql node")
-        results.append(result)
-
+_OK = (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY)
 
 PREPARED_MAX = 64  # first statements a connection prepares in its life (psycopg's cursors prepare theirs)
+QUERIES_MAX = 256  # converted queries a connection keeps (all dropped when it is full)
 _Key = tuple[bytes, tuple[int, ...]]
 _REPREPARE = ("26000", "0A000")  # prepared statement gone (DISCARD ALL); its result type changed (ALTER TABLE)
 
@@ -307,66 +343,200 @@ class _Statements:
         self.names.clear()
 
 
-async def _begin(conn: psycopg.AsyncConnection, begin: str, query: str | None, args: Any, mode: str) -> Rows:
+class _Wire:
+    """What portflow keeps on one connection for the exchanges it drives itself (a transaction's
+    ``BEGIN`` with its first statement, ``COMMIT``, ``ROLLBACK``): the statements it prepared; the
+    queries it converted, with a ``Transformer`` of its own that keeps its dumpers and loaders (a
+    connection serves one transaction at a time, so one is enough; a statement that changes the
+    connection's ``client_encoding`` makes a new one); and the watch on its socket.
+
+    The socket is watched from a transaction's first wait until the connection leaves the
+    transaction (``unwatch``: back to the pool, closed, or lent to a psycopg cursor, which waits in its
+    own way), so its ``COMMIT`` costs no new registration with the loop. The loop's callback reads what
+    arrived and wakes the waiting task only once a whole result is in; what arrives while nobody waits
+    (a notice, the server closing the connection) is read into libpq's buffer, and a connection that
+    failed is no longer watched."""
+
+    __slots__ = ("conn", "statements", "transformer", "queries", "encoding", "loop", "fd", "waiter", "taken")
+
+    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+        self.conn = conn
+        self.statements = _Statements()
+        self.encoding = conn.pgconn.parameter_status(b"client_encoding")
+        self.transformer = Transformer(conn)
+        self.queries: dict[tuple[str, bool], PostgresQuery] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None  # watching the socket on this loop
+        self.fd = -1
+        self.waiter: asyncio.Future[None] | None = None
+        self.taken = 0.0  # when a transaction last took it from the pool (monotonic)
+
+    def convert(self, query: str, params: Any) -> PostgresQuery:
+        """``query`` with ``params`` (None: none) in PostgreSQL's form; the query part is converted once."""
+        encoding = self.conn.pgconn.parameter_status(b"client_encoding")
+        if encoding != self.encoding:
+            self.encoding = encoding
+            self.transformer = Transformer(self.conn)
+            self.queries.clear()
+        key = (query, params is None)
+        pgq = self.queries.get(key)
+        if pgq is None:
+            pgq = PostgresQuery(self.transformer)
+            pgq.convert(query, params)
+            if len(self.queries) >= QUERIES_MAX:
+                self.queries.clear()
+            self.queries[key] = pgq
+        else:
+            pgq.dump(params)
+        return pgq
+
+    def received(self) -> asyncio.Future[None]:
+        """A future done when libpq holds a whole result (call while ``pgconn.is_busy()``)."""
+        loop = self.loop
+        if loop is None:
+            loop = asyncio.get_running_loop()
+            self.fd = self.conn.pgconn.socket
+            loop.add_reader(self.fd, self._readable)
+            self.loop = loop
+        waiter = self.waiter = loop.create_future()
+        return waiter
+
+    def _readable(self) -> None:
+        pgconn = self.conn.pgconn
+        waiter = self.waiter
+        try:
+            pgconn.consume_input()
+        except Exception as exc:  # noqa: BLE001 - the connection failed: whoever waits is told
+            self.unwatch()
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if waiter is not None and not waiter.done() and not pgconn.is_busy():
+            self.waiter = None
+            waiter.set_result(None)
+
+    def unwatch(self) -> None:
+        """Stop watching the socket (before the connection goes back, closes, or psycopg uses it)."""
+        loop, self.loop = self.loop, None
+        self.waiter = None
+        if loop is not None:
+            loop.remove_reader(self.fd)
+
+
+def _unwatch(conn: psycopg.AsyncConnection) -> None:
+    wire: _Wire | None = getattr(conn, "wire", None)
+    if wire is not None:
+        wire.unwatch()
+
+
+async def _close(conn: psycopg.AsyncConnection) -> None:
+    _unwatch(conn)
+    if not conn.closed:
+        await conn.close()
+
+
+async def _exchange(conn: psycopg.AsyncConnection, pipeline: bool) -> list[pq.abc.PGresult]:
+    """Send what libpq holds, then read the results: up to the sync point in pipeline mode, else up to
+    the end of the command. Cancelled while the server works, it asks the server to cancel too (as psycopg
+    does); the caller then closes the connection, whose state is unknown."""
+    pgconn = conn.pgconn
+    wire: _Wire = conn.wire  # type: ignore[attr-defined]
+    try:
+        if pgconn.flush():  # the socket's buffer is full: let psycopg write the rest as it can
+            wire.unwatch()
+            await wait(conn, generators.send(pgconn))
+        results: list[pq.abc.PGresult] = []
+        while True:
+            while pgconn.is_busy():
+                await wire.received()
+            result = pgconn.get_result()
+            if result is None:  # the end of one command's results
+                if pipeline:
+                    continue
+                break
+            status = result.status
+            if status == ExecStatus.PIPELINE_SYNC:
+                break
+            if status in _COPY:
+                raise psycopg.NotSupportedError("COPY is not supported by the sql node")
+            results.append(result)
+        while pgconn.notifies() is not None:  # nobody listens on a pool's connection
+            pass
+        return results
+    except asyncio.CancelledError:
+        if pgconn.transaction_status == TransactionStatus.ACTIVE:
+            try:
+                await conn.cancel_safe(timeout=5.0)
+            except Exception as exc:  # noqa: BLE001 - the connection is closed next anyway
+                log.warning("cancelling a statement on %s failed: %s", conn, exc)
+        raise
+    except OSError as exc:
+        raise psycopg.OperationalError(f"connection socket closed: {exc}") from exc
+
+
+async def _begin(conn: psycopg.AsyncConnection, begin: bytes, query: str | None, args: Any, mode: str) -> Rows:
     """Send ``begin`` and, unless ``query`` is None, a statement, in one write (libpq's pipeline mode);
-    read their results in one wait. A failure half way closes the connection, whose state is then unknown."""
-    tx = Transformer(conn)
-    pgq = PostgresQuery(tx)
-    statements: _Statements = conn.statements  # type: ignore[attr-defined]
+    read their results in one wait. A failure half way closes the connection, whose state is then unknown.
+
+    The transaction owns the connection (checked out of the pool, its statements taking turns), so
+    nothing else uses it meanwhile and psycopg's own lock is not needed."""
+    wire: _Wire = conn.wire  # type: ignore[attr-defined]
+    statements = wire.statements
     name: bytes | None = None
     prepare = False
     if query is not None:
-        pgq.convert(query, None if mode == NONE else _params(args))
+        pgq = wire.convert(query, None if mode == NONE else _params(args))
         key = (pgq.query, pgq.types)
         name, prepare = statements.plan(key)
     pgconn = conn.pgconn
-    async with lock(conn):
-        pgconn.enter_pipeline_mode()
-        try:
-            pgconn.send_query_params(begin.encode(), None)
-            if query is not None:
-                if name is None:
-                    pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types,
-                                             param_formats=pgq.formats)
-                else:
-                    if prepare:
-                        pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
-                    pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
-            pgconn.pipeline_sync()
-            results = await wait(conn, _pipeline_results(pgconn))
-            pgconn.exit_pipeline_mode()
-        except BaseException:
-            if not conn.closed:  # one found dead stays ``broken``: the caller tries a fresh one
-                await conn.close()
-            raise
+    pgconn.enter_pipeline_mode()
+    try:
+        pgconn.send_query_params(begin, None)
+        if query is not None:
+            if name is None:
+                pgconn.send_query_params(pgq.query, pgq.params, param_types=pgq.types, param_formats=pgq.formats)
+            else:
+                if prepare:
+                    pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
+                pgconn.send_query_prepared(name, pgq.params, param_formats=pgq.formats)
+        pgconn.pipeline_sync()
+        results = await _exchange(conn, True)
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        await _close(conn)  # one found dead stays ``broken``: the caller tries a fresh one
+        raise
     if prepare and results[-2].status == ExecStatus.COMMAND_OK:
         statements.prepared(key, name)  # type: ignore[arg-type]
     for result in results:
-        if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY):
-            exc = error_from_result(result, encoding=tx.encoding)
+        if result.status not in _OK:
+            exc = error_from_result(result, encoding=wire.transformer.encoding)
             if name is not None and exc.sqlstate in _REPREPARE:
                 # Only BEGIN and this statement ran: roll back and run it again, unnamed.
                 statements.forget()
-                await _command(conn, "ROLLBACK")
+                await _command(conn, b"ROLLBACK")
                 return await _begin(conn, begin, query, args, mode)
             raise exc
     result = results[-1]
     if query is None or result.status != ExecStatus.TUPLES_OK or not result.ntuples:
         return None
+    tx = wire.transformer
     tx.set_pgresult(result)
     names = [(result.fname(i) or b"").decode(tx.encoding) for i in range(result.nfields)]
     return tx.load_rows(0, result.ntuples, row_maker(names))
 
 
-async def _command(conn: psycopg.AsyncConnection, command: str) -> None:
-    """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed."""
+async def _command(conn: psycopg.AsyncConnection, command: bytes) -> None:
+    """Run a bare command such as ``COMMIT`` (one simple-protocol message, no cursor); raise what failed.
+    Cancelled or failed half way, the connection is closed (its state is unknown)."""
     pgconn = conn.pgconn
-    async with lock(conn):
-        pgconn.send_query(command.encode())
-        results = await wait(conn, generators.execute(pgconn))
+    try:
+        pgconn.send_query(command)
+        results = await _exchange(conn, False)
+    except BaseException:
+        await _close(conn)
+        raise
     for result in results:
         if result.status != ExecStatus.COMMAND_OK:
-            raise error_from_result(result, encoding=conn.info.encoding)
+            raise error_from_result(result, encoding=conn.wire.transformer.encoding)  # type: ignore[attr-defined]
 
 
 class PostgresTransaction:
@@ -375,7 +545,7 @@ class PostgresTransaction:
 
     __slots__ = ("_db", "_begin", "_conn", "_done")
 
-    def __init__(self, db: PostgresDatabase, begin: str) -> None:
+    def __init__(self, db: PostgresDatabase, begin: bytes) -> None:
         self._db = db
         self._begin = begin
         self._conn: psycopg.AsyncConnection | None = None
@@ -427,7 +597,7 @@ class PostgresTransaction:
             return rows
         raise Unavailable(f"database {db.label} is unreachable", database=db.label)  # pragma: no cover
 
-    async def _finish(self, command: str) -> None:
+    async def _finish(self, command: bytes) -> None:
         if self._done:
             return
         self._done = True
@@ -437,7 +607,7 @@ class PostgresTransaction:
         try:
             if not (conn.broken or conn.closed):
                 await _command(conn, command)
-            elif command == "COMMIT":
+            elif command == b"COMMIT":
                 raise Unavailable(f"database {self._db.label}: connection lost before COMMIT; the transaction "
                                   "was rolled back", database=self._db.label)
         except psycopg.Error as exc:
@@ -446,7 +616,7 @@ class PostgresTransaction:
             await self._db.putconn(conn)
 
     async def commit(self) -> None:
-        await self._finish("COMMIT")
+        await self._finish(b"COMMIT")
 
     async def rollback(self) -> None:
-        await self._finish("ROLLBACK")
+        await self._finish(b"ROLLBACK")

@@ -1,10 +1,11 @@
 """The one place portflow's PostgreSQL driver uses psycopg's internals.
 
 The driver sends ``BEGIN`` and a transaction's first statement in one write (libpq's pipeline mode,
-driven directly), which needs what a psycopg cursor uses inside: ``PostgresQuery`` (the conversion of a
-query and its parameters, so both paths bind alike), the ``generators`` that send and fetch, and a
-connection's ``wait`` and ``lock``. They are written against psycopg ``SUPPORTED`` (pinned in
-pyproject.toml); ``check()`` says, naming the installed version, when an assumption no longer holds.
+driven directly) and waits for the answers on the socket itself, which needs what a psycopg cursor uses
+inside: ``PostgresQuery`` (the conversion of a query, once, and of its parameters, each time, so both
+paths bind alike), and, for a statement larger than the socket's buffer, the ``generators.send`` a
+connection's ``wait`` runs. They are written against psycopg ``SUPPORTED`` (pinned in pyproject.toml);
+``check()`` says, naming the installed version, when an assumption no longer holds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from ....errors import ConfigError
 
-__all__ = ["SUPPORTED", "PostgresQuery", "generators", "check", "installed", "wait", "lock"]
+__all__ = ["SUPPORTED", "PostgresQuery", "generators", "check", "installed", "wait"]
 
 #: The psycopg minor versions this module is written against (``>=3.3,<3.4`` in pyproject.toml).
 SUPPORTED = ((3, 3),)
@@ -32,14 +33,13 @@ def check() -> None:
     found = installed()
     try:
         minor = tuple(int(part) for part in found.split(".")[:2])
-        for name in ("send", "fetch", "execute"):
-            getattr(generators, name)
-        for name in ("convert", "query", "params", "types", "formats"):
+        generators.send  # noqa: B018 - an attribute that must exist
+        for name in ("convert", "dump", "query", "params", "types", "formats"):
             if not hasattr(PostgresQuery, name) and name not in getattr(PostgresQuery, "__slots__", ()):
                 raise AttributeError(f"PostgresQuery.{name}")
         import psycopg
 
-        psycopg.AsyncConnection.wait  # noqa: B018 - an attribute that must exist (``lock`` is set per connection)
+        psycopg.AsyncConnection.wait  # noqa: B018 - an attribute that must exist
     except (AttributeError, ValueError) as exc:
         raise ConfigError(f"psycopg {found}: its internal API changed ({exc}); portflow supports psycopg "
                           f"{_supported()}") from None
@@ -55,7 +55,3 @@ def wait(conn: Any, gen: Any) -> Any:
     """``conn.wait(gen)``: run a libpq generator on the connection (awaitable)."""
     return conn.wait(gen)
 
-
-def lock(conn: Any) -> Any:
-    """The connection's lock, held by psycopg around each exchange with the server."""
-    return conn.lock
