@@ -60,7 +60,8 @@ import msgspec
 import quickjs
 
 from ..errors import CompileError, FlowError, FlowTimeout
-from ._runtime import GuardedProgram, Interrupted, timeout_message
+from . import js_compiled
+from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
 
 MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a JavaScript snippet's context may allocate."""
@@ -70,6 +71,10 @@ JOB_CHECK = 64
 
 LAZY_BYTES = 1024
 """A map payload whose JSON is at least this long reaches the snippet lazily: each key parsed when read."""
+
+COMPILED_BYTES = 256 * 1024
+"""A payload whose JSON is longer than this goes to QuickJS even when the snippet is compiled to Python (QuickJS
+has a memory limit that the compiled code does not model)."""
 
 _IDENT = r"[A-Za-z_$][\w$]*"
 #: The default export's one plain parameter: ``export default [async] function [name](p)``, ``(p) =>``,
@@ -232,8 +237,11 @@ def _pass_lazily(local: _Local, payload: dict[Any, Any], text: bytes | None) -> 
     return local.call((text or _encode(payload)).decode())
 
 
+_DEOPT = js_compiled.DEOPT
+
+
 class JsProgram(GuardedProgram):
-    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys")
+    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys", "compiled")
 
     def __init__(self, source: str, module: bool, timeout: float | None, memory: int, language: str) -> None:
         super().__init__(timeout)
@@ -245,6 +253,8 @@ class JsProgram(GuardedProgram):
         self.shift: tuple[int, int, int] | None = None  # (line, column, delta) of the export-default rewrite
         #: The keys of a map payload the code can read (``reads``), or None for all of them.
         self.keys: frozenset[str] | None = None
+        #: The snippet compiled to Python (:mod:`.js_compiled`), or None when it is not in that subset.
+        self.compiled: js_compiled.Compiled | None = None
 
     def _load(self) -> Any:
         """This thread's context with the module evaluated; raises CompileError on a bad module."""
@@ -348,11 +358,43 @@ class JsProgram(GuardedProgram):
             raise FlowError(_js_message(e)[0]) from None
         return context.get("__pf_settled")
 
+    def run_compiled(self, payload: Any) -> Any:
+        """The compiled snippet's answer for ``payload``, or :data:`js_compiled.DEOPT` when QuickJS must answer
+        (always for an error payload). It sees the payload as QuickJS would: the same keys, through JSON."""
+        compiled = self.compiled
+        if compiled is None or isinstance(payload, BaseException):
+            return _DEOPT
+        keys = self.keys
+        if keys is not None and type(payload) is dict:  # the snippet reads these only by name: order is moot
+            payload = {k: payload[k] for k in keys if k in payload}
+        try:
+            text = _encode(payload)
+        except Exception:  # noqa: BLE001 - QuickJS's path words the error
+            return _DEOPT
+        if len(text) > COMPILED_BYTES:
+            return _DEOPT
+        return compiled(_decode(text))
+
+    def run_quickjs(self, payload: Any) -> Any:
+        """The call on QuickJS, inline under the slice (what a deopt runs)."""
+        return self._run(payload, self.slice)
+
     def run_inline(self, payload: Any) -> Any:
+        if self.compiled is not None:
+            out = run_watched(self.run_compiled, payload, self.slice, cpu=True)
+            if out is not _DEOPT:
+                return out
         return self._run(payload, self.slice)
 
     def run_worker(self, payload: Any) -> Any:
         deadline = _monotonic() + self.timeout
+        if self.compiled is not None:
+            try:
+                out = run_watched(self.run_compiled, payload, self.timeout)
+            except Interrupted:
+                raise FlowTimeout(timeout_message(self.timeout)) from None
+            if out is not _DEOPT:
+                return out
         while True:
             left = deadline - _monotonic()
             if left <= 0.001:
@@ -393,5 +435,6 @@ class JavaScript:
         program = JsProgram(source, module, timeout, self.memory_limit, language)
         program.shift = shift
         program.keys = reads(code)
+        program.compiled = js_compiled.compile(code)
         program._load()  # noqa: SLF001 - compile now: a syntax error is a CompileError; the context serves this thread
         return program
