@@ -923,10 +923,14 @@ class _Gen:
             test = f"not _truthy({value})" if name == "every" else f"_truthy({value})"
             self.emit(f"if {test}:")
             self.depth += 1
-            hit = {"filter": f"{result}.append({pynames[0]})", "some": f"{result} = True",
-                   "every": f"{result} = False", "find": f"{result} = {pynames[0]}",
-                   "findIndex": f"{result} = {pynames[1]}"}[name]
-            self.emit(hit)
+            if name == "filter":
+                self.emit(f"{result}.append({pynames[0]})")
+            elif name == "find":
+                self.emit(f"{result} = {pynames[0]}")
+            elif name == "findIndex":
+                self.emit(f"{result} = {pynames[1]}")
+            else:
+                self.emit(f"{result} = {name == 'some'}")
             if name != "filter":
                 self.emit("break")
             self.depth -= 1
