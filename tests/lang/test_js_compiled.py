@@ -100,7 +100,7 @@ CASES = [
     (fn("a.o?.k"), P, FAST), (fn("(a.missing?.x).y"), P, SLOW), (fn("a.l[0]"), P, FAST),
     (fn("a.l[7]"), P, FAST), (fn("a.s[1]"), P, FAST), (fn("a.u[0]"), P, SLOW), (fn("a.d[1]"), P, FAST),
     (fn("a.l.length"), P, FAST), (fn("a.s.length"), P, FAST), (fn("a.u.length"), P, FAST),
-    (fn("a.o.length"), P, FAST), (fn("a.n.length"), P, SLOW), (fn("a.l.foo"), P, SLOW),
+    (fn("a.o.length"), P, FAST), (fn("a.n.length"), P, FAST), (fn("a.l.foo"), P, FAST), (fn("a.l.at"), P, SLOW), (fn("a.l['1']"), P, SLOW),
     (fn("a.l?.[1]"), P, FAST), (fn("a.missing?.[1]"), P, FAST),
     # arithmetic
     (fn("a.n + a.f"), P, FAST), (fn("a.n - 100"), P, FAST), (fn("a.n * a.f"), P, FAST),

@@ -890,7 +890,7 @@ class _Gen:
         kind = link[0]
         if kind == "get":
             key = self.const(link[1])
-            if link[1] == "length":
+            if link[1] == "length" or not cur.startswith(("t", "v")):  # a literal never holds a key
                 return self.set(f"_get({cur}, {key})")
             name = self.temp()  # a map's key: only a dict holding it indexes without an error
             self.emit("try:")
@@ -945,21 +945,28 @@ _BINARY = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod", "===
 # --- the values: JavaScript's rules on our model of its values --------------------------------------------
 
 _NUMBERS = (int, float)
-#: Keys of Object.prototype (read from QuickJS, the first time a snippet compiles): a missing key of that
-#: name reads the prototype's function, which the compiled code leaves to QuickJS.
-_proto: frozenset[str] | None = None
+#: The property names along the prototype chains of objects, arrays, strings, numbers and booleans (read from
+#: QuickJS the first time a snippet compiles): a key missing from a map but named there reads the prototype's
+#: function, left to QuickJS; any other missing key reads undefined.
+_protos: dict[type, frozenset[str]] = {}
 _WHITE = "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029" \
     "\u202f\u205f\u3000\ufeff"  # JavaScript's WhiteSpace and LineTerminator, what trim() removes
+_CHAINS = """JSON.stringify([{}, [], '', 0, true].map(function (v) {
+  const names = [];
+  for (let o = Object.getPrototypeOf(v); o; o = Object.getPrototypeOf(o)) names.push(...Object.getOwnPropertyNames(o));
+  return names }))"""
 
 
-def _prototype_keys() -> frozenset[str]:
-    global _proto
-    if _proto is None:
+def _prototype_keys() -> None:
+    if not _protos:
+        import json
+
         import quickjs
 
-        names = quickjs.Context().eval("Object.getOwnPropertyNames(Object.prototype).join(',')")
-        _proto = frozenset(str(names).split(","))
-    return _proto
+        chains = json.loads(quickjs.Context().eval(_CHAINS))
+        for t, names in zip((dict, list, str, float, bool), chains, strict=True):
+            _protos[t] = frozenset(names)
+        _protos[int] = _protos[float]
 
 
 def _num(v: Any) -> float:
@@ -1159,15 +1166,13 @@ def _get(o: Any, key: str) -> Any:
         v = o.get(key, _get)
         if v is not _get:
             return v
-        if key in _proto:  # type: ignore[operator]
-            raise Deopt
-        return UNDEFINED
-    if key == "length":
-        if t is list:
-            return len(o)
-        if t is str:
-            return _length(o)
-    raise Deopt  # null/undefined (a TypeError), an array's or string's other properties, a number's
+    elif key == "length" and (t is list or t is str):
+        return len(o) if t is list else _length(o)
+    elif o is None or o is UNDEFINED or key.isdigit():
+        raise Deopt  # a TypeError, whose message QuickJS words; an index (and the order of keys) is QuickJS's
+    if key in _protos[t]:
+        raise Deopt  # a method or accessor of the prototype
+    return UNDEFINED
 
 
 def _index(o: Any, i: int) -> Any:
