@@ -964,9 +964,9 @@ def _prototype_keys() -> None:
         import quickjs
 
         chains = json.loads(quickjs.Context().eval(_CHAINS))
-        for t, names in zip((dict, list, str, float, bool), chains, strict=True):
-            _protos[t] = frozenset(names)
-        _protos[int] = _protos[float]
+        found = {t: frozenset(names) for t, names in zip((dict, list, str, float, bool), chains, strict=True)}
+        found[int] = found[float]
+        _protos.update(found)
 
 
 def _num(v: Any) -> float:
@@ -1229,19 +1229,16 @@ def _endsWith(o: Any, x: Any) -> bool:  # noqa: N802
     return _str(o).endswith(_str(x))
 
 
-def _ascii(o: Any) -> str:
-    s = _str(o)
-    if not s.isascii():
-        raise Deopt  # Unicode case mappings: JavaScript's and Python's tables may differ
-    return s
-
-
 def _toUpperCase(o: Any) -> str:  # noqa: N802
-    return _ascii(o).upper()
+    if type(o) is str and o.isascii():
+        return o.upper()
+    raise Deopt  # Unicode case mappings: JavaScript's and Python's tables may differ
 
 
 def _toLowerCase(o: Any) -> str:  # noqa: N802
-    return _ascii(o).lower()
+    if type(o) is str and o.isascii():
+        return o.lower()
+    raise Deopt
 
 
 def _trim(o: Any) -> str:
@@ -1281,13 +1278,13 @@ _HELPERS.update(_U=UNDEFINED, _Deopt=Deopt)
 
 def _number(v: float) -> Any:
     """A number as JSON.stringify writes it and our decoder reads it back."""
-    if v != v or v in (math.inf, -math.inf):
-        return None
-    if v.is_integer():
-        if -_SAFE < v < _SAFE:
-            return int(v)
-        if -1e21 < v < 1e21:
-            raise Deopt  # JavaScript prints the shortest digits padded with zeros, not int(v)
+    if v - v != 0.0:
+        return None  # NaN, Infinity
+    if -_SAFE < v < _SAFE:
+        i = int(v)
+        return i if i == v else v
+    if -1e21 < v < 1e21 and v.is_integer():
+        raise Deopt  # JavaScript prints the shortest digits padded with zeros, not int(v)
     return v
 
 
@@ -1385,5 +1382,8 @@ def compile(code: str) -> Compiled | None:  # noqa: A001 - the module's verb
     source = f"def snippet({arg}):\n" + "\n".join(gen.lines) + "\n"
     namespace: dict[str, Any] = {**_HELPERS, **gen.values}
     _prototype_keys()
-    exec(builtins.compile(source, "<portflow js_compiled>", "exec"), namespace)  # noqa: S102 - our own text
+    try:
+        exec(builtins.compile(source, "<portflow js_compiled>", "exec"), namespace)  # noqa: S102 - our own text
+    except (SyntaxError, RecursionError, MemoryError):  # nested deeper than Python compiles
+        return None
     return Compiled(namespace["snippet"], source)
