@@ -26,7 +26,7 @@ def value(rng, depth):
         return rng.uniform(-1e3, 1e3) if r < 0.05 else rng.choice(SCALARS)
     if r < 0.8:
         return [value(rng, depth - 1) for _ in range(rng.randrange(4))]
-    return {rng.choice(KEYS + ["k", "length", "constructor", "1"]): value(rng, depth - 1) for _ in range(rng.randrange(4))}
+    return {rng.choice([*KEYS, "k", "length", "constructor", "1"]): value(rng, depth - 1) for _ in range(rng.randrange(4))}
 
 
 def typed(rng, key, depth):
@@ -116,7 +116,8 @@ class Gen:
         if rng.random() < 0.3:
             c = self.fresh()
             first = self.expr(3, [])
-            return f"export default function (a) {{\n  const {c} = {first}\n  if ({self.expr(2, [c])}) return {self.expr(2, [c])};\n  return {self.expr(3, [c])}\n}}"
+            test, then, last = self.expr(2, [c]), self.expr(2, [c]), self.expr(3, [c])
+            return f"export default function (a) {{\n  const {c} = {first}\n  if ({test}) return {then};\n  return {last}\n}}"
         return f"export default (a) => {self.expr(rng.choice([2, 3, 4]), [])}"
 
 

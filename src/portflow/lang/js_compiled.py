@@ -96,23 +96,30 @@ class Unsupported(Exception):
 
 # --- tokens ---------------------------------------------------------------------------------------------
 
-_PUNCTUATORS = sorted(
-    "{ } ( ) [ ] . ... ; , < > <= >= == != === !== + - * % ** ++ -- << >> >>> & | ^ ! ~ && || ?? ? ?. : = += "
-    "-= *= %= **= <<= >>= >>>= &= |= ^= &&= ||= ??= => / /=".split(), key=len, reverse=True)
+_PUNCTUATORS = sorted([
+    "{", "}", "(", ")", "[", "]", ".", "...", ";", ",", "<", ">", "<=", ">=", "==", "!=", "===", "!==", "+",
+    "-", "*", "%", "**", "++", "--", "<<", ">>", ">>>", "&", "|", "^", "!", "~", "&&", "||", "??", "?", "?.",
+    ":", "=", "+=", "-=", "*=", "%=", "**=", "<<=", ">>=", ">>>=", "&=", "|=", "^=", "&&=", "||=", "??=", "=>",
+    "/", "/="
+], key=len, reverse=True)
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
 _IDENT_PART = _IDENT_START | frozenset("0123456789")
 _DIGITS = frozenset("0123456789")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"',
             "`": "`", "$": "$"}
 #: Words after which a ``/`` would begin a regular expression.
-_BEFORE_EXPRESSION = frozenset(
-    "return typeof case do else in instanceof new delete void throw yield await of".split())
+_BEFORE_EXPRESSION = frozenset([
+    "return", "typeof", "case", "do", "else", "in", "instanceof", "new", "delete", "void", "throw", "yield",
+    "await", "of"
+])
 #: Names a snippet may not declare (reserved, strict-mode reserved, or globals the subset reads).
-_RESERVED = frozenset(
-    "break case catch class const continue debugger default delete do else enum export extends false finally "
-    "for function if import in instanceof new null return super switch this throw true try typeof var void "
-    "while with yield let static implements interface package private protected public await async of "
-    "arguments eval undefined NaN Infinity String Number".split())
+_RESERVED = frozenset([
+    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do", "else",
+    "enum", "export", "extends", "false", "finally", "for", "function", "if", "import", "in", "instanceof",
+    "new", "null", "return", "super", "switch", "this", "throw", "true", "try", "typeof", "var", "void",
+    "while", "with", "yield", "let", "static", "implements", "interface", "package", "private", "protected",
+    "public", "await", "async", "of", "arguments", "eval", "undefined", "NaN", "Infinity", "String", "Number"
+])
 
 
 class _Tok:
@@ -251,7 +258,7 @@ class _Lexer:
     def _string(self, quote: str) -> str:
         src = self.src
         self.i += 1
-        chars = []
+        chars: list[str] = []
         while True:
             if self.i >= len(src):
                 raise Unsupported("an unterminated string")
@@ -308,7 +315,6 @@ _METHODS = {
 }
 _LITERAL_NAMES = {"true": True, "false": False, "null": None}
 _GLOBAL_VALUES = {"undefined": UNDEFINED, "NaN": math.nan, "Infinity": math.inf}
-_COMPARISONS = frozenset(("===", "!==", "<", "<=", ">", ">="))
 
 
 class _Parser:
@@ -367,9 +373,8 @@ class _Parser:
     def module(self) -> tuple[Any, list[Any]]:
         if self.at("export") and self.at("default", 1):
             self.i += 2
-        elif self.at("module") and self.at(".", 1) and self.at("exports", 2) and self.at("=", 3):
-            self.i += 4
-        elif self.at("exports") and self.at(".", 1) and self.at("default", 2) and self.at("=", 3):
+        elif self.at(".", 1) and self.at("=", 3) and (
+                (self.at("module") and self.at("exports", 2)) or (self.at("exports") and self.at("default", 2))):
             self.i += 4
         else:
             raise Unsupported("not one default-exported function")
@@ -880,7 +885,7 @@ class _Gen:
                 self.depth -= 1
                 self.emit("else:")
                 self.depth += 1
-                self.links(cur, [link[:-1] + (False,), *links[n + 1 :]], result)
+                self.links(cur, [(*link[:-1], False), *links[n + 1 :]], result)
                 self.depth -= 1
                 return
             cur = self.link(cur, link)
@@ -972,7 +977,7 @@ def _prototype_keys() -> None:
 def _num(v: Any) -> float:
     t = type(v)
     if t is float:
-        return v  # type: ignore[no-any-return]
+        return v
     if t is int and -_SAFE <= v <= _SAFE:
         return float(v)
     raise Deopt
@@ -989,7 +994,7 @@ def _truthy(v: Any) -> bool:
     if t is float:
         return v == v and v != 0.0
     if t is int:
-        return v != 0  # type: ignore[no-any-return]
+        return v != 0
     return True  # arrays and objects, even empty
 
 
@@ -1026,7 +1031,7 @@ def _numstr(v: Any) -> str:
 def _tostr(v: Any) -> str:
     t = type(v)
     if t is str:
-        return v  # type: ignore[no-any-return]
+        return v
     if t is float or t is int:
         return _numstr(v)
     if v is None:
@@ -1110,29 +1115,29 @@ def _compare(a: Any, b: Any) -> tuple[Any, Any]:
 
 def _lt(a: Any, b: Any) -> bool:
     x, y = _compare(a, b)
-    return x < y  # type: ignore[no-any-return]
+    return x < y
 
 
 def _le(a: Any, b: Any) -> bool:
     x, y = _compare(a, b)
-    return x <= y  # type: ignore[no-any-return]
+    return x <= y
 
 
 def _gt(a: Any, b: Any) -> bool:
     x, y = _compare(a, b)
-    return x > y  # type: ignore[no-any-return]
+    return x > y
 
 
 def _ge(a: Any, b: Any) -> bool:
     x, y = _compare(a, b)
-    return x >= y  # type: ignore[no-any-return]
+    return x >= y
 
 
 def _seq(a: Any, b: Any) -> bool:
     """``===``."""
     ta, tb = type(a), type(b)
     if ta is str or tb is str:
-        return ta is tb and a == b  # type: ignore[no-any-return]
+        return ta is tb and a == b
     na, nb = ta in _NUMBERS, tb in _NUMBERS
     if na or nb:
         return na and nb and _num(a) == _num(b)
@@ -1188,13 +1193,13 @@ def _index(o: Any, i: int) -> Any:
 
 def _list(v: Any) -> list[Any]:
     if type(v) is list:
-        return v  # type: ignore[no-any-return]
+        return v
     raise Deopt
 
 
 def _str(v: Any) -> str:
     if type(v) is str:
-        return v  # type: ignore[no-any-return]
+        return v
     raise Deopt
 
 
@@ -1364,7 +1369,7 @@ class Compiled:
             return DEOPT
 
 
-def compile(code: str) -> Compiled | None:  # noqa: A001 - the module's verb
+def compile(code: str) -> Compiled | None:
     """``code`` (a JavaScript module) compiled to Python, or None when it is not in the subset."""
     try:
         param, body = _Parser(_Lexer(code).tokens()).module()
