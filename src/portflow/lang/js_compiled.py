@@ -752,6 +752,20 @@ class _Gen:
         self.temps = 0
         self.consts: dict[tuple[type, str], str] = {}
         self.values: dict[str, Any] = {}
+        #: What is known of a temp's or name's value: "str", "num" (a float), "int", "bool", "list:str" (a list
+        #: this code made, of strings), "list"; a name not here may hold anything.
+        self.tags: dict[str, str] = {}
+
+    def tag(self, name: str) -> str | None:
+        if name in self.tags:
+            return self.tags[name]
+        if name in ("True", "False"):
+            return "bool"
+        if name in ("None", "_U"):
+            return name
+        if name in self.values:
+            return "str" if type(self.values[name]) is str else "num"
+        return None
 
     def emit(self, line: str) -> None:
         self.lines.append("    " * self.depth + line)
@@ -782,7 +796,7 @@ class _Gen:
             value = self.expr(stmt[2])
             self.assign(stmt[1], value)
         elif kind == "ret":
-            self.emit(f"return {self.expr(stmt[1])}")
+            self.ret(stmt[1])
         else:  # if
             cond = self.expr(stmt[1])
             self.emit(f"if _truthy({cond}):")
@@ -797,9 +811,46 @@ class _Gen:
         self.body(stmts)
         self.depth -= 1
 
+    def ret(self, e: Any) -> None:
+        """Return ``e`` as it crosses back (JSON's rules), converted here where its type is known."""
+        if e[0] == "obj":
+            result = self.temp()
+            self.emit(f"{result} = {{}}")
+            for key, value in e[1]:
+                name = self.expr(value)
+                converted = self.result(name)
+                if self.tag(name) in ("str", "num", "int", "bool", "None", "list:str"):
+                    self.emit(f"{result}[{self.const(key)}] = {converted}")
+                elif self.tag(name) != "_U":
+                    self.emit(f"{name} = {converted}")
+                    self.emit(f"if {name} is not _U: {result}[{self.const(key)}] = {name}")
+            self.emit(f"return {result}")
+            return
+        name = self.expr(e)
+        converted = self.result(name)
+        if self.tag(name) == "_U":
+            self.emit("return None")
+        elif self.tag(name) in ("str", "num", "int", "bool", "None", "list:str"):
+            self.emit(f"return {converted}")
+        else:
+            self.emit(f"{name} = {converted}")
+            self.emit(f"return None if {name} is _U else {name}")
+
+    def result(self, name: str) -> str:
+        tag = self.tag(name)
+        if tag in ("str", "int", "bool", "None", "_U"):
+            return name
+        if tag == "num":
+            return f"_number({name})"
+        if tag == "list:str":
+            return f"_strings({name})"
+        return f"_value({name})"
+
     def assign(self, target: Any, value: str) -> None:
         if isinstance(target, str):
             self.emit(f"{target} = {value}")
+            if self.tag(value) is not None:
+                self.tags[target] = self.tag(value)  # type: ignore[assignment]
             return
         self.emit(f"if {value} is None or {value} is _U: raise _Deopt")  # a TypeError in JavaScript
         for key, pyname in target:
@@ -817,7 +868,7 @@ class _Gen:
             for sub, text in zip(e[2], parts[1:], strict=True):
                 pieces.append(f"_tostr({self.expr(sub)})")
                 pieces.append(self.const(text))
-            return self.set(f"_limit({' + '.join(pieces)})")
+            return self.set(f"_limit({' + '.join(pieces)})", "str")
         if kind == "arr":
             return self.set(f"[{', '.join(self.expr(item) for item in e[1])}]")
         if kind == "obj":
@@ -836,45 +887,67 @@ class _Gen:
             value = self.expr(e[2])
             op = e[1]
             if op == "!":
-                return self.set(f"not _truthy({value})")
+                return self.set(f"not _truthy({value})", "bool")
             if op == "-":
-                return self.set(f"-_num({value})")
-            return self.set(f"_typeof({value})")
+                return self.set(f"-_num({value})", "num")
+            return self.set(f"_typeof({value})", "str")
         if kind == "bin":
             left, right = self.expr(e[2]), self.expr(e[3])
-            return self.set(f"{_BINARY[e[1]]}({left}, {right})")
+            op = e[1]
+            tags = (self.tag(left), self.tag(right))
+            if op != "+":
+                tag = "num" if op in ("-", "*", "/", "%") else "bool"
+            elif "str" in tags:
+                tag = "str"
+            else:
+                tag = "num" if all(t in ("num", "int") for t in tags) else None
+            return self.set(f"{_BINARY[op]}({left}, {right})", tag)
         if kind in ("and", "or", "nullish"):
             result = self.temp()
-            self.emit(f"{result} = {self.expr(e[1])}")
+            first = self.expr(e[1])
+            self.emit(f"{result} = {first}")
             test = {"and": "_truthy({0})", "or": "not _truthy({0})", "nullish": "{0} is None or {0} is _U"}[kind]
             self.emit(f"if {test.format(result)}:")
             self.depth += 1
-            self.emit(f"{result} = {self.expr(e[2])}")
+            second = self.expr(e[2])
+            self.emit(f"{result} = {second}")
             self.depth -= 1
+            self.same(result, first, second)
             return result
         if kind == "cond":
             result = self.temp()
             self.emit(f"if _truthy({self.expr(e[1])}):")
             self.depth += 1
-            self.emit(f"{result} = {self.expr(e[2])}")
+            first = self.expr(e[2])
+            self.emit(f"{result} = {first}")
             self.depth -= 1
             self.emit("else:")
             self.depth += 1
-            self.emit(f"{result} = {self.expr(e[3])}")
+            second = self.expr(e[3])
+            self.emit(f"{result} = {second}")
             self.depth -= 1
+            self.same(result, first, second)
             return result
         if kind == "nullcheck":
             value = self.expr(e[1])
             test = f"({value} is None or {value} is _U)"
-            return self.set(f"not {test}" if e[2] else test)
+            return self.set(f"not {test}" if e[2] else test, "bool")
         if kind == "fn":
-            return self.set(f"_{e[1]}({self.expr(e[2])})")
+            return self.set(f"_{e[1]}({self.expr(e[2])})", "str" if e[1] == "String" else "num")
         raise Unsupported(f"an expression {kind}")  # an arrow outside a method call cannot parse
 
-    def set(self, code: str) -> str:
+    def set(self, code: str, tag: str | None = None) -> str:
         name = self.temp()
         self.emit(f"{name} = {code}")
+        if tag is not None:
+            self.tags[name] = tag
         return name
+
+    def same(self, result: str, first: str, second: str) -> None:
+        """``result`` is one of ``first`` and ``second``: it has their tag when they share it."""
+        tag = self.tag(first)
+        if tag is not None and tag == self.tag(second):
+            self.tags[result] = tag
 
     def links(self, cur: str, links: list[Any], result: str) -> None:
         for n, link in enumerate(links):
@@ -908,7 +981,8 @@ class _Gen:
         name, args = link[1], link[2]
         if name not in _ARRAY_CALLBACKS:
             values = [self.expr(a) for a in args]
-            return self.set(f"_{name}({', '.join([cur, *values])})")
+            tag = "bool" if name in ("includes", "startsWith", "endsWith") else "str"
+            return self.set(f"_{name}({', '.join([cur, *values])})", tag)
         pynames, body = args[0][1], args[0][2]
         result = self.temp()
         items = f"_list({cur})"
@@ -922,6 +996,9 @@ class _Gen:
         self.emit(loop)
         self.depth += 1
         value = self.expr(body)
+        if name != "find":
+            self.tags[result] = {"map": "list:str" if self.tag(value) == "str" else "list", "filter": "list",
+                                 "some": "bool", "every": "bool", "findIndex": "int"}[name]
         if name == "map":
             self.emit(f"{result}.append({value})")
         else:
@@ -1274,8 +1351,6 @@ def _Number(v: Any) -> float:  # noqa: N802
     raise Deopt  # a string's number: JavaScript's grammar for it is its own
 
 
-_HELPERS = {name: value for name, value in globals().items() if name.startswith("_") and callable(value)}
-_HELPERS.update(_U=UNDEFINED, _Deopt=Deopt)
 
 
 # --- the result ---------------------------------------------------------------------------------------
@@ -1340,6 +1415,33 @@ def _out(v: Any, budget: list[int]) -> Any:
     return out
 
 
+def _value(v: Any) -> Any:
+    """Any value as it crosses back (undefined stays :data:`UNDEFINED`: its place decides)."""
+    t = type(v)
+    if t is str or t is bool or v is None or v is UNDEFINED:
+        return v
+    if t is float:
+        return _number(v)
+    if t is int:
+        if -_SAFE <= v <= _SAFE:
+            return v
+        raise Deopt
+    if t is list or t is dict:
+        return _out(v, [RESULT_LIMIT])
+    raise Deopt
+
+
+def _strings(v: list[str]) -> list[str]:
+    """A list this code made of strings, as it crosses back."""
+    if sum(map(len, v)) + len(v) > RESULT_LIMIT:
+        raise Deopt
+    return list(v)
+
+
+_HELPERS = {name: value for name, value in globals().items() if name.startswith("_") and callable(value)}
+_HELPERS.update(_U=UNDEFINED, _Deopt=Deopt)
+
+
 class Compiled:
     """A snippet compiled to Python: call it with the payload as JSON decodes it; it answers the result
     as the QuickJS path would, or :data:`DEOPT`."""
@@ -1352,19 +1454,7 @@ class Compiled:
 
     def __call__(self, value: Any) -> Any:
         try:
-            result = self.fn(value)
-            t = type(result)
-            if t is dict or t is list:
-                return _out(result, [RESULT_LIMIT])
-            if t is float:
-                return _number(result)
-            if t is str:
-                return result if len(result) <= RESULT_LIMIT else DEOPT
-            if result is UNDEFINED:
-                return None
-            if result is None or t is bool or (t is int and -_SAFE <= result <= _SAFE):
-                return result
-            return DEOPT
+            return self.fn(value)
         except Exception:  # noqa: BLE001 - Deopt, or anything unforeseen: QuickJS answers instead
             return DEOPT
 
@@ -1383,7 +1473,7 @@ def compile(code: str) -> Compiled | None:
         gen.body(body)
     except Unsupported:
         return None
-    gen.emit("return _U")
+    gen.emit("return None")
     source = f"def snippet({arg}):\n" + "\n".join(gen.lines) + "\n"
     namespace: dict[str, Any] = {**_HELPERS, **gen.values}
     _prototype_keys()
