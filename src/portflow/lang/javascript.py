@@ -35,8 +35,8 @@ encoding is tried first, so neither size is encoded twice in a steady stream.
 **Compiled fast path.** A snippet whose whole module is one default-exported function in a small pure subset
 of JavaScript (declarations, ``if``/``return``, property reads, literals, arithmetic, comparisons, logic,
 templates, ``map``/``filter``/… with arrows, a few string methods: :mod:`portflow.lang.js_compiled` says
-which) is also compiled to Python once, and each call runs that (~3x cheaper than a QuickJS call on the greet
-benchmark) on the payload as JSON would hand it over. Whatever it cannot compute exactly — a TypeError, a
+which) is also compiled to Python once, and each call runs that on the payload as JSON would hand it over
+(the greet snippet: less than half the cost of a QuickJS call, ``benchmarks/js_compiled.py``). Whatever it cannot compute exactly — a TypeError, a
 non-ASCII string upper-cased, an integer beyond 2**53, a payload over :data:`COMPILED_BYTES` of JSON, an
 error payload — *deopts*: that call runs on QuickJS as below, so the answer, or error, is always QuickJS's
 (``run_compiled`` and ``run_quickjs`` run either path alone). The compiled call is Python, interrupted by
@@ -376,7 +376,10 @@ class JsProgram(GuardedProgram):
             return _DEOPT
         keys = self.keys
         if keys is not None and type(payload) is dict:  # the snippet reads these only by name: order is moot
-            payload = {k: payload[k] for k in keys if k in payload}
+            given, payload = payload, {}
+            for k in keys:
+                if k in given:
+                    payload[k] = given[k]
         try:
             text = _encode(payload)
         except Exception:  # noqa: BLE001 - QuickJS's path words the error

@@ -901,6 +901,11 @@ class _Gen:
                 tag = "str"
             else:
                 tag = "num" if all(t in ("num", "int") for t in tags) else None
+            literal = [n for n in (left, right) if type(self.values.get(n)) is str]
+            if op == "+" and literal:
+                # a literal string joined to another: the common case inline (its growth is the literal's length)
+                other = right if literal[0] == left else left
+                return self.set(f"{left} + {right} if type({other}) is str else _add({left}, {right})", tag)
             return self.set(f"{_BINARY[op]}({left}, {right})", tag)
         if kind in ("and", "or", "nullish"):
             result = self.temp()
