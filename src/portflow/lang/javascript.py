@@ -382,11 +382,12 @@ class JsProgram(GuardedProgram):
                     payload[k] = given[k]
         try:
             text = _encode(payload)
+            if len(text) > COMPILED_BYTES:
+                return _DEOPT
+            value = _decode(text)
         except Exception:  # noqa: BLE001 - QuickJS's path words the error
             return _DEOPT
-        if len(text) > COMPILED_BYTES:
-            return _DEOPT
-        return compiled(_decode(text))
+        return compiled(value)
 
     def run_quickjs(self, payload: Any) -> Any:
         """The call on QuickJS, inline under the slice (what a deopt runs)."""

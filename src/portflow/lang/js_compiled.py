@@ -56,8 +56,9 @@ __all__ = ["compile", "Compiled", "DEOPT", "UNDEFINED", "Deopt", "STRING_LIMIT",
 STRING_LIMIT = 1 << 20
 """Characters a string the compiled code builds may have; a longer one deopts (QuickJS has a memory limit)."""
 
-RESULT_LIMIT = 1 << 22
-"""Characters and items a result may hold (counting each string's length and each list's and map's size)."""
+RESULT_LIMIT = 1 << 21
+"""Characters and items a result may hold (counting each string's length and each list's and map's size, plus
+one for each list and map)."""
 
 _SAFE = 2**53  # beyond it, an integer is not exact in a double
 
@@ -1375,8 +1376,11 @@ def _number(v: float) -> Any:
 
 def _out(v: Any, budget: list[int]) -> Any:
     """A list or dict as JSON.stringify writes it and our decoder reads it back; Deopt where that is not sure.
-    ``budget`` counts down the characters of strings and the items of lists and maps."""
-    n = len(v)
+    ``budget`` counts down the characters of strings and the items of lists and maps (charged on entry)."""
+    n = budget[0] = budget[0] - len(v) - 1
+    if n < 0:
+        raise Deopt
+    n = 0
     if type(v) is list:
         out: Any = []
         add = out.append
