@@ -395,9 +395,9 @@ class _Parser:
                 self.expect(")")
             else:
                 param = self.declare(self.name())
-            self.expect("=>")
             if self.peek().nl:
                 raise Unsupported("a line break before =>")  # a syntax error anyway
+            self.expect("=>")
             body = self.block() if self.at("{") else [("ret", self.assignment())]
         while self.at(";"):
             self.i += 1
@@ -657,8 +657,10 @@ class _Parser:
                 raise Unsupported("an arrow of another arity")
         else:
             raise Unsupported("a callback other than an arrow")
+        if self.peek().nl:
+            raise Unsupported("a line break before =>")
         self.expect("=>")
-        if self.at("{") or self.peek().nl:
+        if self.at("{"):
             raise Unsupported("an arrow with a block body")
         self.scopes.append({})
         try:
