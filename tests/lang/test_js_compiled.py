@@ -334,3 +334,18 @@ def test_deep_payloads_deopt(languages):
         deep = [deep]
     program = languages.compile("javascript", fn("a.x"), timeout=10)
     assert program.run_compiled({"x": deep}) is DEOPT
+
+
+def test_a_snippet_that_mostly_deopts_stops_trying(languages):
+    from portflow.lang.javascript import DEOPTS_TO_DROP
+
+    program = languages.compile("javascript", fn("a.s.toUpperCase()"), timeout=5)
+    for _ in range(DEOPTS_TO_DROP * 2):
+        assert program.run_inline({"s": "ascii"}) == "ASCII"
+    for _ in range(DEOPTS_TO_DROP * 2 - 1):
+        assert program.run_inline({"s": "é"}) == "É"  # non-ASCII: QuickJS's answer
+    assert program.compiled is not None  # still answering as often as it deopts
+    for _ in range(2):
+        program.run_inline({"s": "é"})
+    assert program.compiled is None
+    assert program.run_inline({"s": "ascii"}) == "ASCII"

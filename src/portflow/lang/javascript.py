@@ -39,7 +39,8 @@ which) is also compiled to Python once, and each call runs that on the payload a
 (the greet snippet: less than half the cost of a QuickJS call, ``benchmarks/js_compiled.py``). Whatever it cannot compute exactly — a TypeError, a
 non-ASCII string upper-cased, an integer beyond 2**53, a payload over :data:`COMPILED_BYTES` of JSON, an
 error payload — *deopts*: that call runs on QuickJS as below, so the answer, or error, is always QuickJS's
-(``run_compiled`` and ``run_quickjs`` run either path alone). The compiled call is Python, interrupted by
+(``run_compiled`` and ``run_quickjs`` run either path alone). A Program whose calls mostly deopt (past
+:data:`DEOPTS_TO_DROP`) stops trying the compiled code. The compiled call is Python, interrupted by
 the watchdog of :mod:`._runtime` under the same slice and timeout as a Python snippet.
 
 **Contexts.** A QuickJS Context must never be used from two threads (that segfaults), so each Program keeps
@@ -81,6 +82,9 @@ JOB_CHECK = 64
 
 LAZY_BYTES = 1024
 """A map payload whose JSON is at least this long reaches the snippet lazily: each key parsed when read."""
+
+DEOPTS_TO_DROP = 64
+"""Deopted calls after which a Program whose compiled code deopts more often than it answers stops trying it."""
 
 COMPILED_BYTES = 256 * 1024
 """A payload whose JSON is longer than this goes to QuickJS even when the snippet is compiled to Python (QuickJS
@@ -251,7 +255,7 @@ _DEOPT = js_compiled.DEOPT
 
 
 class JsProgram(GuardedProgram):
-    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys", "compiled")
+    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys", "compiled", "answered", "deopts")
 
     def __init__(self, source: str, module: bool, timeout: float | None, memory: int, language: str) -> None:
         super().__init__(timeout)
@@ -265,6 +269,7 @@ class JsProgram(GuardedProgram):
         self.keys: frozenset[str] | None = None
         #: The snippet compiled to Python (:mod:`.js_compiled`), or None when it is not in that subset.
         self.compiled: js_compiled.Compiled | None = None
+        self.answered = self.deopts = 0  # calls the compiled code answered / handed to QuickJS
 
     def _load(self) -> Any:
         """This thread's context with the module evaluated; raises CompileError on a bad module."""
@@ -393,11 +398,20 @@ class JsProgram(GuardedProgram):
         """The call on QuickJS, inline under the slice (what a deopt runs)."""
         return self._run(payload, self.slice)
 
+    def _deopted(self) -> None:
+        """One more call the compiled code handed to QuickJS: past :data:`DEOPTS_TO_DROP` of them, and more
+        than it answered, the compiled code only costs, and is dropped (for the life of the Program)."""
+        self.deopts += 1
+        if self.deopts >= DEOPTS_TO_DROP and self.deopts > self.answered:
+            self.compiled = None
+
     def run_inline(self, payload: Any) -> Any:
         if self.compiled is not None:
             out = run_watched(self.run_compiled, payload, self.slice, cpu=True)
             if out is not _DEOPT:
+                self.answered += 1
                 return out
+            self._deopted()
         return self._run(payload, self.slice)
 
     def run_worker(self, payload: Any) -> Any:
@@ -408,7 +422,9 @@ class JsProgram(GuardedProgram):
             except Interrupted:
                 raise FlowTimeout(timeout_message(self.timeout)) from None
             if out is not _DEOPT:
+                self.answered += 1
                 return out
+            self._deopted()
         while True:
             left = deadline - _monotonic()
             if left <= 0.001:
