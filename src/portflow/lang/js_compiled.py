@@ -898,6 +898,7 @@ class _Gen:
             left, right = self.expr(e[2]), self.expr(e[3])
             op = e[1]
             tags = (self.tag(left), self.tag(right))
+            tag: str | None
             if op != "+":
                 tag = "num" if op in ("-", "*", "/", "%") else "bool"
             elif "str" in tags:
