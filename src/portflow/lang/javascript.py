@@ -39,9 +39,10 @@ which) is also compiled to Python once, and each call runs that on the payload a
 (the greet snippet: less than half the cost of a QuickJS call, ``benchmarks/js_compiled.py``). Whatever it
 cannot compute exactly — a TypeError, a non-ASCII string upper-cased, an integer beyond 2**53, a payload
 over :data:`COMPILED_BYTES` of JSON, an error payload — *deopts*: that call runs on QuickJS as below, so
-the answer, or error, is always QuickJS's (``run_compiled`` and ``run_quickjs`` run either path alone). A Program whose calls mostly deopt (past
-:data:`DEOPTS_TO_DROP`) stops trying the compiled code. The compiled call is Python, interrupted by
-the watchdog of :mod:`._runtime` under the same slice and timeout as a Python snippet.
+the answer, or error, is always QuickJS's (``run_compiled`` and ``run_quickjs`` run either path alone). A
+Program whose calls mostly deopt (past :data:`DEOPTS_TO_DROP`) stops trying the compiled code. The compiled
+call is Python, interrupted by the watchdog of :mod:`._runtime` under the same slice and timeout as a Python
+snippet.
 
 **Contexts.** A QuickJS Context must never be used from two threads (that segfaults), so each Program keeps
 one Context *per thread* (thread-local), created on first use in that thread, with the module evaluated once
