@@ -85,7 +85,8 @@ class Gen:
         if k == 6:
             return f"({e()}){rng.choice(['.', '?.'])}{rng.choice(PROPERTIES)}"
         if k == 7:
-            return f"({e()})[{rng.choice(['0', '1', '2'])}]"
+            key = rng.choice(["0", "1", "2", "'x'", "'length'"])
+            return f"({e()}){rng.choice(['', '?.'])}[{key}]"
         if k == 8:
             return f"`<${{{e()}}}|${{{e()}}}>`"
         if k == 9:
@@ -113,7 +114,16 @@ class Gen:
 
     def program(self):
         rng = self.rng
-        if rng.random() < 0.3:
+        r = rng.random()
+        if r < 0.15:
+            x, s = self.fresh(), self.fresh()
+            source = rng.choice(["a.o", "a", "a.o ?? {}", "a.l"])
+            c = self.fresh()
+            return (f"export default function (a) {{\n  const {{ x: {x}, s: {s}, length: {c} }} = {source};\n"
+                    f"  if ({self.expr(2, [x, s, c])}) {{\n    const d = {self.expr(2, [x, s])}\n"
+                    f"    return {self.expr(2, [x, s, c, 'd'])}\n  }} else if ({self.expr(1, [x])}) return {self.expr(2, [s])}\n"
+                    f"  return {self.expr(2, [x, s, c])}\n}}")
+        if r < 0.4:
             c = self.fresh()
             first = self.expr(3, [])
             test, then, last = self.expr(2, [c]), self.expr(2, [c]), self.expr(3, [c])
