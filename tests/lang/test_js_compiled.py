@@ -83,6 +83,8 @@ CASES = [
     ("// a comment\nexport default function (a) { /* inline */ return a.n // trailing\n}", P, FAST),
     ("export default function (a) {\n  const x = a.n\n  const y = x + 1\n  return y\n}", P, FAST),
     ("export default function (a) { }", P, FAST),
+    ("export default (a) => a.n // a comment ends at any line terminator\u2028 + 1", P, FAST),
+    ("export default (a) => a.n // or\r + 1", P, FAST),
     ("export default (a) =>\n  a.l.map(x =>\n    x + 1)", P, FAST),
     ("export default function (a) { return; }", P, FAST),
     # literals

@@ -157,9 +157,10 @@ class _Lexer:
                     self.i += 1
                 elif c in " \t\v\f\xa0\ufeff":
                     self.i += 1
-                elif src.startswith("//", self.i):
-                    end = src.find("\n", self.i)
-                    self.i = len(src) if end < 0 else end
+                elif src.startswith("//", self.i):  # to the next line terminator, whichever
+                    self.i += 2
+                    while self.i < len(src) and src[self.i] not in "\n\r\u2028\u2029":
+                        self.i += 1
                 elif src.startswith("/*", self.i):
                     end = src.find("*/", self.i + 2)
                     if end < 0:
