@@ -35,13 +35,23 @@ counts and compares UTF-16 units: done so), arrays -> list, objects -> dict. The
 JSON would: an integral number as an int, NaN/Infinity as None, undefined in an object dropped and in an
 array None.
 
+A missing key reads undefined, and so does a property of a string, number, boolean or array that its
+prototype chain does not name (the names are read from QuickJS once); ``.length`` of an array or string
+is its length.
+
 **Deopt.** Whatever the compiled code is not sure to compute exactly — a property of null (a TypeError,
-whose message QuickJS words), a missing key named like a property of ``Object.prototype``, a number
-whose string form is beyond 2**53, a non-ASCII string upper-cased, a method called on something of
-another type, a string longer than :data:`STRING_LIMIT`, a result bigger than :data:`RESULT_LIMIT` —
-raises :class:`Deopt` inside, and the call answers :data:`DEOPT`: the caller then runs the same call on
-QuickJS, which gives the exact answer or error. The subset has no side effects, no globals and no
-mutation, so running it again there is always safe.
+whose message QuickJS words), a missing key its prototype names (``toString``, ``map``), an index-like key
+of a string or an array or in a result (JavaScript orders those first), a sum of a string and an object,
+``+`` or ``<`` across types, an integral number printed beyond 2**53 (the float ones print as JavaScript
+prints them), a non-ASCII string upper-cased or indexed, a method called on something of another type, a
+string longer than :data:`STRING_LIMIT`, a result bigger than :data:`RESULT_LIMIT`, any Python exception
+at all — raises inside, and the call answers :data:`DEOPT`: the caller then runs the same call on QuickJS,
+which gives the exact answer or error. The subset has no side effects, no globals and no mutation, so
+running it again there is always safe.
+
+**Time.** The generated code is plain Python: the caller runs it under :mod:`._runtime`'s watchdog like a
+Python snippet (a ``map`` over a big list is how it can be slow). Its speed is not QuickJS's, so a call
+that QuickJS finishes just inside its timeout may time out here, or the other way round.
 """
 
 from __future__ import annotations
