@@ -71,6 +71,8 @@ RESULT_LIMIT = 1 << 21
 one for each list and map)."""
 
 _SAFE = 2**53  # beyond it, an integer is not exact in a double
+_NSAFE = -_SAFE
+_SAFE_F, _NSAFE_F = float(_SAFE), float(_NSAFE)  # the same bounds for floats (a float against a big int is slow)
 
 
 class _Undefined:
@@ -999,6 +1001,9 @@ class _Gen:
         if kind == "idx":
             return self.set(f"_index({cur}, {link[1]})")
         name, args = link[1], link[2]
+        if name in ("toUpperCase", "toLowerCase") and cur.startswith(("t", "v")):  # the ASCII case inline
+            method = "upper" if name == "toUpperCase" else "lower"
+            return self.set(f"{cur}.{method}() if type({cur}) is str and {cur}.isascii() else _{name}({cur})", "str")
         if name not in _ARRAY_CALLBACKS:
             values = [self.expr(a) for a in args]
             tag = "bool" if name in ("includes", "startsWith", "endsWith") else "str"
@@ -1075,7 +1080,7 @@ def _num(v: Any) -> float:
     t = type(v)
     if t is float:
         return v
-    if t is int and -_SAFE <= v <= _SAFE:
+    if t is int and _NSAFE <= v <= _SAFE:
         return float(v)
     raise Deopt
 
@@ -1102,7 +1107,7 @@ def _numstr(v: Any) -> str:
         return "NaN"
     if x in (math.inf, -math.inf):
         return "-Infinity" if x < 0 else "Infinity"
-    if x.is_integer() and -_SAFE < x < _SAFE:
+    if x.is_integer() and _NSAFE_F < x < _SAFE_F:
         return str(int(x))
     sign = "-" if x < 0 else ""
     mantissa, _, exp = repr(abs(x)).partition("e")  # the shortest digits that read back as x, as JavaScript's
@@ -1380,7 +1385,7 @@ def _number(v: float) -> Any:
     """A number as JSON.stringify writes it and our decoder reads it back."""
     if v - v != 0.0:
         return None  # NaN, Infinity
-    if -_SAFE < v < _SAFE:
+    if _NSAFE_F < v < _SAFE_F:
         i = int(v)
         return i if i == v else v
     if -1e21 < v < 1e21 and v.is_integer():
@@ -1405,7 +1410,7 @@ def _out(v: Any, budget: list[int]) -> Any:
                 add(x)
             elif t is float:
                 add(_number(x))
-            elif x is None or t is bool or (t is int and -_SAFE <= x <= _SAFE):
+            elif x is None or t is bool or (t is int and _NSAFE <= x <= _SAFE):
                 add(x)
             elif x is UNDEFINED:
                 add(None)
@@ -1424,7 +1429,7 @@ def _out(v: Any, budget: list[int]) -> Any:
                 out[k] = x
             elif t is float:
                 out[k] = _number(x)
-            elif x is None or t is bool or (t is int and -_SAFE <= x <= _SAFE):
+            elif x is None or t is bool or (t is int and _NSAFE <= x <= _SAFE):
                 out[k] = x
             elif x is UNDEFINED:
                 pass  # JSON.stringify leaves it out
@@ -1446,7 +1451,7 @@ def _value(v: Any) -> Any:
     if t is float:
         return _number(v)
     if t is int:
-        if -_SAFE <= v <= _SAFE:
+        if _NSAFE <= v <= _SAFE:
             return v
         raise Deopt
     if t is list or t is dict:
