@@ -451,10 +451,13 @@ class JavaScript:
 
     def _compile(self, code: str, timeout: float | None, language: str) -> JsProgram:
         shift = None
+        export_at: int | None = None  # where the export default the rewrite binds begins (for js_compiled)
         if _ESM.search(code):
             m = _EXPORT_DEFAULT.search(code)
             source = code
+            export_at = -1  # an ES module without one: nothing to compile
             if m:
+                export_at = m.start() + len(m.group(1))
                 replacement = m.group(1) + "globalThis.__pf_default = "
                 source = code[: m.start()] + replacement + code[m.end() :]
                 line = code.count("\n", 0, m.end()) + 1
@@ -466,6 +469,6 @@ class JavaScript:
         program = JsProgram(source, module, timeout, self.memory_limit, language)
         program.shift = shift
         program.keys = reads(code)
-        program.compiled = js_compiled.compile(code)
+        program.compiled = js_compiled.compile(code, export_at)
         program._load()  # noqa: SLF001 - compile now: a syntax error is a CompileError; the context serves this thread
         return program

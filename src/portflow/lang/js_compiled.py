@@ -136,12 +136,13 @@ _RESERVED = frozenset([
 
 
 class _Tok:
-    __slots__ = ("kind", "value", "nl", "parts", "subs")
+    __slots__ = ("kind", "value", "nl", "parts", "subs", "at")
 
-    def __init__(self, kind: str, value: Any, nl: bool) -> None:
+    def __init__(self, kind: str, value: Any, nl: bool, at: int = -1) -> None:
         self.kind = kind  # name, num, str, tmpl, punct, eof
         self.value = value
         self.nl = nl  # a line break came before it
+        self.at = at  # where a name begins in the source
         self.parts: list[str] = []
         self.subs: list[list[_Tok]] = []
 
@@ -196,7 +197,7 @@ class _Lexer:
                     j += 1
                 if j < len(src) and (src[j] == "\\" or ord(src[j]) > 127):
                     raise Unsupported("a non-ASCII or escaped name")
-                out.append(_Tok("name", src[self.i:j], nl))
+                out.append(_Tok("name", src[self.i:j], nl, self.i))
                 self.i = j
             elif c in _DIGITS or (c == "." and src[self.i + 1 : self.i + 2] in _DIGITS and self.i + 1 < len(src)):
                 out.append(_Tok("num", self._number(), nl))
@@ -384,8 +385,10 @@ class _Parser:
         return None
 
     # the module
-    def module(self) -> tuple[Any, list[Any]]:
-        if self.at("export") and self.at("default", 1):
+    def module(self, export_at: int | None) -> tuple[Any, list[Any]]:
+        if export_at is not None:
+            if not (self.at("export") and self.at("default", 1) and self.peek().at == export_at):
+                raise Unsupported("not the export default that the runner rewrites")
             self.i += 2
         elif self.at(".", 1) and self.at("=", 3) and (
                 (self.at("module") and self.at("exports", 2)) or (self.at("exports") and self.at("default", 2))):
@@ -1487,10 +1490,21 @@ class Compiled:
             return DEOPT
 
 
-def compile(code: str) -> Compiled | None:
-    """``code`` (a JavaScript module) compiled to Python, or None when it is not in the subset."""
+def compile(code: str, export_at: int | None) -> Compiled | None:
+    """``code`` compiled to Python, or None when it is not in the subset (or on any surprise while compiling).
+
+    ``export_at`` says how the runner reads the code: as an ES module whose ``export default`` begins at that
+    offset (the one the runner binds), or (None) as CommonJS, whose ``module.exports =`` is the function.
+    """
     try:
-        param, body = _Parser(_Lexer(code).tokens()).module()
+        return _compile(code, export_at)
+    except Exception:  # noqa: BLE001 - fail closed: no fast path, QuickJS runs it
+        return None
+
+
+def _compile(code: str, export_at: int | None) -> Compiled | None:
+    try:
+        param, body = _Parser(_Lexer(code).tokens()).module(export_at)
     except (Unsupported, RecursionError):
         return None
     gen = _Gen()
