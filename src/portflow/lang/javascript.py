@@ -32,6 +32,18 @@ an 8 KiB request costs a fifth of parsing all of it, reading all of it ~6% more;
 ``JSON.parse`` is cheaper (``benchmarks/js_payload.py``). Whether the last map was big picks which
 encoding is tried first, so neither size is encoded twice in a steady stream.
 
+**Compiled fast path.** A snippet whose whole module is one default-exported function in a small pure subset
+of JavaScript (declarations, ``if``/``return``, property reads, literals, arithmetic, comparisons, logic,
+templates, ``map``/``filter``/… with arrows, a few string methods: :mod:`portflow.lang.js_compiled` says
+which) is also compiled to Python once, and each call runs that on the payload as JSON would hand it over
+(the greet snippet: less than half the cost of a QuickJS call, ``benchmarks/js_compiled.py``). Whatever it
+cannot compute exactly — a TypeError, a non-ASCII string upper-cased, an integer beyond 2**53, a payload
+over :data:`COMPILED_BYTES` of JSON, an error payload — *deopts*: that call runs on QuickJS as below, so
+the answer, or error, is always QuickJS's (``run_compiled`` and ``run_quickjs`` run either path alone). A
+Program whose calls mostly deopt (past :data:`DEOPTS_TO_DROP`) stops trying the compiled code. The compiled
+call is Python, interrupted by the watchdog of :mod:`._runtime` under the same slice and timeout as a Python
+snippet.
+
 **Contexts.** A QuickJS Context must never be used from two threads (that segfaults), so each Program keeps
 one Context *per thread* (thread-local), created on first use in that thread, with the module evaluated once
 in it. One context per Program (not one shared by all programs of a thread) keeps snippets from seeing each
@@ -60,7 +72,8 @@ import msgspec
 import quickjs
 
 from ..errors import CompileError, FlowError, FlowTimeout
-from ._runtime import GuardedProgram, Interrupted, timeout_message
+from . import js_compiled
+from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
 
 MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a JavaScript snippet's context may allocate."""
@@ -70,6 +83,13 @@ JOB_CHECK = 64
 
 LAZY_BYTES = 1024
 """A map payload whose JSON is at least this long reaches the snippet lazily: each key parsed when read."""
+
+DEOPTS_TO_DROP = 64
+"""Deopted calls after which a Program whose compiled code deopts more often than it answers stops trying it."""
+
+COMPILED_BYTES = 256 * 1024
+"""A payload whose JSON is longer than this goes to QuickJS even when the snippet is compiled to Python (QuickJS
+has a memory limit that the compiled code does not model)."""
 
 _IDENT = r"[A-Za-z_$][\w$]*"
 #: The default export's one plain parameter: ``export default [async] function [name](p)``, ``(p) =>``,
@@ -232,8 +252,11 @@ def _pass_lazily(local: _Local, payload: dict[Any, Any], text: bytes | None) -> 
     return local.call((text or _encode(payload)).decode())
 
 
+_DEOPT = js_compiled.DEOPT
+
+
 class JsProgram(GuardedProgram):
-    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys")
+    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys", "compiled", "answered", "deopts")
 
     def __init__(self, source: str, module: bool, timeout: float | None, memory: int, language: str) -> None:
         super().__init__(timeout)
@@ -245,6 +268,9 @@ class JsProgram(GuardedProgram):
         self.shift: tuple[int, int, int] | None = None  # (line, column, delta) of the export-default rewrite
         #: The keys of a map payload the code can read (``reads``), or None for all of them.
         self.keys: frozenset[str] | None = None
+        #: The snippet compiled to Python (:mod:`.js_compiled`), or None when it is not in that subset.
+        self.compiled: js_compiled.Compiled | None = None
+        self.answered = self.deopts = 0  # calls the compiled code answered / handed to QuickJS
 
     def _load(self) -> Any:
         """This thread's context with the module evaluated; raises CompileError on a bad module."""
@@ -348,11 +374,58 @@ class JsProgram(GuardedProgram):
             raise FlowError(_js_message(e)[0]) from None
         return context.get("__pf_settled")
 
+    def run_compiled(self, payload: Any) -> Any:
+        """The compiled snippet's answer for ``payload``, or :data:`js_compiled.DEOPT` when QuickJS must answer
+        (always for an error payload). It sees the payload as QuickJS would: the same keys, through JSON."""
+        compiled = self.compiled
+        if compiled is None or isinstance(payload, BaseException):
+            return _DEOPT
+        keys = self.keys
+        if keys is not None and type(payload) is dict:  # the snippet reads these only by name: order is moot
+            given, payload = payload, {}
+            for k in keys:
+                if k in given:
+                    payload[k] = given[k]
+        try:
+            text = _encode(payload)
+            if len(text) > COMPILED_BYTES:
+                return _DEOPT
+            value = _decode(text)
+        except Exception:  # noqa: BLE001 - QuickJS's path words the error
+            return _DEOPT
+        return compiled(value)
+
+    def run_quickjs(self, payload: Any) -> Any:
+        """The call on QuickJS, inline under the slice (what a deopt runs)."""
+        return self._run(payload, self.slice)
+
+    def _deopted(self) -> None:
+        """One more call the compiled code handed to QuickJS: past :data:`DEOPTS_TO_DROP` of them, and more
+        than it answered, the compiled code only costs, and is dropped (for the life of the Program)."""
+        self.deopts += 1
+        if self.deopts >= DEOPTS_TO_DROP and self.deopts > self.answered:
+            self.compiled = None
+
     def run_inline(self, payload: Any) -> Any:
+        if self.compiled is not None:
+            out = run_watched(self.run_compiled, payload, self.slice, cpu=True)
+            if out is not _DEOPT:
+                self.answered += 1
+                return out
+            self._deopted()
         return self._run(payload, self.slice)
 
     def run_worker(self, payload: Any) -> Any:
         deadline = _monotonic() + self.timeout
+        if self.compiled is not None:
+            try:
+                out = run_watched(self.run_compiled, payload, self.timeout)
+            except Interrupted:
+                raise FlowTimeout(timeout_message(self.timeout)) from None
+            if out is not _DEOPT:
+                self.answered += 1
+                return out
+            self._deopted()
         while True:
             left = deadline - _monotonic()
             if left <= 0.001:
@@ -378,10 +451,13 @@ class JavaScript:
 
     def _compile(self, code: str, timeout: float | None, language: str) -> JsProgram:
         shift = None
+        export_at: int | None = None  # where the export default the rewrite binds begins (for js_compiled)
         if _ESM.search(code):
             m = _EXPORT_DEFAULT.search(code)
             source = code
+            export_at = -1  # an ES module without one: nothing to compile
             if m:
+                export_at = m.start() + len(m.group(1))
                 replacement = m.group(1) + "globalThis.__pf_default = "
                 source = code[: m.start()] + replacement + code[m.end() :]
                 line = code.count("\n", 0, m.end()) + 1
@@ -393,5 +469,6 @@ class JavaScript:
         program = JsProgram(source, module, timeout, self.memory_limit, language)
         program.shift = shift
         program.keys = reads(code)
+        program.compiled = js_compiled.compile(code, export_at)
         program._load()  # noqa: SLF001 - compile now: a syntax error is a CompileError; the context serves this thread
         return program
