@@ -17,6 +17,21 @@ async def test_esm_default_export(languages):
     assert await js(languages, "export default function (args) { return args.x + 1 }", {"x": 1}) == 2
 
 
+async def test_esm_default_export_with_no_blank_after_default(languages):
+    """``export default(a) => …`` is a default export too (it once left the export unbound: None)."""
+    for code, payload, answer in (("export default(args) => args.x + 1", {"x": 1}, 2),
+                                  ("const k = 3;\nexport default(function (args) { return args.x * k })", {"x": 2}, 6)):
+        assert await js(languages, code, payload) == answer
+        assert languages.compile("javascript", code).run_quickjs(payload) == answer  # QuickJS itself, not the fast path
+
+
+async def test_what_cannot_cross_is_a_flow_error(languages):
+    with pytest.raises(FlowError, match="^javascript snippet returned a string with a lone surrogate"):
+        await js(languages, r'export default function (a) { return "\ud83d\ude00"[1] }', {})
+    with pytest.raises(FlowError, match="^javascript: cannot pass the payload: .*object"):
+        await js(languages, "export default function (a) { return a.x }", {"x": object()})
+
+
 async def test_commonjs(languages):
     assert await js(languages, "module.exports = (a) => ({body: a.x * 2})", {"x": 2**40}) == {"body": 2**41}
 

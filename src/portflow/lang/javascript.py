@@ -136,7 +136,7 @@ _decode = msgspec.json.Decoder().decode
 _monotonic = time.monotonic
 
 _ESM = re.compile(r"(?m)^\s*export\s")
-_EXPORT_DEFAULT = re.compile(r"(?m)^(\s*)export\s+default\s")
+_EXPORT_DEFAULT = re.compile(r"(?m)^(\s*)export\s+default(?![\w$])")  # ``export default(a) => …`` too
 
 _WRAPPER = r"""
 (function (fn) {
@@ -332,18 +332,18 @@ class JsProgram(GuardedProgram):
             raise FlowError(_js_message(e)[0]) from None
         except quickjs.StackOverflow as e:
             raise FlowError(f"InternalError: stack overflow ({e})") from None
-        except (TypeError, ValueError) as e:  # the payload does not encode
+        except (TypeError, ValueError, NotImplementedError) as e:  # the payload does not encode
             raise FlowError(f"{self.language}: cannot pass the payload: {e}") from None
         tag = out[0]
         if tag == "0":
-            return _decode(out[1:])
+            return self._answer(out)
         if tag == "3":
             out = self._settle(local, limit)
             if out is None:
                 raise FlowError(f"{self.language}: the snippet's promise never settled")
             tag = out[0]
             if tag == "0":
-                return _decode(out[1:])
+                return self._answer(out)
         if tag == "4":  # the error it was given, handed back: the same error payload
             return payload
         if tag == "1":
@@ -351,6 +351,15 @@ class JsProgram(GuardedProgram):
                 raise FlowError("null (thrown by the snippet, or by QuickJS when it ran out of memory)")
             raise FlowError(out[1:])
         raise FlowError(f"{self.language} snippet returned a {out[1:]}, which cannot travel as a payload")
+
+    def _answer(self, out: str) -> Any:
+        """The JSON of a result (after its tag) as a value; a string holding half of a surrogate pair
+        (``'😀'[1]``) has no UTF-8 form, so it cannot travel."""
+        try:
+            return _decode(out[1:])
+        except msgspec.DecodeError:
+            raise FlowError(f"{self.language} snippet returned a string with a lone surrogate (half of a "
+                            "UTF-16 pair), which cannot travel as a payload") from None
 
     def _settle(self, local: _Local, limit: float) -> Any:
         """Run the job queue until the promise settles, for at most ``limit`` seconds of wall time.
