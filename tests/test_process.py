@@ -144,3 +144,53 @@ async def test_a_failed_task_of_a_process_becomes_its_exit_error():
     await proc.join()
     await proc.exit()
     assert str(proc.failure) == "child task broke" and seen == [proc.failure]
+
+
+async def test_exit_now_ends_a_process_with_nothing_to_wait_for_as_exit_does():
+    from portflow.process import running
+
+    before = running()
+    parent = Process()
+    child = parent.fork()
+    child.set("k", 1)
+    waiter = asyncio.create_task(child.wait())
+    await asyncio.sleep(0)
+    err = RuntimeError("x")
+    assert child.idle and child.exit_now(err)
+    assert child.terminated and child.error is err and child.end_time is not None and child.get("k") is None
+    await asyncio.wait_for(waiter, 1)
+    assert parent.idle  # the child left its parent
+    assert parent.exit_now() and child.exit_now() and running() == before
+
+
+async def test_exit_now_declines_a_process_with_hooks_tasks_or_children():
+    hooked = Process()
+    hooked.on_exit(lambda proc: None)
+    busy = Process()
+    busy.start(asyncio.sleep(0))
+    forked = Process()
+    forked.fork()
+    for proc in (hooked, busy, forked):
+        assert not proc.idle and not proc.exit_now() and not proc.terminated
+        await proc.exit()
+        assert proc.terminated
+
+
+async def test_exit_now_takes_a_failed_task_as_its_error_as_exit_does():
+    async def broken():
+        raise RuntimeError("task broke")
+
+    proc = Process()
+    proc.start(broken())
+    await proc.join()
+    assert proc.exit_now() and str(proc.error) == "task broke"
+
+
+async def test_a_process_that_opened_a_resource_is_not_idle():
+    class Tx:
+        async def close(self, error):
+            pass
+
+    proc = Process()
+    proc.resource("tx", Tx)
+    assert not proc.idle

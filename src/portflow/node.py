@@ -127,17 +127,34 @@ class _ActionRunner:
         # process -> the futures of the packets waiting behind the one inside (None: nobody waits)
         self._busy: dict[Process, deque[asyncio.Future[None]] | None] = {}
 
+    def start(self, proc: Process, pck: Packet) -> Any:
+        """The result of a plain action that answers at once (an error as its packet), without a coroutine
+        of its own; otherwise a coroutine giving the result (await it: ``type(result) is CoroutineType``)."""
+        if self.is_async:
+            return self(proc, pck)
+        try:
+            result = self.action(proc, pck)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - errors are data
+            return Packet(exc)
+        if type(result) is CoroutineType:
+            return self._finish(result)
+        return result
+
+    @staticmethod
+    async def _finish(result: Any) -> Any:
+        try:
+            return await result
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - errors are data
+            return Packet(exc)
+
     async def __call__(self, proc: Process, pck: Packet) -> Any:
         if not self.is_async:
-            try:
-                result = self.action(proc, pck)
-                if type(result) is CoroutineType:
-                    result = await result
-                return result
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - errors are data
-                return Packet(exc)
+            result = self.start(proc, pck)
+            return await result if type(result) is CoroutineType else result
         busy = self._busy
         if proc in busy:
             waiters = busy[proc]
@@ -185,14 +202,17 @@ class OneToOne(Relay):
         return pck
 
     async def receive(self, proc: Process, pck: Packet) -> Packet:
-        result = await self._run(proc, pck)
+        result = self._run.start(proc, pck)
+        if type(result) is CoroutineType:
+            result = await result
         if result is None:
             return pck
         if not isinstance(result, Packet):
             result = Packet(result)
-        if isinstance(result.payload, BaseException):
-            return await self.error_port.send(proc, result, result)
-        return await self.out_port.send(proc, result, result)
+        port = self.error_port if isinstance(result.payload, BaseException) else self.out_port
+        if not port.links:  # what ``send`` answers with nothing linked, without its coroutine
+            return result
+        return await port.send(proc, result, result)
 
 
 class OneToMany(Node):
@@ -230,7 +250,9 @@ class OneToMany(Node):
         return self.out_ports[index]
 
     async def _receive(self, proc: Process, pck: Packet) -> Packet:
-        result = await self._run(proc, pck)
+        result = self._run.start(proc, pck)
+        if type(result) is CoroutineType:
+            result = await result
         if result is None:
             return pck
         if isinstance(result, Packet):

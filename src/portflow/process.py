@@ -260,6 +260,26 @@ class Process:
             self._hooks = []
         self._hooks.append(hook)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing was started, forked, hooked or opened in it: ``join`` and ``commit`` return at once and
+        ``exit_now`` can exit it."""
+        return not (self._tasks or self._children or self._hooks or self._locals)
+
+    def exit_now(self, error: BaseException | None = None) -> bool:
+        """``exit(error)`` at once, when it has nothing to wait for (no tasks, children or exit hooks): True.
+        Otherwise False, and nothing is done: ``await exit(error)``."""
+        if self.status == TERMINATED:
+            return True
+        if self._tasks or self._children or self._hooks:
+            return False
+        _live[0] -= 1
+        self.status = TERMINATED
+        self.error = error if error is not None or self.failure is None else self.failure
+        self.end_time = time.time()
+        self._release()
+        return True
+
     async def exit(self, error: BaseException | None = None) -> None:
         """End the process once: cancel its tasks, exit its children, run exit hooks, release waiters."""
         if self.status == TERMINATED:
@@ -289,6 +309,10 @@ class Process:
                         await result
                 except Exception:
                     log.exception("process %s: exit hook failed", self.id)
+        self._release()
+
+    def _release(self) -> None:
+        """The end of an exit: out of its parent, data dropped, waiters released."""
         parent = self.parent
         if parent is not None and parent._children is not None:
             parent._children.discard(self)

@@ -96,7 +96,7 @@ async def serve_http(node: Listener, conn: Conn) -> None:
         reply = _reply(node, answer, conn, header)
         if offered is not None and not isinstance(answer.payload, BaseException) and _status(reply) >= 400:
             _answered_error(node, conn, _status(reply), offered)
-        if _status(reply) < 400:
+        if not proc.idle and _status(reply) < 400:
             try:
                 await proc.commit()  # before the answer says it is done
             except Exception as exc:  # noqa: BLE001 - the resource rolled back; the client must not see a 200
@@ -108,7 +108,8 @@ async def serve_http(node: Listener, conn: Conn) -> None:
         else:
             status = await _stream(node, reply, conn)
         error = FlowError(STATUS_TEXT.get(status, str(status))) if status >= 400 else None
-        await proc.join()
+        if not proc.idle:
+            await proc.join()
     except _Refused as refused:
         status, _, body = refusal = error_response(refused.status, refused.reason)
         sent = len(body)
@@ -130,7 +131,7 @@ async def serve_http(node: Listener, conn: Conn) -> None:
         if observer is not None:  # watched (metrics): the request's outcome, before its process exits
             for ended in observer.requests_ended:
                 ended(node, conn.method, status, monotonic() - began, proc)
-        if proc is not None:
+        if proc is not None and not proc.exit_now(error):
             await proc.exit(error)
         node.served()
         if node.access_log:
