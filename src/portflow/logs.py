@@ -146,18 +146,28 @@ def _local_clock(created: float) -> str:
     return clock[1]
 
 
-def _text_access(item: tuple[Any, ...]) -> str:
-    created, method, path, status, size, seconds, _ = item
-    ms = seconds * 1000
-    return scrub(f"{_local_clock(created)} INFO    portflow.access: {method} {path} {status} "
-                 f"{'-' if size is None else size}B {ms:.2f}ms")
+def _text_access(items: list[tuple[Any, ...]]) -> list[str]:
+    """The text lines of access tuples (a batch: the clock is looked up once per second of them)."""
+    lines = []
+    second, clock = -1, ""
+    for created, method, path, status, size, seconds, _ in items:
+        if int(created) != second:
+            second, clock = int(created), _local_clock(created)
+        lines.append(f"{clock} INFO    portflow.access: {method} {path} {status} "
+                     f"{'-' if size is None else size}B {seconds * 1000:.2f}ms")
+    return lines
 
 
 _quote = json.encoder.encode_basestring  # a str as a JSON string (non-ASCII kept, as ensure_ascii=False)
 _about_json: dict[int, tuple[Mapping[str, Any], str]] = {}  # id(fields) -> (fields, their JSON members)
 
 
-def _json_access(item: tuple[Any, ...]) -> str:
+def _json_access(items: list[tuple[Any, ...]]) -> list[str]:
+    """The JSON lines of access tuples."""
+    return [_json_line(item) for item in items]
+
+
+def _json_line(item: tuple[Any, ...]) -> str:
     created, method, path, status, size, seconds, about = item
     ms = round(seconds * 1000, 3)
     known = _about_json.get(id(about))
@@ -169,10 +179,10 @@ def _json_access(item: tuple[Any, ...]) -> str:
             _about_json.clear()
         _about_json[id(about)] = (about, fragment)
     shown = "-" if size is None else size
-    return scrub(f'{{"time":"{iso_time(created)}","level":"info","logger":"portflow.access",'
-                 f'"message":{_quote(f"{method} {path} {status} {shown}B {ms:.2f}ms")},{fragment}'
-                 f'"method":{_quote(method)},"path":{_quote(path)},"status":{status},'
-                 f'"bytes":{"null" if size is None else size},"duration_ms":{ms}}}')
+    return (f'{{"time":"{iso_time(created)}","level":"info","logger":"portflow.access",'
+            f'"message":{_quote(f"{method} {path} {status} {shown}B {ms:.2f}ms")},{fragment}'
+            f'"method":{_quote(method)},"path":{_quote(path)},"status":{status},'
+            f'"bytes":{"null" if size is None else size},"duration_ms":{ms}}}')
 
 
 #: How long the writer lets lines gather after the first one: the most a line waits before it is written.
@@ -192,10 +202,32 @@ class _Writer:
         self.thread = threading.Thread(target=self._run, name="portflow-logs", daemon=True)
         self.thread.start()
 
-    def _line(self, item: Any) -> str:
-        if type(item) is tuple:  # an access line: (created, method, path, status, size, seconds, about)
-            return self.access(item)
-        return self.formatter.format(item)
+    def _lines(self, batch: list[Any], lines: list[str]) -> None:
+        """Format ``batch`` (records, and access lines as tuples) onto ``lines``, in order. Each run of
+        access tuples is formatted at once (``self.access``), and scrubbed only when secrets are hidden."""
+        i, n = 0, len(batch)
+        while i < n:
+            if type(batch[i]) is tuple:  # (created, method, path, status, size, seconds, about)
+                j = i + 1
+                while j < n and type(batch[j]) is tuple:
+                    j += 1
+                try:
+                    formatted = self.access(batch[i:j])
+                except Exception:  # noqa: BLE001 - one by one, so that one bad tuple loses only its line
+                    formatted = [self._one(item) for item in batch[i:j]]
+                lines.extend(formatted if _secrets.pattern is None else map(scrub, formatted))
+                i = j
+            else:
+                lines.append(self._one(batch[i]))
+                i += 1
+
+    def _one(self, item: Any) -> str:
+        try:
+            if type(item) is tuple:
+                return scrub(self.access([item])[0])
+            return self.formatter.format(item)
+        except Exception:  # noqa: BLE001 - a record that does not format must not stop the others
+            return f"unformattable log record: {item!r}"
 
     def _run(self) -> None:
         get, take = self.queue.get, self.queue.get_nowait
@@ -210,18 +242,18 @@ class _Writer:
                 except queue.Empty:
                     break
             lines: list[str] = []
-            for item in batch:
-                if item is None:
-                    running = False
-                elif isinstance(item, threading.Event):
-                    self._write(lines)
-                    lines = []
-                    item.set()
-                else:
-                    try:
-                        lines.append(self._line(item))
-                    except Exception:  # noqa: BLE001 - a record that does not format must not stop the others
-                        lines.append(f"unformattable log record: {item!r}")
+            start = 0
+            for i, item in enumerate(batch):
+                if item is None or isinstance(item, threading.Event):
+                    self._lines(batch[start:i], lines)
+                    start = i + 1
+                    if item is None:
+                        running = False
+                    else:
+                        self._write(lines)
+                        lines = []
+                        item.set()
+            self._lines(batch[start:], lines)
             self._write(lines)
 
     def _write(self, lines: list[str]) -> None:
