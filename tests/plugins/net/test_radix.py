@@ -65,3 +65,12 @@ def test_root_catch_all():
 
 def test_normalize():
     assert normalize("") == "/" and normalize("x") == "/x" and normalize("/x") == "/x"
+
+
+def test_exact_finds_only_static_routes_of_the_method_as_find_does(tree):
+    for method, path in [("GET", "/"), ("GET", "/users"), ("GET", "/users/new"), ("GET", "/lit:colon"),
+                         ("GET", "/a/b/d")]:
+        assert tree.exact(method, path) == tree.find(method, path).value
+    for method, path in [("GET", "/users/42"), ("PUT", "/users"), ("GET", "/static/x"), ("GET", "/nope"),
+                         ("GET", "/users/")]:
+        assert tree.exact(method, path) is None

@@ -44,6 +44,8 @@ Reply = tuple[int, list[tuple[bytes, bytes]], bytes] | dict[str, Any]
 
 
 _NO_BODY: tuple[Any, bool, Exception | None] = (None, False, None)
+#: A request's exit error until it ends otherwise; made into its own ``FlowError`` only when it stays.
+_CANCELLED = FlowError("request cancelled")
 _EMPTY: tuple[int, list[tuple[bytes, bytes]], bytes] = (200, [(b"content-length", b"0")], b"")
 
 
@@ -69,7 +71,7 @@ async def serve_http(node: Listener, conn: Conn) -> None:
     began = monotonic()
     header = conn.header_map()
     proc: Process | None = None
-    error: BaseException | None = FlowError("request cancelled")
+    error: BaseException | None = _CANCELLED  # until the request ends otherwise (a cancel keeps it)
     status, sent = CLIENT_CLOSED, None
     try:
         body, has_body, body_error = await _read(node, header, conn) if (
@@ -131,6 +133,8 @@ async def serve_http(node: Listener, conn: Conn) -> None:
         if observer is not None:  # watched (metrics): the request's outcome, before its process exits
             for ended in observer.requests_ended:
                 ended(node, conn.method, status, monotonic() - began, proc)
+        if error is _CANCELLED:
+            error = FlowError("request cancelled")
         if proc is not None and not proc.exit_now(error):
             await proc.exit(error)
         node.served()

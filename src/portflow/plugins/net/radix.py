@@ -152,6 +152,11 @@ class Tree:
             node = child
         return node
 
+    def exact(self, method: str, path: str) -> Any:
+        """The value of the fully static route of ``method`` at exactly ``path`` (one lookup), else None;
+        ``find`` answers the rest."""
+        return self._exact.get((method, path))
+
     def find(self, method: str, path: str) -> Match:
         value = self._exact.get((method, path))
         if value is not None:

@@ -71,22 +71,28 @@ class Router(OneToMany):
         path = payload.get("path") or "/"
         if not isinstance(method, str) or not isinstance(path, str):
             return pck
-        match = self.tree.find(method, path)
-        if match.params is None:
-            if match.allowed is None:
-                answer = Packet({"status": 404, "body": "Not Found", "header": {}})
-            elif method == "OPTIONS":
-                answer = Packet({"status": 204, "body": None, "header": {"Allow": [", ".join(match.allowed)]}})
-            else:
-                answer = Packet({"status": 405, "body": "Method Not Allowed",
-                                 "header": {"Allow": [", ".join(match.allowed)]}})
-            return await self.error_port.send(proc, answer, answer)
-        index, pattern = match.value
+        tree = self.tree
+        found = tree.exact(method, path)  # a static route: no Match
+        if found is not None:
+            params: dict[str, str] = {}
+        else:
+            match = tree.find(method, path)
+            if match.params is None:
+                if match.allowed is None:
+                    answer = Packet({"status": 404, "body": "Not Found", "header": {}})
+                elif method == "OPTIONS":
+                    answer = Packet({"status": 204, "body": None, "header": {"Allow": [", ".join(match.allowed)]}})
+                else:
+                    answer = Packet({"status": 405, "body": "Method Not Allowed",
+                                     "header": {"Allow": [", ".join(match.allowed)]}})
+                return await self.error_port.send(proc, answer, answer)
+            found, params = match.value, match.params
+        index, pattern = found
         out = self.out_ports[index]
         if out.observer is not None:  # watched: the request is labelled by this route's pattern (metrics)
             keep_route(proc, pattern)
         routed = payload.copy()
-        routed["params"] = match.params
+        routed["params"] = params
         out_pck = Packet(routed)
         return await out.send(proc, out_pck, out_pck)
 
