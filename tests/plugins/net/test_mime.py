@@ -149,3 +149,13 @@ def test_sniffing_an_xml_body_never_expands_entities():
               + b"]><lolz>&lol9;</lolz>")
     assert mime.detect(laughs) != mime.APPLICATION_XML  # refused by the parser, never expanded
     assert mime.detect(b"<a><b>1</b></a>") == mime.APPLICATION_XML
+
+
+def test_decode_reads_each_content_type_alike_when_it_comes_again():
+    for _ in range(2):  # the second time from the remembered parse
+        assert mime.decode("h\xe9".encode("latin-1"), "Text/Plain; Charset=latin-1") == "h\xe9"
+        assert mime.decode("h\xe9".encode(), "text/plain; charset=utf-8") == "h\xe9"
+        assert mime.decode(b"a=1", 'application/x-www-form-urlencoded; charset="utf-8"') == {"a": ["1"]}
+        assert mime.decode(b'{"a": 1}', "") == {"a": 1.0}
+        with pytest.raises(mime.BodyError, match="boundary"):
+            mime.decode(b"--x--", "multipart/form-data")

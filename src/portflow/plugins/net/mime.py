@@ -247,7 +247,7 @@ def decode(data: bytes, content_type: str | None) -> Any:
     """A body as a value by its media type (reference §10). Raises ``BodyError`` for JSON that is not JSON."""
     if content_type == APPLICATION_JSON:  # the common case, without parsing the header
         return decode_json(data) if data.strip() else None
-    mtype, params = media_type(content_type)
+    mtype, charset, boundary = _decode_type(content_type)
     if not mtype:
         mtype = detect(data)
         if mtype == APPLICATION_XML:
@@ -257,16 +257,33 @@ def decode(data: bytes, content_type: str | None) -> Any:
             return None
         return decode_json(data)
     if mtype == APPLICATION_FORM:
-        text = decode_text(data, params.get("charset"))
+        text = decode_text(data, charset)
         return _form(text) if isinstance(text, str) else text
     if mtype == TEXT_PLAIN:
-        return decode_text(data, params.get("charset"))
+        return decode_text(data, charset)
     if mtype == MULTIPART_FORM:
-        boundary = params.get("boundary")
         if not boundary:
             raise BodyError("multipart body without a boundary")
         return decode_multipart(data, boundary)
     return data
+
+
+_DECODE_TYPES: dict[str, tuple[str, str | None, str | None]] = {}
+
+
+def _decode_type(content_type: str | None) -> tuple[str, str | None, str | None]:
+    """``(media type, charset, boundary)`` of a request's ``Content-Type`` (``media_type``); recent ones are
+    remembered (clients send the same few)."""
+    if not content_type:
+        return "", None, None
+    found = _DECODE_TYPES.get(content_type)
+    if found is None:
+        mtype, params = media_type(content_type)
+        found = (mtype, params.get("charset"), params.get("boundary"))
+        if len(_DECODE_TYPES) >= 1024:
+            _DECODE_TYPES.clear()
+        _DECODE_TYPES[content_type] = found
+    return found
 
 
 _FORM_LIKE = re.compile(rb"^[^\s=&]+=[^\s&]*(?:&[^\s=&]+=?[^\s&]*)*$")
