@@ -33,7 +33,7 @@ import math
 import operator
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MAX_FAST_ITERATIONS = 9_999
@@ -188,30 +188,29 @@ def accepts(value: Any) -> bool:
     if t is float or t is bool or value is None:
         return True
     if t is list:
-        for v in value:
-            tv = type(v)
-            if tv is str:
-                if not v.isascii() and not _valid_text(v):
-                    return False
-            elif tv is not float and tv is not bool and not accepts(v):
-                return False
-        return True
+        return _all_accepted(value)
     if t is dict:
-        for k, v in value.items():
+        for k in value:
             tk = type(k)
             if tk is str:
                 if not k.isascii() and not _valid_text(k):
                     return False
             elif not (tk is bool or (tk is int and _I64_MIN <= k < _U64_END)):
                 return False
-            tv = type(v)
-            if tv is str:
-                if not v.isascii() and not _valid_text(v):
-                    return False
-            elif tv is not float and tv is not bool and not accepts(v):
-                return False
-        return True
+        return _all_accepted(value.values())
     return False
+
+
+def _all_accepted(items: Iterable[Any]) -> bool:
+    """:func:`accepts` of each item, the common scalars checked here without a call."""
+    for v in items:
+        tv = type(v)
+        if tv is str:
+            if not v.isascii() and not _valid_text(v):
+                return False
+        elif tv is not float and tv is not bool and not accepts(v):
+            return False
+    return True
 
 
 # --- the operations ---------------------------------------------------------------------------------------
