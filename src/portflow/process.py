@@ -273,10 +273,7 @@ class Process:
             return True
         if self._tasks or self._children or self._hooks:
             return False
-        _live[0] -= 1
-        self.status = TERMINATED
-        self.error = error if error is not None or self.failure is None else self.failure
-        self.end_time = time.time()
+        self._terminate(error if error is not None or self.failure is None else self.failure)
         self._release()
         return True
 
@@ -284,10 +281,7 @@ class Process:
         """End the process once: cancel its tasks, exit its children, run exit hooks, release waiters."""
         if self.status == TERMINATED:
             return
-        _live[0] -= 1
-        self.status = TERMINATED
-        self.error = error
-        self.end_time = time.time()
+        self._terminate(error)
         if self._tasks:
             tasks = list(self._tasks)
             for task in tasks:
@@ -310,6 +304,13 @@ class Process:
                 except Exception:
                     log.exception("process %s: exit hook failed", self.id)
         self._release()
+
+    def _terminate(self, error: BaseException | None) -> None:
+        """The start of an exit: no longer live, terminated with ``error``, its end time taken."""
+        _live[0] -= 1
+        self.status = TERMINATED
+        self.error = error
+        self.end_time = time.time()
 
     def _release(self) -> None:
         """The end of an exit: out of its parent, data dropped, waiters released."""
