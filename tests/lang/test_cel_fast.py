@@ -135,6 +135,25 @@ async def test_the_answer_a_user_sees_is_the_same_either_way():
         program.call({"body": {"name": "ada"}})
 
 
+def test_an_expression_that_mostly_hands_over_stops_trying():
+    """The same rule as JavaScript's compiled code (_runtime.FastPathTally): past DEOPTS_TO_DROP calls handed
+    to cel-cpp, and more of them than it answered, the fast path is dropped; answers stay cel-cpp's."""
+    from portflow.lang._runtime import DEOPTS_TO_DROP
+
+    program = LANGUAGE.compile("'n: ' + n")
+    for _ in range(DEOPTS_TO_DROP * 2):
+        assert program.call({"n": "ok"}) == "n: ok"
+    for _ in range(DEOPTS_TO_DROP * 2 - 1):
+        with pytest.raises(FlowError, match=r"^No matching overloads found: _\+_\(string, double\)$"):
+            program.call({"n": 1.5})
+    assert program.fast is not None  # still answering as often as it hands over
+    for _ in range(2):
+        with pytest.raises(FlowError):
+            program.call({"n": 1.5})
+    assert program.fast is None
+    assert program.call({"n": "ok"}) == "n: ok"
+
+
 def test_a_map_keeps_its_written_order():
     """cel-cpp returns maps in its hash order, which changes from process to process; the fast path keeps
     the order a user wrote (and a payload's map its own)."""

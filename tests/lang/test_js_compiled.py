@@ -354,7 +354,7 @@ def test_deep_payloads_deopt(languages):
 
 
 def test_a_snippet_that_mostly_deopts_stops_trying(languages):
-    from portflow.lang.javascript import DEOPTS_TO_DROP
+    from portflow.lang._runtime import DEOPTS_TO_DROP
 
     program = languages.compile("javascript", fn("a.s.toUpperCase()"), timeout=5)
     for _ in range(DEOPTS_TO_DROP * 2):

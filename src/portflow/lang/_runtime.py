@@ -69,6 +69,10 @@ WATCHDOG_TICK = 0.005
 DEMOTE_AFTER = 3
 """Interrupted inline calls after which a Program runs on workers for good (one can be the OS's doing)."""
 
+DEOPTS_TO_DROP = 64
+"""Calls handed back by a compiled fast path (CEL's, JavaScript's) after which one that hands back more
+calls than it answers is dropped (:class:`FastPathTally`)."""
+
 BACKSTOP_GRACE = 0.05
 """Extra seconds the asyncio side waits for a worker before answering FlowTimeout itself."""
 
@@ -227,6 +231,22 @@ def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
                 finally:
                     threading.stack_size(old)
     return _pool
+
+
+class FastPathTally:
+    """What a compiled fast path did: calls it answered, and calls it handed back (*deopted*) to the
+    language's own engine. One that mostly hands back only costs: :meth:`deopted` says when to drop it."""
+
+    __slots__ = ("answered", "deopts")
+
+    def __init__(self) -> None:
+        self.answered = self.deopts = 0
+
+    def deopted(self) -> bool:
+        """One more call handed back; True when the fast path should be dropped (past
+        :data:`DEOPTS_TO_DROP` of them, and more than it answered)."""
+        self.deopts += 1
+        return self.deopts >= DEOPTS_TO_DROP and self.deopts > self.answered
 
 
 class GuardedProgram:

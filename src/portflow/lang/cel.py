@@ -39,7 +39,8 @@
   call to cel-cpp whenever it is not sure — so the answer, or the error, is cel-cpp's either way. Its
   comprehensions are linear, so a range over :data:`MAX_INLINE_RANGE` stays in-process on that path. It
   runs under the same inline slice; one that overruns it :data:`~portflow.lang._runtime.DEMOTE_AFTER`
-  times is dropped, and cel-cpp alone answers after that.
+  times, or mostly hands its calls to cel-cpp (:class:`~portflow.lang._runtime.FastPathTally`), is dropped,
+  and cel-cpp alone answers after that.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from ..errors import CompileError, FlowError, FlowTimeout
 from . import _isolated
-from ._runtime import DEMOTE_AFTER, GuardedProgram, Interrupted, run_watched, timeout_message
+from ._runtime import DEMOTE_AFTER, FastPathTally, GuardedProgram, Interrupted, run_watched, timeout_message
 from .cel_fast import compile_fast
 
 MAX_RANGE = 1_000_000
@@ -385,7 +386,7 @@ def _range_size(payload: Any, path: tuple[str, ...]) -> int:
 
 
 class CelProgram(GuardedProgram):
-    __slots__ = ("expression", "code", "names", "ranges", "fallback", "fast", "fast_strikes")
+    __slots__ = ("expression", "code", "names", "ranges", "fallback", "fast", "fast_strikes", "tally")
 
     def __init__(self, expression: Any, code: str, timeout: float | None, plan: Plan | None = None) -> None:
         super().__init__(timeout)
@@ -399,18 +400,23 @@ class CelProgram(GuardedProgram):
         #: The expression compiled to Python (:mod:`portflow.lang.cel_fast`), for an in-process plan.
         self.fast = compile_fast(expression.serialize(), self.names) if plan is not None else None
         self.fast_strikes = 0
+        self.tally = FastPathTally()  # calls the fast path answered / handed to cel-cpp
 
     def call(self, payload: Any) -> Any:
         fast = self.fast
         if fast is not None and not self.demoted:
             try:
-                return run_watched(fast, payload, self.slice, cpu=True)
+                result = run_watched(fast, payload, self.slice, cpu=True)
             except Interrupted:  # slow in Python too: after a few, cel-cpp alone
                 self.fast_strikes += 1
                 if self.fast_strikes >= DEMOTE_AFTER:
                     self.fast = None
-            except Exception:  # noqa: BLE001, S110 - Deopt, or anything unforeseen: cel-cpp gives the exact answer
-                pass
+            except Exception:  # noqa: BLE001 - Deopt, or anything unforeseen: cel-cpp gives the exact answer
+                if self.tally.deopted():  # mostly handed back: it only costs
+                    self.fast = None
+            else:
+                self.tally.answered += 1
+                return result
         if self.fallback is not None:
             for path in self.ranges:
                 if not 0 <= _range_size(payload, path) <= MAX_INLINE_RANGE:

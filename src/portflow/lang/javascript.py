@@ -40,7 +40,7 @@ which) is also compiled to Python once, and each call runs that on the payload a
 cannot compute exactly — a TypeError, a non-ASCII string upper-cased, an integer beyond 2**53, a payload
 over :data:`COMPILED_BYTES` of JSON, an error payload — *deopts*: that call runs on QuickJS as below, so
 the answer, or error, is always QuickJS's (``run_compiled`` and ``run_quickjs`` run either path alone). A
-Program whose calls mostly deopt (past :data:`DEOPTS_TO_DROP`) stops trying the compiled code. The compiled
+Program whose calls mostly deopt (past :data:`~._runtime.DEOPTS_TO_DROP`) stops trying the compiled code. The compiled
 call is Python, interrupted by the watchdog of :mod:`._runtime` under the same slice and timeout as a Python
 snippet.
 
@@ -73,7 +73,7 @@ import quickjs
 
 from ..errors import CompileError, FlowError, FlowTimeout
 from . import js_compiled
-from ._runtime import GuardedProgram, Interrupted, run_watched, timeout_message
+from ._runtime import FastPathTally, GuardedProgram, Interrupted, run_watched, timeout_message
 
 MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a JavaScript snippet's context may allocate."""
@@ -84,8 +84,6 @@ JOB_CHECK = 64
 LAZY_BYTES = 1024
 """A map payload whose JSON is at least this long reaches the snippet lazily: each key parsed when read."""
 
-DEOPTS_TO_DROP = 64
-"""Deopted calls after which a Program whose compiled code deopts more often than it answers stops trying it."""
 
 COMPILED_BYTES = 256 * 1024
 """A payload whose JSON is longer than this goes to QuickJS even when the snippet is compiled to Python (QuickJS
@@ -256,7 +254,7 @@ _DEOPT = js_compiled.DEOPT
 
 
 class JsProgram(GuardedProgram):
-    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys", "compiled", "answered", "deopts")
+    __slots__ = ("source", "module", "memory", "local", "language", "shift", "keys", "compiled", "tally")
 
     def __init__(self, source: str, module: bool, timeout: float | None, memory: int, language: str) -> None:
         super().__init__(timeout)
@@ -270,7 +268,7 @@ class JsProgram(GuardedProgram):
         self.keys: frozenset[str] | None = None
         #: The snippet compiled to Python (:mod:`.js_compiled`), or None when it is not in that subset.
         self.compiled: js_compiled.Compiled | None = None
-        self.answered = self.deopts = 0  # calls the compiled code answered / handed to QuickJS
+        self.tally = FastPathTally()  # calls the compiled code answered / handed to QuickJS
 
     def _load(self) -> Any:
         """This thread's context with the module evaluated; raises CompileError on a bad module."""
@@ -409,17 +407,16 @@ class JsProgram(GuardedProgram):
         return self._run(payload, self.slice)
 
     def _deopted(self) -> None:
-        """One more call the compiled code handed to QuickJS: past :data:`DEOPTS_TO_DROP` of them, and more
-        than it answered, the compiled code only costs, and is dropped (for the life of the Program)."""
-        self.deopts += 1
-        if self.deopts >= DEOPTS_TO_DROP and self.deopts > self.answered:
+        """One more call the compiled code handed to QuickJS; one that mostly does is dropped (for the life
+        of the Program: :class:`~._runtime.FastPathTally`)."""
+        if self.tally.deopted():
             self.compiled = None
 
     def run_inline(self, payload: Any) -> Any:
         if self.compiled is not None:
             out = run_watched(self.run_compiled, payload, self.slice, cpu=True)
             if out is not _DEOPT:
-                self.answered += 1
+                self.tally.answered += 1
                 return out
             self._deopted()
         return self._run(payload, self.slice)
@@ -432,7 +429,7 @@ class JsProgram(GuardedProgram):
             except Interrupted:
                 raise FlowTimeout(timeout_message(self.timeout)) from None
             if out is not _DEOPT:
-                self.answered += 1
+                self.tally.answered += 1
                 return out
             self._deopted()
         while True:
