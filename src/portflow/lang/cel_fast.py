@@ -364,15 +364,6 @@ def op_in(a: Any, b: Any) -> bool:
     raise Deopt
 
 
-def select(x: Any, key: str) -> Any:
-    if type(x) is dict:
-        try:
-            return x[key]
-        except KeyError:
-            pass
-    raise Deopt
-
-
 def has(x: Any, key: str) -> bool:
     if type(x) is dict:
         return key in x
@@ -532,7 +523,7 @@ _METHODS = {  # member calls: name -> (helper, number of arguments)
 }
 _HELPERS = {name: globals()[name] for name in (
     "op_add", "op_sub", "op_mul", "op_div", "op_mod", "op_neg", "op_not", "op_eq", "op_ne", "op_lt", "op_le",
-    "op_gt", "op_ge", "op_in", "select", "has", "index", "size", "upper_ascii", "lower_ascii", "starts_with",
+    "op_gt", "op_ge", "op_in", "has", "index", "size", "upper_ascii", "lower_ascii", "starts_with",
     "ends_with", "contains", "join", "to_int", "to_double", "to_string", "not_strictly_false", "map_of",
     "own", "elements", "elements_in_order", "deopt", "truth", "accepts", "Deopt")}
 
@@ -634,12 +625,10 @@ class _Compiler:
         v, a = self.fresh_name("e"), self.fresh_name("a")
         inner[var] = v
         inner[accu] = a
-        appending = init == ("list", []) and step[0] in ("call",)
-        step_code, step_fresh = self._step(step, inner, a) if appending else self.emit(step, inner)
+        # ``map``/``filter`` start from [] and append; other steps are expressions of the accumulator
+        step_code, step_fresh = self._step(step, inner, accu) if init == ("list", []) else self.emit(step, inner)
         cond_code = None if cond == ("const", True) else f"truth({self.emit(cond, inner)[0]})"
-        only_accu = {k: val for k, val in scope.items()}
-        only_accu[accu] = a
-        result_code, result_fresh = self.emit(result, only_accu)
+        result_code, result_fresh = self.emit(result, {**scope, accu: a})  # the element is out of scope
         inner_defs, self.defs = self.defs, outer_defs
         name = self.fresh_name("c")
         lines = [f"def {name}():"]
@@ -654,26 +643,23 @@ class _Compiler:
         return f"{name}()", init_fresh and step_fresh and result_fresh
 
     def _step(self, step: tuple[Any, ...], scope: dict[str, str], accu: str) -> tuple[str, bool]:
-        """A ``map``/``filter`` step, ``@result + [x]`` (maybe under ``? :``): appended in place, since the
-        accumulator is a list this call made and nothing else holds."""
+        """A ``map``/``filter`` step, ``@result + [x]`` (maybe under ``? :``), with ``accu`` the accumulator's
+        name: appended in place, since the accumulator is a list this call made and nothing else holds."""
+        local = scope[accu]
         if step[0] == "call" and step[1] is None and step[2] == "_+_" and len(step[3]) == 2 \
-                and step[3][0] == ("ident", self._name_of(scope, accu)) and step[3][1][0] == "list":
+                and step[3][0] == ("ident", accu) and step[3][1][0] == "list":
             items = [self.value(e, scope) for e in step[3][1][1]]
             if len(items) == 1:
-                return f"({accu}.append({items[0]}) or {accu})", True
-            return f"({accu}.extend([{', '.join(items)}]) or {accu})", True
+                return f"({local}.append({items[0]}) or {local})", True
+            return f"({local}.extend([{', '.join(items)}]) or {local})", True
         if step[0] == "call" and step[1] is None and step[2] == "_?_:_" and len(step[3]) == 3:
             cond = self.emit(step[3][0], scope)[0]
             yes, fy = self._step(step[3][1], scope, accu)
             no, fn = self._step(step[3][2], scope, accu)
             return f"({yes} if truth({cond}) else {no})", fy and fn
-        if step == ("ident", self._name_of(scope, accu)):
-            return accu, True
+        if step == ("ident", accu):
+            return local, True
         return self.emit(step, scope)
-
-    @staticmethod
-    def _name_of(scope: dict[str, str], local: str) -> str:
-        return next((k for k, v in scope.items() if v == local), "")
 
 
 FastFunction = Callable[[Any], Any]
@@ -694,7 +680,7 @@ def compile_fast(serialized: bytes, names: frozenset[str] | None) -> FastFunctio
     variables = compiler.variables
     # cel-cpp converts, and may reject, every variable it is given (CelProgram._eval): check the same ones
     lines.append("    if type(payload) is dict:")
-    lines.append("        pass")
+    lines.append("        pass  # (when no names are checked)")
     if names is None:  # all of the payload's keys, and ``self``
         lines.append("        if not accepts(payload) or not all(type(k) is str for k in payload): raise Deopt")
     else:
