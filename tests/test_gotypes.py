@@ -51,6 +51,19 @@ def test_integral_writes_whole_floats_as_ints_without_copying_when_nothing_chang
     assert integral(same) is same
 
 
+def test_integral_at_every_depth_and_on_the_edges_of_whole():
+    inf, nan = float("inf"), float("nan")
+    value = [1.0, (2.0, "a"), {"x": [3.0, {"y": -0.0}]}, inf, -inf, 1e21, -1e21, 9.99e20, -4.0, 0.5]
+    out = integral(value)
+    assert out[:3] == [1, [2, "a"], {"x": [3, {"y": 0}]}] and out[3:7] == [inf, -inf, 1e21, -1e21]
+    assert [type(x) for x in out[3:]] == [float, float, float, float, int, int, float]
+    assert out[7] == 999000000000000000000 and out[8] == -4
+    assert type(out[2]["x"][1]["y"]) is int and value[0] == 1.0 and type(value[0]) is float  # no change in place
+    assert integral([nan])[0] is not None and type(integral([nan])[0]) is float
+    same = ("a", 1.5, [2.5])
+    assert integral(same) is same
+
+
 # -- numbers and bools into string fields (uniflow's lenient decoder) ------------------------------------
 
 def test_a_number_decodes_into_a_string_field(scheme):

@@ -99,20 +99,37 @@ def integral(value: Any) -> Any:
     Returns ``value`` itself when nothing changes (the common case costs one walk, no copy)."""
     kind = type(value)
     if kind is float:
-        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+        return int(value) if value.is_integer() and -1e21 < value < 1e21 else value
     if kind is dict:
         out = None
         for key, item in value.items():
-            new = integral(item) if type(item) in _WALK else item
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
+            sub = type(item)
+            if sub is float:  # inline: most answers' floats sit in a map or a list
+                if not (item.is_integer() and -1e21 < item < 1e21):
+                    continue
+                new = int(item)
+            elif sub in _CONTAINERS:
+                new = integral(item)
+                if new is item:
+                    continue
+            else:
+                continue
+            if out is None:
+                out = dict(value)
+            out[key] = new
         return value if out is None else out
     if kind is list or kind is tuple:
         items = None
         for i, item in enumerate(value):
-            new = integral(item) if type(item) in _WALK else item
+            sub = type(item)
+            if sub is float:
+                if not (item.is_integer() and -1e21 < item < 1e21):
+                    continue
+                new = int(item)
+            elif sub in _CONTAINERS:
+                new = integral(item)
+            else:
+                continue
             if new is not item:
                 if items is None:
                     items = list(value)
@@ -121,4 +138,4 @@ def integral(value: Any) -> Any:
     return value
 
 
-_WALK = frozenset({float, dict, list, tuple})
+_CONTAINERS = frozenset({dict, list, tuple})

@@ -39,6 +39,19 @@ def test_policy_errors(languages):
         languages.compile("python", "x = 1")
 
 
+async def test_methods_of_payload_values_are_read_and_format_stays_closed(languages):
+    code = 'def main(self):\n    return [self["s"].upper(), self["l"].index(2), sorted(self["m"].keys()), self["b"].hex()]'
+    assert await languages.compile("python", code)({"s": "ab", "l": [1, 2], "m": {"y": 1, "x": 2}, "b": b"\x01"}) == [
+        "AB", 1, ["x", "y"], "01"]
+    for reach in ('"{0}".format(self)', '"{x}".format_map({"x": self})', "self.format(1)", "self.format_map({})"):
+        with pytest.raises(FlowError, match="^NotImplementedError: Using the format.* methods of `str` is not safe$"):
+            await languages.compile("python", reach)("{0}")
+    with pytest.raises(FlowError, match="^AttributeError: 'str' object has no attribute 'nope'$"):
+        await languages.compile("python", "self.nope")("x")
+    with pytest.raises(FlowError, match="^AttributeError: 'list' object has no attribute 'upper'$"):
+        await languages.compile("python", "self.upper()")([1])
+
+
 async def test_module_copies_hide_their_imports(languages):
     program = languages.compile("python", "def main(self):\n    import json\n    return json.codecs")
     with pytest.raises(FlowError, match="has no attribute 'codecs'"):

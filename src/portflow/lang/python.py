@@ -43,6 +43,7 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from ..errors import CompileError, FlowError, FlowTimeout
 from . import _isolated
@@ -119,8 +120,22 @@ def _inplacevar(op: str, x: Any, y: Any) -> Any:
 _MISSING = object()
 
 
+def _plain_methods(kind: type) -> frozenset[str]:
+    """The public methods of a payload type that ``safer_getattr`` lets through (all but ``format*``)."""
+    return frozenset(n for n in dir(kind) if not n.startswith("_") and n not in ("format", "format_map")
+                     and n not in INSPECT_ATTRIBUTES)
+
+
+#: Attributes of the payload types read without ``safer_getattr``'s checks, which pass them all: a method
+#: on a string, a list or a map is most of the attribute reads a snippet makes (``t.upper()``).
+_PLAIN_METHODS = {kind: _plain_methods(kind) for kind in (str, list, dict, bytes)}
+
+
 def _getattr(obj: Any, name: str, *default: Any) -> Any:
     """RestrictedPython's safer_getattr, but a missing attribute raises AttributeError (not None)."""
+    methods = _PLAIN_METHODS.get(type(obj))
+    if methods is not None and name in methods:
+        return getattr(obj, name)
     if default:
         return safer_getattr(obj, name, default[0])
     value = safer_getattr(obj, name, _MISSING)

@@ -69,6 +69,22 @@ def test_string_fast_path():
     assert headers_of((status, headers, body)) == {"content-type": "text/plain; charset=utf-8", "content-length": "4"}
 
 
+def test_json_fast_path_answers_as_the_negotiated_path_does():
+    # a map without HTTP keys or a list, no Accept-Encoding and no Accept (or */*): precomputed headers; the
+    # same answer as when Accept names JSON and the answer goes through negotiation
+    for body in ({"greeting": "hi", "n": 42.0, "tags": ["X"]}, {}, [1.5, 2.0, None], [], {"e": FlowError("no")}):
+        for accept in (None, "*/*"):
+            fast = response(body, accept)
+            assert fast == response(body, "application/json"), (body, accept)
+            assert fast[1] == [(b"content-type", b"application/json; charset=utf-8"),
+                               (b"content-length", str(len(fast[2])).encode())]
+        assert response(body, None, None, head=True) == (200, fast[1], b"")
+    assert response({"n": 2.0})[2] == b'{"n":2}\n'
+    assert response({"status": 201, "body": [1]})[0] == 201  # an HTTP map still takes the full path
+    assert response({"n": 1}, "application/xml")[1][0] == (b"content-type", b"application/xml")
+    assert response([1], None, "gzip")[1][-3:-1] == [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+
+
 def test_a_null_payload_is_a_json_null():
     assert response(None) == (200, [(b"content-type", b"application/json; charset=utf-8"),
                                     (b"content-length", b"5")], b"null\n")

@@ -24,8 +24,8 @@ from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 from ...gotypes import doubles, go_float, integral
 
 __all__ = [
-    "TEXT_PLAIN", "APPLICATION_JSON", "APPLICATION_FORM", "MULTIPART_FORM", "APPLICATION_OCTET",
-    "APPLICATION_XML", "BodyError", "canonical", "media_type", "parse_accept", "negotiate", "offers",
+    "TEXT_PLAIN", "APPLICATION_JSON", "TEXT_PLAIN_UTF8", "JSON_UTF8", "APPLICATION_FORM", "MULTIPART_FORM",
+    "APPLICATION_OCTET", "APPLICATION_XML", "BodyError", "canonical", "media_type", "parse_accept", "negotiate", "offers",
     "decode", "encode", "sniff", "compress", "decompress", "ENCODINGS", "detect", "decode_json", "MAX_JSON_DEPTH", "decode_text",
 ]
 
@@ -146,8 +146,8 @@ def negotiate_encoding(header: str | None) -> str | None:
     return choice
 
 
-_TEXT = "text/plain; charset=utf-8"
-_JSON = "application/json; charset=utf-8"
+TEXT_PLAIN_UTF8 = _TEXT = "text/plain; charset=utf-8"
+JSON_UTF8 = _JSON = "application/json; charset=utf-8"
 _OFFERS_STR = (_TEXT, APPLICATION_OCTET, _JSON, APPLICATION_XML, APPLICATION_FORM, MULTIPART_FORM)
 _OFFERS_BYTES = (APPLICATION_OCTET,)
 _OFFERS_LIST = (_JSON, APPLICATION_XML, APPLICATION_FORM)

@@ -139,23 +139,31 @@ def request_payload(conn: Any, header: dict[str, list[str]], body: Any = None,
 
 # -- responses --------------------------------------------------------------------------------------------
 
-_TEXT_HEADERS: dict[int, list[tuple[bytes, bytes]]] = {}
+class _Headers:
+    """Precomputed headers of an answer of one content type, by its length (the first 1024 lengths seen)."""
+
+    __slots__ = ("content_type", "by_length")
+
+    def __init__(self, content_type: str) -> None:
+        self.content_type = content_type.encode("latin-1")
+        self.by_length: dict[int, list[tuple[bytes, bytes]]] = {}
+
+    def __call__(self, length: int) -> list[tuple[bytes, bytes]]:
+        headers = self.by_length.get(length)
+        if headers is None:
+            headers = [(b"content-type", self.content_type), (b"content-length", str(length).encode())]
+            if len(self.by_length) < 1024:
+                self.by_length[length] = headers
+                _TEXT_PAIRS[id(headers)] = _pairs(headers)
+        return headers
 
 
-#: The text form of each list in ``_TEXT_HEADERS``, by the list's id (those lists are never freed, so their
+#: The text form of each list a ``_Headers`` keeps, by the list's id (those lists are never freed, so their
 #: ids stay theirs).
 _TEXT_PAIRS: dict[int, list[tuple[str, str]]] = {}
 
-
-def _text_headers(length: int) -> list[tuple[bytes, bytes]]:
-    """Precomputed headers of a plain-text answer of ``length`` bytes."""
-    headers = _TEXT_HEADERS.get(length)
-    if headers is None:
-        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(length).encode())]
-        if len(_TEXT_HEADERS) < 1024:
-            _TEXT_HEADERS[length] = headers
-            _TEXT_PAIRS[id(headers)] = _pairs(headers)
-    return headers
+_text_headers = _Headers(mime.TEXT_PLAIN_UTF8)
+_json_headers = _Headers(mime.JSON_UTF8)
 
 
 def _pairs(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -194,9 +202,14 @@ def split_payload(payload: Any) -> tuple[int, dict[str, list[str]], Any]:
 def response(payload: Any, accept: str | None = None, accept_encoding: str | None = None,
              head: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """``(status, headers, body)`` for what the flow answered (not for an error: see ``error_response``)."""
-    if type(payload) is str and accept is None and accept_encoding is None:
-        body = payload.encode()
-        return 200, _text_headers(len(body)), b"" if head else body
+    if accept_encoding is None and (accept is None or accept == "*/*"):
+        kind = type(payload)
+        if kind is str:
+            body = payload.encode()
+            return 200, _text_headers(len(body)), b"" if head else body
+        if kind is list or (kind is dict and payload.keys().isdisjoint(HTTP_KEYS)):  # a JSON body, as below
+            body = mime.encode_json(payload)
+            return 200, _json_headers(len(body)), b"" if head else body
     status, header, body = split_payload(payload)
     headers: list[tuple[bytes, bytes]] = []
     content_type = content_encoding = None
