@@ -9,8 +9,8 @@ request sent without a ``Content-Type`` gets the type uniflow sniffs from its bo
 ``header`` (``text/plain; charset=utf-8`` for no body at all, whose ``body`` is ``""``).
 
 ``response(payload, accept, accept_encoding)`` turns whatever the flow answered into
-``(status, [(name, value)...], body)``, ready for ASGI. The common case (a string, no ``Accept``, no
-``Accept-Encoding``) takes a short path with precomputed headers.
+``(status, [(name, value)...], body)``, ready for ASGI. The common cases (a string, or a JSON map or list,
+with no ``Accept-Encoding`` and no ``Accept`` or ``*/*``) take a short path with precomputed headers.
 """
 
 from __future__ import annotations
