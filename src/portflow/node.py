@@ -316,12 +316,12 @@ class ManyToOne(Node):
         while len(rows) < len(self.in_ports):
             rows.append(deque())
         rows[index].append(pck)
-        if any(not row for row in rows):
+        if not all(rows):  # a row is complete once every input holds a packet
             return pck
         inputs = [row.popleft() for row in rows]
         try:
             result = self._action(proc, inputs)
-            if inspect.isawaitable(result):
+            if type(result) is not Packet and inspect.isawaitable(result):
                 result = await result
         except Exception as exc:  # noqa: BLE001
             result = Packet(exc)
