@@ -1,4 +1,4 @@
-"""The one place portflow touches granian's private API (``granian._granian``).
+"""The one place portflow touches granian's private API (``granian._granian``, ``granian._futures``).
 
 granian's public embed API (``granian.server.embed.Server``) binds its own socket and reports neither the
 bound port nor readiness, so it cannot take over a socket we bound (port 0, ``--workers`` sharing one
@@ -15,7 +15,6 @@ from typing import Any
 
 from ...errors import ConfigError
 from .asgi_bridge import asgi_over_rsgi
-from .first_step import starter
 
 __all__ = ["SUPPORTED", "Worker", "check", "installed"]
 
@@ -30,7 +29,8 @@ def check() -> None:
     found = installed()
     try:
         minor = tuple(int(part) for part in found.split(".")[:2])
-        from granian._granian import CallbackScheduler, RSGIWorker, SocketHolder, WorkerSignal  # noqa: F401
+        from granian._futures import _new_cbscheduler  # noqa: F401
+        from granian._granian import RSGIWorker, SocketHolder, WorkerSignal  # noqa: F401
         from granian.http import HTTP1Settings
 
         HTTP1Settings(header_read_timeout=1000, keep_alive=True)
@@ -55,6 +55,7 @@ class Worker:
     def __init__(self, app: Any, fd: int, *, backlog: int, backpressure: int, header_timeout: float,
                  websockets: bool, tls: tuple[str, str] | None) -> None:
         try:
+            from granian._futures import _new_cbscheduler
             from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
             from granian.http import HTTP1Settings
         except ImportError as exc:
@@ -77,7 +78,7 @@ class Worker:
         except TypeError as exc:  # the worker's signature moved: say so, naming the version
             raise ConfigError(f"granian {installed()}: RSGIWorker no longer takes portflow's arguments ({exc}); "
                               f"portflow supports granian {_supported()}") from None
-        self._scheduler = _scheduler(loop, _callback(app))
+        self._scheduler = _new_cbscheduler(loop, _callback(app), impl_asyncio=True)
         worker.serve_async(self._scheduler, loop, self._signal)
         self._worker = worker
 
@@ -88,28 +89,6 @@ class Worker:
     def stop(self) -> None:
         """Stop accepting; granian drains its connections, then ``stopped`` resolves."""
         self._signal.set()
-
-
-def _scheduler(loop: asyncio.AbstractEventLoop, callback: Any) -> Any:
-    """granian's request scheduler: what ``granian._futures``' asyncio one does (a request's callback runs on
-    the loop, its Task held by granian's ``taskref``), but the first step of each request runs at once
-    (``first_step``), so that a request answered without waiting costs no Task."""
-    from granian._granian import CallbackScheduler
-
-    class Scheduler(CallbackScheduler):
-        def __init__(self, *args: Any) -> None:
-            super().__init__()
-
-    scheduler = Scheduler(loop, callback, None, None, None)
-    start = starter(loop)
-    call = loop.call_soon_threadsafe
-    context = scheduler._ctx  # noqa: SLF001 - granian's scheduler context, as its own scheduler uses it
-
-    def schedule(watcher: Any) -> None:  # called by granian, from its own thread
-        call(start, callback(watcher), watcher.taskref, context=context)
-
-    scheduler._schedule_fn = schedule  # noqa: SLF001 - how granian's own schedulers install theirs
-    return scheduler
 
 
 def _callback(app: Any) -> Any:
