@@ -6,10 +6,13 @@ counted by valgrind's callgrind: a figure that a busy, shared machine does not m
 Each flow (``ping``, ``greet_python``, ``greet_cel``, ``greet_javascript``, ``fanout``: the flows of
 benchmarks/flows.sh) is served by ``portflow start`` under callgrind twice, once answering ``--few``
 requests and once ``--many``, over one keep-alive connection, one request at a time; the difference over
-the extra requests is the cost of one request, start-up and shut-down cancelled out. ``--src`` runs the
+the extra requests is the cost of one request, start-up and shut-down cancelled out. Two figures: the
+loop thread's (the main thread: the engine's Python; steady to ~1%) and all threads' (granian's I/O too,
+but also the snippet watchdog's and the log writer's work, which follows the wall clock, not the requests,
+and valgrind slows the clock ~50x: compare it between checkouts only loosely). ``--src`` runs the
 same with another checkout's ``src`` first on the path (``--src /tmp/base/src --src src``: before and
 after, side by side). Needs valgrind (Debian: ``apt-get install valgrind``); takes about a minute per flow
-and checkout. Last line: ``FLOW[@SRC]=instructions ...``. Prints figures, asserts nothing.
+and checkout. Last line: ``FLOW[@SRC]=loop-thread instructions ...``. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -85,16 +88,17 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 300) -
     raise SystemExit(f"the server did not listen on {port} within {seconds:.0f}s")
 
 
-def instructions(src: str, flow: str, path: str, n: int) -> int:
-    """All instructions of a server that started, answered ``n`` requests (after 200 to warm up) and stopped."""
+def instructions(src: str, flow: str, path: str, n: int) -> tuple[int, int]:
+    """``(loop thread, all threads)``: the instructions of a server that started, answered ``n`` requests
+    (after 200 to warm up) and stopped."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "callgrind.log"
+        out = Path(tmp) / "callgrind.out"
         code = ("import sys; from portflow.cli.main import main; "
                 f"sys.argv = ['portflow', 'start', '--from-specs', {flow!r}, '-e', 'PORT={port}']; main()")
         env = {**os.environ, "PYTHONPATH": src, "PORTFLOW_DATABASE_URL": "memory://"}
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={log}",
-                                 sys.executable, "-c", code], cwd=REPO, env=env,
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
+                                 "--log-file=/dev/null", sys.executable, "-c", code], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(port, proc)
@@ -103,10 +107,14 @@ def instructions(src: str, flow: str, path: str, n: int) -> int:
         finally:
             proc.send_signal(2)
             proc.wait(timeout=120)
-        found = re.search(r"Collected : (\d+)", log.read_text())
-        if found is None:
-            raise SystemExit(f"callgrind printed no total for {flow}")
-        return int(found.group(1))
+        threads = {}
+        for part in Path(tmp).glob("callgrind.out-*"):  # one file per thread; -01 is the main one, the loop's
+            found = re.search(r"^totals: (\d+)", part.read_text(errors="replace"), re.MULTILINE)
+            if found is not None:
+                threads[part.name] = int(found.group(1))
+        if "callgrind.out-01" not in threads:
+            raise SystemExit(f"callgrind wrote no totals for {flow}")
+        return threads["callgrind.out-01"], sum(threads.values())
 
 
 def main() -> None:
@@ -128,10 +136,10 @@ def main() -> None:
         for src in sources:
             few = instructions(src, flow, path, args.few)
             many = instructions(src, flow, path, args.many)
-            per = (many - few) // (args.many - args.few)
+            loop, every = ((b - a) // (args.many - args.few) for a, b in zip(few, many, strict=True))
             key = name if len(sources) == 1 else f"{name}@{src}"
-            figures[key] = per
-            print(f"{name:18} {per:9,} instructions/request   {src}", flush=True)
+            figures[key] = loop
+            print(f"{name:18} loop thread {loop:9,}   all threads {every:9,} instructions/request   {src}", flush=True)
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
 
 
