@@ -124,8 +124,9 @@ def main() -> None:
     parser.add_argument("--few", type=int, default=500, help="requests of the shorter run")
     parser.add_argument("--many", type=int, default=2500, help="requests of the longer run")
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind not found (apt-get install valgrind)")
+    if shutil.which("valgrind") is None:  # `make bench` runs every script: say so and go on
+        print("instructions.py: valgrind not found (apt-get install valgrind); nothing counted")
+        return
     unknown = [f for f in args.flows if f not in FLOWS]
     if unknown:
         raise SystemExit(f"unknown flow(s) {', '.join(unknown)} (known: {', '.join(FLOWS)})")
