@@ -216,10 +216,6 @@ def _all_accepted(items: Iterable[Any]) -> bool:
 # --- the operations ---------------------------------------------------------------------------------------
 
 
-def _int64(v: Any) -> bool:
-    return type(v) is int and _I64_MIN <= v <= _I64_MAX
-
-
 def _checked(r: int) -> int:
     if _I64_MIN <= r <= _I64_MAX:
         return r
