@@ -105,3 +105,16 @@ def test_access_lines_are_scrubbed_of_secrets(written):
         logs.access("GET", "/token/access-line-secret-7", 200, 4, 0.001, ABOUT)
         (line,) = written(fmt)[-1:]
         assert "access-line-secret-7" not in line and "/token/***" in line
+
+
+def test_an_access_line_that_does_not_format_loses_only_itself_and_hides_secrets(written):
+    logs.hide(["broken-line-secret-9"])
+    written.start("text")
+    logs.access("GET", "/before", 200, 4, 0.001, ABOUT)
+    logs.access("GET", "/token/broken-line-secret-9", 200, 4, "not a number", ABOUT)  # type: ignore[arg-type]
+    logs.access("GET", "/after", 200, 4, 0.001, ABOUT)
+    lines = written("text")
+    assert [line[9:] for line in (lines[0], lines[2])] == [_text("GET", "/before", 200, 4, 0.001),
+                                                          _text("GET", "/after", 200, 4, 0.001)]
+    assert lines[1].startswith("unformattable log record: (") and "/token/***" in lines[1]
+    assert "broken-line-secret-9" not in "\n".join(lines)

@@ -214,20 +214,22 @@ class _Writer:
                 try:
                     formatted = self.access(batch[i:j])
                 except Exception:  # noqa: BLE001 - one by one, so that one bad tuple loses only its line
-                    formatted = [self._one(item) for item in batch[i:j]]
-                lines.extend(formatted if _secrets.pattern is None else map(scrub, formatted))
+                    lines.extend(self._one(item) for item in batch[i:j])
+                else:
+                    lines.extend(formatted if _secrets.pattern is None else map(scrub, formatted))
                 i = j
             else:
                 lines.append(self._one(batch[i]))
                 i += 1
 
     def _one(self, item: Any) -> str:
+        """One record or access tuple as its line, scrubbed (the formatters scrub what they format)."""
         try:
             if type(item) is tuple:
                 return scrub(self.access([item])[0])
             return self.formatter.format(item)
         except Exception:  # noqa: BLE001 - a record that does not format must not stop the others
-            return f"unformattable log record: {item!r}"
+            return scrub(f"unformattable log record: {item!r}")
 
     def _run(self) -> None:
         get, take = self.queue.get, self.queue.get_nowait
