@@ -128,12 +128,13 @@ def integral(value: Any) -> Any:
                 new = int(item)
             elif sub in _CONTAINERS:
                 new = integral(item)
+                if new is item:
+                    continue
             else:
                 continue
-            if new is not item:
-                if items is None:
-                    items = list(value)
-                items[i] = new
+            if items is None:
+                items = list(value)
+            items[i] = new
         return value if items is None else items
     return value
 
