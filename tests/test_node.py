@@ -169,6 +169,26 @@ async def test_unlinked_out_port_returns_the_fallback():
     assert (await out.send(proc, Packet(1), fb)) is fb
 
 
+async def test_a_send_over_one_unobserved_link_is_the_handler_own_coroutine():
+    """A hop costs the handler's coroutine only; with an observer or several links the port adds its own."""
+    seen = []
+
+    async def handler(proc, pck):
+        seen.append(pck.payload)
+        return Packet(pck.payload + 1)
+
+    out = OutPort("out")
+    out.link(InPort("in", handler=handler))
+    proc = Process()
+    hop = out.send(proc, Packet(1))
+    assert hop.cr_code is handler.__code__ and seen == []  # nothing runs before it is awaited
+    assert (await hop).payload == 2 and seen == [1]
+    out.observer = Observer()
+    observed = out.send(proc, Packet(5))
+    assert observed.cr_code is not handler.__code__
+    assert (await observed).payload == 6 and seen == [1, 5]
+
+
 async def test_an_observer_installed_on_a_port_sees_each_hop_with_its_answer():
     a = OneToOne(lambda proc, pck: Packet(pck.payload + 1))
     b = OneToOne(lambda proc, pck: Packet(pck.payload * 2))

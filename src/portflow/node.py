@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import CoroutineType
 from typing import Any, ClassVar, TypeVar
 
 from .packet import Packet, join
-from .port import ERROR, IN, OUT, InPort, OutPort, gather_inline, parse_port, port_name
+from .port import ERROR, IN, OUT, Handler, InPort, OutPort, gather_inline, parse_port, port_name
 from .process import Process
 
 __all__ = ["Node", "Relay", "OneToOne", "OneToMany", "ManyToOne", "as_packet", "Action", "port_lookup"]
@@ -305,7 +305,7 @@ class ManyToOne(Node):
     def inport_names(self) -> list[str]:
         return [IN, *(p.name for p in self.in_ports[1:])]
 
-    def _receiver(self, index: int) -> Callable[[Process, Packet], Awaitable[Packet]]:
+    def _receiver(self, index: int) -> Handler:
         async def receive(proc: Process, pck: Packet) -> Packet:
             return await self._receive(proc, index, pck)
 
