@@ -128,3 +128,27 @@ def test_json_answers_write_whole_floats_as_go_does():
     assert encode_json({"a": 1.0, "b": [2.5, 3.0], "c": "x.0"}) == b'{"a":1,"b":[2.5,3],"c":"x.0"}\n'
     assert encode_json(1e20) == b"100000000000000000000\n" and encode_json(12.0) == b"12\n"
     assert encode_json({"n": 1, "s": "1e5"}) == b'{"n":1,"s":"1e5"}\n'
+
+
+def test_every_whole_float_go_writes_as_an_integer_is_found_in_the_encoded_text():
+    """``may_hold_whole_float`` is the cheap scan that decides whether an answer is walked by ``integral``:
+    it must find every whole float in (-1e21, 1e21), at every magnitude, alone or inside text."""
+    import random
+
+    import msgspec
+
+    from portflow.plugins.net.mime import encode_json, may_hold_whole_float
+
+    rng = random.Random(14)
+    wholes = [0.0, -0.0, 1.0, -1.0, 1e15, 1e16, 9e20, 9.99e20, -9.99e20, 2.0**53, 2.0**60]
+    for exponent in range(0, 21):
+        for _ in range(40):
+            wholes.append(float(round(rng.uniform(1, 10) * 10.0**exponent)) * rng.choice((1, -1)))
+    for x in wholes:
+        assert x.is_integer() and -1e21 < x < 1e21
+        for data in (msgspec.json.encode(x), msgspec.json.encode({"k": "v", "n": [x]})):
+            assert may_hold_whole_float(data), data
+        assert encode_json({"n": x}) == b'{"n":%d}\n' % int(x)
+    for x in (1e21, -1e22, 2.5, 1e-7, 123.456, float(2**70)):  # not written as integers: kept as they are
+        assert encode_json([x]) == msgspec.json.encode([x]) + b"\n"
+    assert not may_hold_whole_float(b'{"greeting":"hello ada","tags":["X","Y"],"n":42,"f":2.5}')

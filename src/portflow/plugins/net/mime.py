@@ -367,7 +367,14 @@ def _to_text(value: Any) -> str:
     return str(value)
 
 
-_WHOLE_FLOAT = re.compile(rb"\.0|\de")
+def may_hold_whole_float(data: bytes) -> bool:
+    """Whether msgspec's JSON ``data`` may hold a whole float that Go writes as an integer: each one in
+    (-1e21, 1e21) is written ``N.0`` below 1e16 and ``Ne16``..``Ne20`` above. Three substring scans (text may
+    match too: then the exact walk, ``integral``, decides); a regex over the text cost several times the
+    encoding."""
+    return b".0" in data or b"e1" in data or b"e2" in data
+
+
 
 
 def encode_json(value: Any) -> bytes:
@@ -376,7 +383,7 @@ def encode_json(value: Any) -> bytes:
         value = str(value)
     try:
         data = _json_encoder.encode(value)
-        if _WHOLE_FLOAT.search(data):  # perhaps a whole float (``2.0``, ``1e20``): write it as Go does
+        if may_hold_whole_float(data):  # perhaps a whole float (``2.0``, ``1e20``): write it as Go does
             data = _json_encoder.encode(integral(value))
         return data + b"\n"
     except (TypeError, msgspec.EncodeError):
